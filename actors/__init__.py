@@ -1,0 +1,1 @@
+"""Local actors: chapters (Group), members (Person) and the node itself (Application)."""

@@ -1,0 +1,76 @@
+"""Local actors as AS2 documents (the `to_ap` side of actors)."""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any
+from urllib.parse import urlsplit
+
+from federation.text import plain_to_html
+from federation.urls import Urls
+from federation.vocab import ACTOR_CONTEXT
+from storage.actors import ActorRecord
+
+AS_TYPES = {"node": "Application", "chapter": "Group", "member": "Person"}
+
+
+def image(url: str) -> dict[str, Any]:
+    media_type, _ = mimetypes.guess_type(urlsplit(url).path)
+    document = {"type": "Image", "url": url}
+    if media_type and media_type.startswith("image/"):
+        document["mediaType"] = media_type
+    return document
+
+
+def actor_to_ap(
+    actor: ActorRecord, urls: Urls, node_username: str, member_of: list[str] | None = None
+) -> dict[str, Any]:
+    """The actor document. `member_of`: handles of a member's chapters."""
+    handle = actor.handle
+    actor_id = urls.actor(handle)
+    document: dict[str, Any] = {
+        "@context": ACTOR_CONTEXT,
+        "id": actor_id,
+        "type": AS_TYPES[actor.kind],
+        "preferredUsername": handle if handle is not None else node_username,
+        "name": actor.name,
+        "url": urls.profile(handle),
+        "inbox": urls.inbox(handle),
+        "outbox": urls.collection(handle, "outbox"),
+        "followers": urls.collection(handle, "followers"),
+        "following": urls.collection(handle, "following"),
+        "endpoints": {"sharedInbox": urls.shared_inbox()},
+        "published": actor.created_at,
+        "manuallyApprovesFollowers": False,
+        # The node actor signs fetches; it is not something to follow or list.
+        "discoverable": actor.discoverable and actor.kind != "node",
+        # Full-text search of posts: chapters publish for the public, members opt in later.
+        "indexable": actor.discoverable and actor.kind == "chapter",
+        "publicKey": {
+            "id": urls.main_key(handle),
+            "owner": actor_id,
+            "publicKeyPem": actor.rsa_public_pem,
+        },
+        "assertionMethod": [
+            {
+                "id": urls.ed25519_key(handle),
+                "type": "Multikey",
+                "controller": actor_id,
+                "publicKeyMultibase": actor.ed25519_multibase,
+            }
+        ],
+    }
+    if actor.summary:
+        document["summary"] = plain_to_html(actor.summary)
+    if actor.icon_url:
+        document["icon"] = image(actor.icon_url)
+    if actor.kind == "chapter":
+        document["level"] = actor.level
+        if actor.location:
+            document["location"] = {"type": "Place", "name": actor.location}
+        if actor.parent_handle:
+            document["parent"] = urls.actor(actor.parent_handle)
+        document["subchapters"] = urls.collection(handle, "subchapters")
+    if actor.kind == "member":
+        document["memberOf"] = [urls.actor(h) for h in member_of or []]
+    return document

@@ -1,0 +1,5 @@
+import sys
+
+from chapterhouse.cli import main
+
+sys.exit(main())

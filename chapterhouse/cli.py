@@ -1,0 +1,306 @@
+"""The `chapterhouse` command: create a node, run it, and manage its chapters and members.
+
+Bad input ends with one line on stderr and exit status 2; a failure of the machine (a port
+in use, an unreadable file) with one line and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import signal
+import sys
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import structlog
+from aiohttp import web
+
+from actors.registry import LEVELS, RegistryError, add_member, create_chapter, ensure_node_actor
+from chapterhouse import __version__, logs
+from chapterhouse.app import create_app
+from chapterhouse.config import (
+    CONFIG_FILE,
+    Config,
+    ConfigError,
+    load,
+    parse,
+    render_initial,
+    split_host_port,
+    validate_domain,
+)
+from federation.urls import Urls
+from storage import actors as store
+from storage.database import Database
+
+log = structlog.get_logger("chapterhouse")
+
+
+class UsageError(Exception):
+    """Bad input from the command line (exit status 2)."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, not argparse's usage block: scripts and people both read it easily.
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, type=Path, metavar="DIR",
+                        help="the node's data directory (config.toml and the database)")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="chapterhouse", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"chapterhouse {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=Parser)
+
+    init = commands.add_parser("init", help="create a new node in a data directory",
+                               description="Create a node: DIR/config.toml, the database "
+                               "and the node's own keys. Refuses to touch an existing node.")
+    _data_dir(init)
+    init.add_argument("--domain", required=True, metavar="HOST[:PORT]",
+                      help="host (and port) under which peers reach this node; permanent")
+    init.add_argument("--scheme", choices=("http", "https"),
+                      help="https (default) or http (default for localhost and IP addresses)")
+    init.add_argument("--name", default="Chapterhouse", help="the node's display name")
+    init.set_defaults(run=cmd_init)
+
+    serve = commands.add_parser("serve", help="run the node until SIGINT or SIGTERM",
+                                description="Serve the node over HTTP until SIGINT/SIGTERM.")
+    _data_dir(serve)
+    serve.add_argument("--listen", metavar="ADDR:PORT",
+                       help="address to listen on (default: server.listen in config.toml)")
+    serve.set_defaults(run=cmd_serve)
+
+    chapter = commands.add_parser("chapter", help="create and list chapters",
+                                  description="Create and list the chapters of this node.")
+    chapter_commands = chapter.add_subparsers(dest="action", required=True, metavar="ACTION",
+                                              parser_class=Parser)
+    create = chapter_commands.add_parser("create", help="create a chapter (a Group actor)",
+                                         description="Create a chapter, an ActivityPub Group "
+                                         "that anyone in the fediverse can follow.")
+    create.add_argument("slug", metavar="SLUG",
+                        help="handle: lower-case a-z, 0-9, '_' and '-' (e.g. dublin)")
+    _data_dir(create)
+    create.add_argument("--name", required=True, help="display name, e.g. 'IOPS Dublin'")
+    create.add_argument("--level", required=True, choices=LEVELS, help="place in the federation")
+    create.add_argument("--location", metavar="PLACE", help="e.g. 'Dublin, Ireland'")
+    create.add_argument("--summary", default="", metavar="TEXT", help="a short description")
+    create.add_argument("--icon", metavar="URL", help="URL of the chapter's logo")
+    create.set_defaults(run=cmd_chapter_create)
+    chapter_list = chapter_commands.add_parser("list", help="list chapters, newest first",
+                                               description="List the chapters of this node.")
+    _data_dir(chapter_list)
+    chapter_list.set_defaults(run=cmd_chapter_list)
+
+    member = commands.add_parser("member", help="add and list members",
+                                 description="Add and list the members of this node.")
+    member_commands = member.add_subparsers(dest="action", required=True, metavar="ACTION",
+                                            parser_class=Parser)
+    add = member_commands.add_parser("add", help="add a member (a Person actor) to a chapter",
+                                     description="Add a member to a chapter of this node.")
+    add.add_argument("username", metavar="USERNAME",
+                     help="handle: lower-case a-z, 0-9, '_' and '-'")
+    _data_dir(add)
+    add.add_argument("--chapter", required=True, metavar="SLUG", help="the member's chapter")
+    add.add_argument("--name", help="display name (default: the username)")
+    add.add_argument("--icon", metavar="URL", help="URL of the member's avatar")
+    add.set_defaults(run=cmd_member_add)
+    member_list = member_commands.add_parser("list", help="list members, newest first",
+                                             description="List the members of this node.")
+    _data_dir(member_list)
+    member_list.add_argument("--chapter", metavar="SLUG", help="only members of this chapter")
+    member_list.set_defaults(run=cmd_member_list)
+    return parser
+
+
+def _load(data_dir: Path) -> Config:
+    try:
+        config = load(data_dir)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    logs.configure(config.log_format, config.log_level)
+    return config
+
+
+def _is_local(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_private or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost" or host.endswith(".localhost")
+
+
+async def _init(config: Config) -> None:
+    async with Database(config.database) as db:
+        await ensure_node_actor(db, config.name)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    data_dir: Path = args.data
+    if (data_dir / CONFIG_FILE).exists():
+        raise UsageError(f"{data_dir} already holds a node ({CONFIG_FILE} exists); "
+                         "refusing to overwrite it")
+    try:
+        domain = validate_domain(args.domain)
+    except ConfigError as exc:
+        raise UsageError(f"--domain: {exc}") from None
+    if not args.name.strip() or any(ord(c) < 32 for c in args.name):
+        raise UsageError("--name must be a non-empty line of text")
+    scheme = args.scheme or ("http" if _is_local(split_host_port(domain, None)[0]) else "https")
+    config_text = render_initial(domain, scheme, args.name.strip())
+    # Parse what is about to be written, so a bad value never leaves a half-made node.
+    config = parse(tomllib.loads(config_text), data_dir)
+    if config.database.exists():
+        raise UsageError(f"{config.database} already exists; refusing to overwrite a node")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(_init(config))
+    # Written last: a node exists once its config does, and only if its database does.
+    (data_dir / CONFIG_FILE).write_text(config_text, "utf-8")
+    print(f"created node {config.base_url} in {data_dir}")
+    print(f"next: chapterhouse chapter create SLUG --data {data_dir} --name NAME --level local")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    config = _load(args.data)
+    host, port = config.listen_host, config.listen_port
+    if args.listen:
+        try:
+            host, parsed_port = split_host_port(args.listen, default_port=None)
+        except ConfigError as exc:
+            raise UsageError(f"--listen: {exc}") from None
+        if parsed_port is None:
+            raise UsageError("--listen must be ADDR:PORT")
+        port = parsed_port
+    return asyncio.run(_serve(config, host, port))
+
+
+async def _serve(config: Config, host: str, port: int) -> int:
+    runner = web.AppRunner(create_app(config), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            print(f"chapterhouse: error: cannot listen on {host}:{port}: {exc.strerror}",
+                  file=sys.stderr)
+            return 1
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        log.info("serving", url=config.base_url, listen=f"{host}:{port}", data=str(config.data_dir))
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await runner.cleanup()
+    log.info("stopped")
+    return 0
+
+
+def _with_db(config: Config, work):  # type: ignore[no-untyped-def]
+    async def run():  # type: ignore[no-untyped-def]
+        async with Database(config.database) as db:
+            return await work(db)
+
+    return asyncio.run(run())
+
+
+def cmd_chapter_create(args: argparse.Namespace) -> int:
+    config = _load(args.data)
+
+    async def work(db: Database) -> None:
+        await create_chapter(db, config.hostname, args.slug, args.name, args.level,
+                             args.location, args.summary, args.icon)
+
+    _run_registry(config, work)
+    urls = Urls(config.base_url)
+    print(f"created {args.level} chapter @{args.slug}@{config.domain}: {urls.actor(args.slug)}")
+    return 0
+
+
+def cmd_member_add(args: argparse.Namespace) -> int:
+    config = _load(args.data)
+
+    async def work(db: Database) -> None:
+        await add_member(db, config.hostname, args.username, args.chapter, args.name, args.icon)
+
+    _run_registry(config, work)
+    urls = Urls(config.base_url)
+    print(f"added member @{args.username}@{config.domain} to {args.chapter}: "
+          f"{urls.actor(args.username)}")
+    return 0
+
+
+def _run_registry(config: Config, work) -> None:  # type: ignore[no-untyped-def]
+    try:
+        _with_db(config, work)
+    except RegistryError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    )
+
+
+def cmd_chapter_list(args: argparse.Namespace) -> int:
+    config = _load(args.data)
+    chapters = _with_db(config, store.chapters)
+    if not chapters:
+        print("no chapters yet")
+        return 0
+    print(_table(
+        [[c.handle, c.level, c.location or "-", c.founded_at[:10], c.name] for c in chapters],
+        ["HANDLE", "LEVEL", "LOCATION", "FOUNDED", "NAME"],
+    ))
+    return 0
+
+
+def cmd_member_list(args: argparse.Namespace) -> int:
+    config = _load(args.data)
+
+    async def work(db: Database):  # type: ignore[no-untyped-def]
+        if args.chapter is None:
+            return await store.members(db)
+        chapter = await store.actor_by_handle(db, args.chapter)
+        if chapter is None or chapter.kind != "chapter":
+            raise UsageError(f"there is no chapter {args.chapter!r} on this node")
+        return await store.members(db, chapter_id=chapter.id)
+
+    members = _with_db(config, work)
+    if not members:
+        print("no members yet")
+        return 0
+    print(_table([[m.handle, m.joined_at[:10], m.name] for m in members],
+                 ["HANDLE", "JOINED", "NAME"]))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command != "serve":
+        logs.configure("console", "warning")
+    else:
+        logs.configure()
+    try:
+        return int(args.run(args))
+    except UsageError as exc:
+        print(f"chapterhouse: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"chapterhouse: error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,202 @@
+"""The node's configuration: one TOML file in the data directory, validated on load.
+
+Every key must appear in config.example.toml (a test holds the two together), so an
+operator's typo is an error at start rather than a setting that silently does nothing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "config.toml"
+
+_HOST_RE = re.compile(
+    r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("console", "json")
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    domain: str
+    scheme: str
+    name: str
+    listen_host: str
+    listen_port: int
+    database: Path
+    log_format: str
+    log_level: str
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://{self.domain}"
+
+    @property
+    def hostname(self) -> str:
+        """The domain without its port."""
+        return split_host_port(self.domain, default_port=None)[0]
+
+
+def example_text() -> str:
+    return resources.files("chapterhouse").joinpath("config.example.toml").read_text("utf-8")
+
+
+def split_host_port(value: str, default_port: int | None) -> tuple[str, int | None]:
+    """Split "host", "host:port", "[v6]:port"; raise ConfigError with a reason."""
+    value = value.strip()
+    if not value:
+        raise ConfigError("is empty")
+    if value.startswith("["):
+        end = value.find("]")
+        if end < 0:
+            raise ConfigError(f"{value!r} has an unclosed '['")
+        host, rest = value[1:end], value[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise ConfigError(f"{value!r} is not HOST[:PORT]")
+        port_text = rest[1:] if rest else None
+    elif value.count(":") == 1:
+        host, port_text = value.split(":")
+    elif ":" in value:
+        raise ConfigError(f"{value!r}: write an IPv6 address as [ADDR]:PORT")
+    else:
+        host, port_text = value, None
+    if port_text is None:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigError(f"{value!r} has an invalid port {port_text!r}")
+    return host, int(port_text)
+
+
+def validate_domain(domain: str) -> str:
+    """A domain as it appears in ids and handles: lower-case host, optional port."""
+    host, _port = split_host_port(domain, default_port=None)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if host != host.lower():
+            raise ConfigError(f"domain {domain!r} must be lower case") from None
+        if not _HOST_RE.match(host):
+            raise ConfigError(f"domain {domain!r} is not a valid host name") from None
+    else:
+        if ":" in host:
+            raise ConfigError(f"domain {domain!r}: IPv6 literals are not supported as a domain")
+    return domain
+
+
+def _section(raw: dict[str, Any], name: str, keys: set[str]) -> dict[str, Any]:
+    section = raw.get(name, {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    unknown = set(section) - keys
+    if unknown:
+        raise ConfigError(f"unknown key {name}.{sorted(unknown)[0]} (see config.example.toml)")
+    return section
+
+
+def _string(section: dict[str, Any], section_name: str, key: str, default: str | None) -> str:
+    value = section.get(key, default)
+    if value is None:
+        raise ConfigError(f"{section_name}.{key} is required")
+    if not isinstance(value, str):
+        raise ConfigError(f"{section_name}.{key} must be a string")
+    return value
+
+
+def parse(raw: dict[str, Any], data_dir: Path) -> Config:
+    unknown = set(raw) - {"node", "server", "storage", "log"}
+    if unknown:
+        raise ConfigError(f"unknown section [{sorted(unknown)[0]}] (see config.example.toml)")
+    node = _section(raw, "node", {"domain", "scheme", "name"})
+    server = _section(raw, "server", {"listen"})
+    storage = _section(raw, "storage", {"database"})
+    log = _section(raw, "log", {"format", "level"})
+
+    try:
+        domain = validate_domain(_string(node, "node", "domain", None))
+    except ConfigError as exc:
+        raise ConfigError(f"node.domain: {exc}") from None
+    scheme = _string(node, "node", "scheme", "https")
+    if scheme not in ("http", "https"):
+        raise ConfigError("node.scheme must be 'http' or 'https'")
+    name = _string(node, "node", "name", "Chapterhouse").strip()
+    if not name:
+        raise ConfigError("node.name must not be empty")
+
+    try:
+        listen_host, listen_port = split_host_port(
+            _string(server, "server", "listen", "127.0.0.1:8080"), default_port=8080
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"server.listen: {exc}") from None
+
+    database = Path(_string(storage, "storage", "database", "chapterhouse.sqlite3"))
+    if not database.is_absolute():
+        database = data_dir / database
+
+    log_format = _string(log, "log", "format", "console")
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"log.format must be one of {', '.join(LOG_FORMATS)}")
+    log_level = _string(log, "log", "level", "info")
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"log.level must be one of {', '.join(LOG_LEVELS)}")
+
+    return Config(
+        data_dir=data_dir,
+        domain=domain,
+        scheme=scheme,
+        name=name,
+        listen_host=listen_host,
+        listen_port=listen_port or 8080,
+        database=database,
+        log_format=log_format,
+        log_level=log_level,
+    )
+
+
+def load(data_dir: Path) -> Config:
+    path = data_dir / CONFIG_FILE
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path} does not exist; create a node with `chapterhouse init --data {data_dir}`"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    try:
+        return parse(raw, data_dir)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_initial(domain: str, scheme: str, name: str) -> str:
+    """The example file with this node's domain, scheme and name filled in."""
+    text = example_text()
+    for key, value in (("domain", domain), ("scheme", scheme), ("name", name)):
+        text, count = re.subn(
+            rf"(?m)^{key} = \".*\"$", lambda _m, k=key, v=value: f"{k} = {toml_string(v)}", text,
+            count=1,
+        )
+        if count != 1:
+            raise RuntimeError(f"config.example.toml lost its {key} line")
+    return text

@@ -1,0 +1,1 @@
+"""The wire: vocabulary and contexts, URLs, WebFinger, NodeInfo, collections, keys encoding."""

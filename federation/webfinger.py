@@ -1,0 +1,67 @@
+"""WebFinger (RFC 7033) as Mastodon and Fedify use it: resource parsing and the JRD."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from federation.urls import NODE, Urls
+from federation.vocab import AS2_MEDIA_TYPE
+
+JRD_MEDIA_TYPE = "application/jrd+json"
+PROFILE_PAGE_REL = "http://webfinger.net/rel/profile-page"
+MAX_RESOURCE = 1000
+
+
+class BadResource(ValueError):
+    """The resource parameter is malformed (answer 400)."""
+
+
+class NotHere(LookupError):
+    """A well-formed resource that this node does not host (answer 404)."""
+
+
+def parse_resource(resource: str | None, urls: Urls, domain: str, node_username: str) -> str:
+    """The handle (or NODE) a resource names on this node.
+
+    Accepts `acct:handle@domain` (also the `acct:@handle@domain` some clients send) and the
+    actor's id or profile URL, which Fedify asks for when it looks an actor up by URL.
+    """
+    if resource is None or not resource.strip():
+        raise BadResource("missing resource parameter")
+    resource = resource.strip()
+    if len(resource) > MAX_RESOURCE:
+        raise BadResource("resource is too long")
+    if resource[:5].lower() == "acct:":
+        user, at, host = resource[5:].lstrip("@").rpartition("@")
+        if not at or not user or not host or any(c in user for c in "/?#@ "):
+            raise BadResource("an acct: resource must look like acct:handle@host")
+        if host.lower() != domain:
+            raise NotHere(f"{host} is not this node")
+        user = user.lower()
+        return NODE if user == node_username else user
+    if resource[:8].lower() == "https://" or resource[:7].lower() == "http://":
+        handle = urls.parse_actor_url(resource)
+        if handle is None:
+            raise NotHere("no actor at that URL on this node")
+        return handle
+    raise BadResource("resource must be acct:handle@host or an actor URL")
+
+
+def jrd(subject: str, actor_id: str, profile_url: str) -> dict[str, Any]:
+    return {
+        "subject": subject,
+        "aliases": [actor_id, profile_url],
+        "links": [
+            {"rel": "self", "type": AS2_MEDIA_TYPE, "href": actor_id},
+            {"rel": PROFILE_PAGE_REL, "type": "text/html", "href": profile_url},
+        ],
+    }
+
+
+def host_meta(urls: Urls) -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<XRD xmlns="http://docs.oasis-open.org/ns/xri/xrd-1.0">\n'
+        f'  <Link rel="lrdd" template="{urls.webfinger_template()}"/>\n'
+        "</XRD>\n"
+    )

@@ -1,0 +1,1 @@
+"""Receiving: verify, dedupe, store, dispatch one handler per activity type."""

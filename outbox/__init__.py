@@ -1,0 +1,1 @@
+"""Publishing: activities from local content, addressing, the durable delivery queue."""

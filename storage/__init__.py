@@ -1,0 +1,1 @@
+"""Storage: the embedded SQLite store (schema, migrations, queries). All SQL lives here."""

@@ -1,0 +1,271 @@
+"""Queries about local actors: the node, chapters, members, their keys and collections."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from storage.database import Database, Row, utcnow
+
+
+class HandleTaken(Exception):
+    """The handle already names a chapter or member on this node."""
+
+
+@dataclass(frozen=True)
+class NewKey:
+    algorithm: str  # 'rsa-2048' or 'ed25519'
+    public_key: str
+    private_key: str
+
+
+@dataclass(frozen=True)
+class ActorRecord:
+    id: int
+    kind: str  # 'node', 'chapter' or 'member'
+    handle: str | None
+    name: str
+    summary: str
+    icon_url: str | None
+    discoverable: bool
+    created_at: str
+    rsa_public_pem: str
+    ed25519_multibase: str
+    # chapters only
+    level: str | None = None
+    location: str | None = None
+    parent_handle: str | None = None
+
+
+@dataclass(frozen=True)
+class ChapterRef:
+    handle: str
+    name: str
+    level: str
+    location: str | None
+    founded_at: str
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    handle: str
+    name: str
+    joined_at: str
+
+
+_ACTOR_SELECT = """
+SELECT a.id, a.kind, a.handle, a.name, a.summary, a.icon_url, a.discoverable, a.created_at,
+       rsa.public_key AS rsa_public_pem, ed.public_key AS ed25519_multibase,
+       c.level, c.location, parent.handle AS parent_handle
+FROM actors a
+JOIN actor_keys rsa ON rsa.actor_id = a.id AND rsa.algorithm = 'rsa-2048'
+JOIN actor_keys ed ON ed.actor_id = a.id AND ed.algorithm = 'ed25519'
+LEFT JOIN chapters c ON c.actor_id = a.id
+LEFT JOIN actors parent ON parent.id = c.parent_id
+"""
+
+
+def _actor(row: Row) -> ActorRecord:
+    values: dict[str, Any] = dict(row)
+    values["discoverable"] = bool(values["discoverable"])
+    return ActorRecord(**values)
+
+
+async def _insert_actor(
+    tx: Any, kind: str, handle: str | None, name: str, summary: str,
+    icon_url: str | None, keys: list[NewKey], now: str,
+) -> int:
+    try:
+        cursor = await tx.execute(
+            "INSERT INTO actors (kind, handle, name, summary, icon_url, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (kind, handle, name, summary, icon_url, now),
+        )
+    except sqlite3.IntegrityError as exc:
+        if handle is not None and "actors.handle" in str(exc):
+            raise HandleTaken(handle) from None
+        raise
+    actor_id = cursor.lastrowid
+    await tx.executemany(
+        "INSERT INTO actor_keys (actor_id, algorithm, public_key, private_key, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [(actor_id, k.algorithm, k.public_key, k.private_key, now) for k in keys],
+    )
+    return int(actor_id)
+
+
+async def ensure_node_actor(db: Database, name: str, keys: list[NewKey]) -> bool:
+    """Create the node's Application actor unless it exists; True if it was created."""
+    async with db.transaction() as tx:
+        async with tx.execute("SELECT 1 FROM actors WHERE kind = 'node'") as cursor:
+            if await cursor.fetchone():
+                return False
+        await _insert_actor(tx, "node", None, name, "", None, keys, utcnow())
+    return True
+
+
+async def create_chapter(
+    db: Database, handle: str, name: str, level: str, location: str | None,
+    summary: str, icon_url: str | None, keys: list[NewKey],
+) -> int:
+    now = utcnow()
+    async with db.transaction() as tx:
+        actor_id = await _insert_actor(tx, "chapter", handle, name, summary, icon_url, keys, now)
+        await tx.execute(
+            "INSERT INTO chapters (actor_id, level, location, founded_at) VALUES (?, ?, ?, ?)",
+            (actor_id, level, location, now),
+        )
+    return actor_id
+
+
+async def create_member(
+    db: Database, handle: str, name: str, chapter_handle: str,
+    icon_url: str | None, keys: list[NewKey],
+) -> int | None:
+    """Create a member of a chapter; None when the chapter does not exist (nothing written)."""
+    now = utcnow()
+    async with db.transaction() as tx:
+        async with tx.execute(
+            "SELECT c.actor_id FROM chapters c JOIN actors a ON a.id = c.actor_id"
+            " WHERE a.handle = ?",
+            (chapter_handle,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        actor_id = await _insert_actor(tx, "member", handle, name, "", icon_url, keys, now)
+        await tx.execute(
+            "INSERT INTO memberships (member_id, chapter_id, joined_at) VALUES (?, ?, ?)",
+            (actor_id, row[0], now),
+        )
+    return actor_id
+
+
+async def node_actor(db: Database) -> ActorRecord | None:
+    row = await db.fetchone(_ACTOR_SELECT + " WHERE a.kind = 'node'")
+    return None if row is None else _actor(row)
+
+
+async def actor_by_handle(db: Database, handle: str) -> ActorRecord | None:
+    row = await db.fetchone(_ACTOR_SELECT + " WHERE a.handle = ?", (handle,))
+    return None if row is None else _actor(row)
+
+
+async def handle_exists(db: Database, handle: str) -> bool:
+    return await db.fetchvalue("SELECT 1 FROM actors WHERE handle = ?", (handle,)) is not None
+
+
+async def chapters(db: Database, limit: int = -1) -> list[ChapterRef]:
+    rows = await db.fetchall(
+        "SELECT a.handle, a.name, c.level, c.location, c.founded_at"
+        " FROM chapters c JOIN actors a ON a.id = c.actor_id"
+        " ORDER BY c.founded_at DESC, a.id DESC LIMIT ?",
+        (limit,),
+    )
+    return [ChapterRef(**dict(r)) for r in rows]
+
+
+async def members(db: Database, chapter_id: int | None = None, limit: int = -1) -> list[MemberRef]:
+    """Members of one chapter (by its actor id), or the node's newest members."""
+    if chapter_id is None:
+        rows = await db.fetchall(
+            "SELECT handle, name, created_at AS joined_at FROM actors WHERE kind = 'member'"
+            " ORDER BY created_at DESC, id DESC LIMIT ?",
+            (limit,),
+        )
+    else:
+        rows = await db.fetchall(
+            "SELECT a.handle, a.name, m.joined_at FROM memberships m"
+            " JOIN actors a ON a.id = m.member_id WHERE m.chapter_id = ?"
+            " ORDER BY m.joined_at DESC, a.id DESC LIMIT ?",
+            (chapter_id, limit),
+        )
+    return [MemberRef(**dict(r)) for r in rows]
+
+
+async def member_chapters(db: Database, member_id: int) -> list[ChapterRef]:
+    rows = await db.fetchall(
+        "SELECT a.handle, a.name, c.level, c.location, c.founded_at FROM memberships m"
+        " JOIN chapters c ON c.actor_id = m.chapter_id JOIN actors a ON a.id = c.actor_id"
+        " WHERE m.member_id = ? ORDER BY m.joined_at, a.id",
+        (member_id,),
+    )
+    return [ChapterRef(**dict(r)) for r in rows]
+
+
+async def count_actors(db: Database, kind: str) -> int:
+    return int(await db.fetchvalue("SELECT count(*) FROM actors WHERE kind = ?", (kind,)))
+
+
+async def count_local_posts(db: Database) -> int:
+    return int(await db.fetchvalue("SELECT count(*) FROM activities WHERE type = 'Create'"))
+
+
+# The collections every actor has. Each is (count, page) over one table, newest first.
+
+async def outbox_count(db: Database, actor_id: int) -> int:
+    return int(await db.fetchvalue(
+        "SELECT count(*) FROM activities WHERE actor_id = ? AND public = 1", (actor_id,)
+    ))
+
+
+async def outbox_page(db: Database, actor_id: int, offset: int, limit: int) -> list[Any]:
+    rows = await db.fetchall(
+        "SELECT document FROM activities WHERE actor_id = ? AND public = 1"
+        " ORDER BY id DESC LIMIT ? OFFSET ?",
+        (actor_id, limit, offset),
+    )
+    return [json.loads(r[0]) for r in rows]
+
+
+async def followers_count(db: Database, actor_id: int) -> int:
+    return int(await db.fetchvalue(
+        "SELECT count(*) FROM followers WHERE actor_id = ? AND state = 'accepted'", (actor_id,)
+    ))
+
+
+async def followers_page(db: Database, actor_id: int, offset: int, limit: int) -> list[Any]:
+    rows = await db.fetchall(
+        "SELECT follower_iri FROM followers WHERE actor_id = ? AND state = 'accepted'"
+        " ORDER BY id DESC LIMIT ? OFFSET ?",
+        (actor_id, limit, offset),
+    )
+    return [r[0] for r in rows]
+
+
+async def following_count(db: Database, actor_id: int) -> int:
+    return int(await db.fetchvalue(
+        "SELECT count(*) FROM following WHERE actor_id = ? AND state = 'accepted'", (actor_id,)
+    ))
+
+
+async def following_page(db: Database, actor_id: int, offset: int, limit: int) -> list[Any]:
+    rows = await db.fetchall(
+        "SELECT target_iri FROM following WHERE actor_id = ? AND state = 'accepted'"
+        " ORDER BY id DESC LIMIT ? OFFSET ?",
+        (actor_id, limit, offset),
+    )
+    return [r[0] for r in rows]
+
+
+async def subchapters_count(db: Database, chapter_id: int) -> int:
+    return int(await db.fetchvalue(
+        "SELECT count(*) FROM chapters WHERE parent_id = ?", (chapter_id,)
+    ))
+
+
+async def subchapters_page(db: Database, chapter_id: int, offset: int, limit: int) -> list[Any]:
+    """Handles of the subchapters; the caller turns them into actor ids."""
+    rows = await db.fetchall(
+        "SELECT a.handle FROM chapters c JOIN actors a ON a.id = c.actor_id"
+        " WHERE c.parent_id = ? ORDER BY c.founded_at DESC, a.id DESC LIMIT ? OFFSET ?",
+        (chapter_id, limit, offset),
+    )
+    return [r[0] for r in rows]
+
+
+async def chapters_by_level(db: Database) -> dict[str, int]:
+    rows = await db.fetchall("SELECT level, count(*) FROM chapters GROUP BY level ORDER BY level")
+    return {r[0]: int(r[1]) for r in rows}

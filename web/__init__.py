@@ -1,0 +1,1 @@
+"""The HTTP face of a node: routes, content negotiation, templates, static files."""

@@ -1,0 +1,115 @@
+"""Actor URLs and their collections: AS2 JSON for servers, a page for people."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from actors.documents import actor_to_ap
+from federation import collections
+from federation.vocab import AS2_MEDIA_TYPE
+from storage import actors as store
+from storage.actors import ActorRecord
+from storage.database import Database
+from web.errors import refuse
+from web.negotiation import activity_media_type
+from web.pages import render_actor_page
+from web.state import DB
+from web.state import NODE as NODE_STATE
+
+# Actor documents change rarely; a short public cache spares peers and us repeated work.
+CACHE_CONTROL = "max-age=60, public"
+
+
+def as2_response(document: dict[str, Any], media_type: str = AS2_MEDIA_TYPE) -> web.Response:
+    return web.Response(
+        body=json.dumps(document, ensure_ascii=False).encode("utf-8"),
+        headers={"Content-Type": media_type, "Vary": "Accept", "Cache-Control": CACHE_CONTROL},
+    )
+
+
+async def find_actor(request: web.Request) -> ActorRecord:
+    db = request.app[DB]
+    handle = request.match_info.get("handle")
+    if handle is None:
+        actor = await store.node_actor(db)
+    else:
+        actor = await store.actor_by_handle(db, handle)
+    if actor is None:
+        raise refuse(404, f"no actor {handle!r} on this node")
+    return actor
+
+
+async def actor_document(request: web.Request, actor: ActorRecord) -> dict[str, Any]:
+    node = request.app[NODE_STATE]
+    member_of = None
+    if actor.kind == "member":
+        member_of = [c.handle for c in await store.member_chapters(request.app[DB], actor.id)]
+    return actor_to_ap(actor, node.urls, node.username, member_of)
+
+
+async def actor(request: web.Request) -> web.StreamResponse:
+    found = await find_actor(request)
+    media_type = activity_media_type(request.headers.get("Accept"))
+    if media_type is not None:
+        return as2_response(await actor_document(request, found), media_type)
+    if found.kind == "node":
+        raise web.HTTPFound(request.app[NODE_STATE].urls.profile(None))
+    response = await render_actor_page(request, found)
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+Counter = Callable[[Database, int], Awaitable[int]]
+Pager = Callable[[Database, int, int, int], Awaitable[list[Any]]]
+
+COLLECTIONS: dict[str, tuple[Counter, Pager]] = {
+    "outbox": (store.outbox_count, store.outbox_page),
+    "followers": (store.followers_count, store.followers_page),
+    "following": (store.following_count, store.following_page),
+    "subchapters": (store.subchapters_count, store.subchapters_page),
+}
+
+
+def _page_number(request: web.Request) -> int | None:
+    raw = request.query.get("page")
+    if raw is None:
+        return None
+    if not raw.isdigit() or int(raw) < 1 or len(raw) > 9:
+        raise refuse(400, "page must be a positive whole number")
+    return int(raw)
+
+
+async def collection(request: web.Request) -> web.StreamResponse:
+    found = await find_actor(request)
+    name = request.match_info["collection"]
+    if name == "subchapters" and found.kind != "chapter":
+        raise refuse(404, "only chapters have subchapters")
+    db, urls = request.app[DB], request.app[NODE_STATE].urls
+    count, page_of = COLLECTIONS[name]
+    collection_id = urls.collection(found.handle, name)
+    total = await count(db, found.id)
+    page = _page_number(request)
+    if page is None:
+        return as2_response(collections.ordered_collection(collection_id, total))
+    if page > collections.page_count(total):
+        raise refuse(404, f"{name} has only {collections.page_count(total)} page(s)")
+    size = collections.PAGE_SIZE
+    items = await page_of(db, found.id, (page - 1) * size, size)
+    if name == "subchapters":
+        items = [urls.actor(handle) for handle in items]
+    return as2_response(collections.ordered_collection_page(collection_id, page, total, items))
+
+
+def setup(app: web.Application) -> None:
+    names = "|".join(COLLECTIONS)
+    app.router.add_get("/actor", actor)
+    app.router.add_get("/actors/{handle}", actor)
+    app.router.add_get("/@{handle}", actor)
+    app.router.add_get(f"/actor/{{collection:{names}}}", collection)
+    app.router.add_get(f"/actors/{{handle}}/{{collection:{names}}}", collection)
+
+

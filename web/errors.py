@@ -1,0 +1,77 @@
+"""Every refusal is a clear 4xx with a one-line reason; nothing leaks a traceback."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import structlog
+from aiohttp import web
+
+from web.negotiation import activity_media_type
+from web.state import TEMPLATES
+
+log = structlog.get_logger("chapterhouse.http")
+
+
+_ERRORS: dict[int, type[web.HTTPException]] = {
+    400: web.HTTPBadRequest,
+    404: web.HTTPNotFound,
+    503: web.HTTPServiceUnavailable,
+}
+
+
+def refuse(status: int, reason: str, **kwargs: object) -> web.HTTPException:
+    """An HTTP error whose body is `reason`; raise it from a handler."""
+    return _ERRORS[status](text=reason, **kwargs)  # type: ignore[arg-type]
+
+
+def _reason(exc: web.HTTPException) -> str:
+    text = exc.text or ""
+    if not text or text.startswith(f"{exc.status}:"):
+        return exc.reason
+    return text.splitlines()[0]
+
+
+def error_response(request: web.Request, status: int, reason: str) -> web.Response:
+    wants_html = activity_media_type(request.headers.get("Accept")) is None and "text/html" in (
+        request.headers.get("Accept") or ""
+    )
+    if wants_html:
+        page = request.app[TEMPLATES].get_template("error.html").render(
+            status=status, reason=reason
+        )
+        return web.Response(status=status, text=page, content_type="text/html")
+    return web.Response(
+        status=status,
+        text=json.dumps({"error": reason}),
+        content_type="application/json",
+    )
+
+
+@web.middleware
+async def handle_errors(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        if exc.status < 400:
+            raise
+        reason = _reason(exc)
+        log.info("request refused", method=request.method, path=request.path,
+                 status=status, reason=reason)
+        response = error_response(request, exc.status, reason)
+        for header in ("Allow", "Retry-After"):
+            if header in exc.headers:
+                response.headers[header] = exc.headers[header]
+        return response
+    except Exception:
+        log.exception("request failed", method=request.method, path=request.path)
+        return error_response(request, 500, "internal error; the node's log has the details")
+    finally:
+        log.debug("request", method=request.method, path=request.path, status=status,
+                  ms=round((time.perf_counter() - started) * 1000, 2))

@@ -1,0 +1,84 @@
+"""HTML pages for people: the node's home page and each chapter's and member's page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import jinja2
+from aiohttp import web
+from markupsafe import Markup
+
+from federation.text import plain_to_html
+from storage import actors as store
+from storage.actors import ActorRecord
+from web.state import DB, NODE, TEMPLATES
+
+LEVEL_LABELS = {
+    "local": "Local chapter",
+    "regional": "Regional chapter",
+    "national": "National chapter",
+    "international": "International chapter",
+}
+
+
+def human_date(value: str) -> str:
+    """"2026-11-27T08:00:00Z" -> "27 November 2026"."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return f"{moment.day} {moment:%B %Y}"
+
+
+def create_templates() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("web", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+    )
+    # The seam for English/Esperanto: templates already mark text with _(); catalogues come
+    # with the web interface.
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    env.filters["date"] = human_date
+    env.filters["level"] = lambda level: LEVEL_LABELS.get(level, level)
+    env.filters["paragraphs"] = lambda text: Markup(plain_to_html(text))
+    return env
+
+
+def render(request: web.Request, template: str, **context: object) -> web.Response:
+    node = request.app[NODE]
+    page = request.app[TEMPLATES].get_template(template).render(node=node, **context)
+    return web.Response(text=page, content_type="text/html")
+
+
+async def render_actor_page(request: web.Request, actor: ActorRecord) -> web.Response:
+    db = request.app[DB]
+    if actor.kind == "chapter":
+        return render(
+            request,
+            "chapter.html",
+            chapter=actor,
+            members=await store.members(db, chapter_id=actor.id),
+            subchapters=await store.subchapters_page(db, actor.id, 0, 1000),
+        )
+    return render(
+        request,
+        "member.html",
+        member=actor,
+        chapters=await store.member_chapters(db, actor.id),
+    )
+
+
+async def home(request: web.Request) -> web.Response:
+    db = request.app[DB]
+    return render(
+        request,
+        "home.html",
+        chapters=await store.chapters(db, limit=50),
+        members=await store.members(db, limit=10),
+    )
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/", home)
