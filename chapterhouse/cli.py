@@ -34,7 +34,7 @@ from chapterhouse.config import (
 )
 from federation.urls import Urls
 from storage import actors as store
-from storage.database import Database
+from storage.database import Database, UnusableDatabase
 
 log = structlog.get_logger("chapterhouse")
 
@@ -183,7 +183,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 async def _serve(config: Config, host: str, port: int) -> int:
     runner = web.AppRunner(create_app(config), access_log=None, handle_signals=False)
-    await runner.setup()
+    try:
+        await runner.setup()
+    except UnusableDatabase:
+        await runner.cleanup()
+        raise
     try:
         site = web.TCPSite(runner, host, port)
         try:
@@ -299,6 +303,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"chapterhouse: error: {exc}", file=sys.stderr)
         return 2
+    except UnusableDatabase as exc:
+        # Say so and stop: no traceback, and nothing for a supervisor to restart in a loop.
+        print(f"chapterhouse: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except OSError as exc:

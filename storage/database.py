@@ -27,6 +27,10 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 Row = aiosqlite.Row
 
 
+class UnusableDatabase(Exception):
+    """The file is not a database this Chapterhouse can use; the message says why."""
+
+
 class Migration:
     def __init__(self, version: int, name: str, sql: str) -> None:
         self.version = version
@@ -59,19 +63,30 @@ class Database:
         self._write_lock = asyncio.Lock()
 
     async def open(self) -> None:
-        self._writer = await self._connect()
-        await self._writer.execute("PRAGMA journal_mode=WAL")
-        await self.migrate()
-        self._reader = await self._connect()
-        await self._reader.execute("PRAGMA query_only=ON")
+        try:
+            self._writer = await self._connect()
+            await self._writer.execute("PRAGMA journal_mode=WAL")
+            await self.migrate()
+            self._reader = await self._connect()
+            await self._reader.execute("PRAGMA query_only=ON")
+        except sqlite3.DatabaseError as exc:
+            await self.close()
+            raise UnusableDatabase(f"{self.path}: {exc}") from exc
+        except BaseException:
+            await self.close()
+            raise
 
     async def _connect(self) -> aiosqlite.Connection:
         # isolation_level=None: no implicit transactions; `transaction()` says where they are.
         conn = await aiosqlite.connect(self.path, isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA busy_timeout=5000")
-        await conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            conn.row_factory = aiosqlite.Row
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA busy_timeout=5000")
+            await conn.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            await conn.close()  # else its worker thread keeps the process alive
+            raise
         return conn
 
     async def close(self) -> None:
@@ -130,7 +145,7 @@ class Database:
         current = await self.schema_version()
         migrations = bundled_migrations()
         if current > len(migrations):
-            raise RuntimeError(
+            raise UnusableDatabase(
                 f"{self.path} has schema version {current}, newer than this Chapterhouse "
                 f"knows ({len(migrations)}); upgrade Chapterhouse"
             )

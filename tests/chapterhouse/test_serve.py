@@ -1,0 +1,55 @@
+"""`chapterhouse serve` as a process: starts, answers, stops cleanly on a signal."""
+
+from __future__ import annotations
+
+import signal
+import socket
+
+import pytest
+
+from tests.nodes import Node
+
+AS2 = "application/activity+json"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_serve_stops_cleanly_on_a_signal(fresh_node: Node, signum: int) -> None:
+    fresh_node.start()
+    assert fresh_node.get("/actor", accept=AS2).status == 200
+    assert fresh_node.stop(signum) == 0
+    log = fresh_node.log()
+    assert "serving" in log and "stopped" in log
+    assert "Traceback" not in log
+
+
+def test_a_restarted_node_keeps_its_actors_and_keys(fresh_node: Node) -> None:
+    assert fresh_node.cli("chapter", "create", "dublin", "--name", "IOPS Dublin",
+                          "--level", "local").returncode == 0
+    fresh_node.start()
+    before = fresh_node.get("/actors/dublin", accept=AS2).json()
+    fresh_node.stop()
+    fresh_node.start()
+    after = fresh_node.get("/actors/dublin", accept=AS2).json()
+    assert after == before
+
+
+def test_serve_on_a_port_in_use_fails_with_one_line(fresh_node: Node) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = fresh_node.cli("serve", "--listen", f"127.0.0.1:{port}")
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_on_a_corrupt_database_fails_with_one_line(fresh_node: Node) -> None:
+    fresh_node.database.write_bytes(b"this is not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        fresh_node.database.with_name(fresh_node.database.name + suffix).unlink(missing_ok=True)
+    for command in (["serve"], ["chapter", "list"], ["member", "add", "ana", "--chapter", "x"]):
+        result = fresh_node.cli(*command)
+        assert result.returncode == 1, command
+        assert "chapterhouse.sqlite3: file is not a database" in result.stderr
+        assert "Traceback" not in result.stderr

@@ -1,0 +1,73 @@
+"""Pieces of the wire that need no server: Multikey, WebFinger resources, collections."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from federation import collections, webfinger
+from federation.multikey import (
+    base58btc_decode,
+    base58btc_encode,
+    decode_ed25519,
+    encode_ed25519,
+)
+from federation.text import plain_to_html
+from federation.urls import NODE, Urls
+
+URLS = Urls("https://chapters.example.org")
+DOMAIN = "chapters.example.org"
+
+
+def test_base58btc_known_values() -> None:
+    # Vectors from draft-msporny-base58: "Hello World!" and leading zero bytes.
+    assert base58btc_encode(b"Hello World!") == "2NEpo7TZRRrLZSi2U"
+    assert base58btc_encode(b"\0\0\x28\x7f\xb4\xcd") == "11233QC4"
+    assert base58btc_decode("11233QC4") == b"\0\0\x28\x7f\xb4\xcd"
+
+
+def test_ed25519_multikey_round_trip_and_prefix() -> None:
+    key = Ed25519PrivateKey.generate().public_key()
+    encoded = encode_ed25519(key)
+    assert encoded.startswith("z6Mk")  # every Ed25519 Multikey does (0xed01 prefix)
+    assert decode_ed25519(encoded) == key
+    with pytest.raises(ValueError):
+        decode_ed25519("z" + base58btc_encode(b"\x12\x00" + b"\1" * 32))
+
+
+@pytest.mark.parametrize("resource,expected", [
+    ("acct:dublin@chapters.example.org", "dublin"),
+    ("acct:Dublin@Chapters.Example.org", "dublin"),
+    ("acct:@dublin@chapters.example.org", "dublin"),
+    ("https://chapters.example.org/actors/dublin", "dublin"),
+    ("https://chapters.example.org/@dublin", "dublin"),
+    ("https://chapters.example.org/actor", NODE),
+    ("acct:chapters.example.org@chapters.example.org", NODE),
+])
+def test_webfinger_resources_we_answer(resource: str, expected: str) -> None:
+    assert webfinger.parse_resource(resource, URLS, DOMAIN, "chapters.example.org") == expected
+
+
+@pytest.mark.parametrize("resource,error", [
+    (None, webfinger.BadResource), ("", webfinger.BadResource),
+    ("dublin", webfinger.BadResource), ("acct:dublin", webfinger.BadResource),
+    ("acct:@chapters.example.org", webfinger.BadResource),
+    ("acct:a/b@chapters.example.org", webfinger.BadResource),
+    ("acct:dublin@other.example", webfinger.NotHere),
+    ("https://other.example/actors/dublin", webfinger.NotHere),
+    ("https://chapters.example.org/actors/dublin/outbox", webfinger.NotHere),
+])
+def test_webfinger_resources_we_refuse(resource: str | None, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        webfinger.parse_resource(resource, URLS, DOMAIN, "chapters.example.org")
+
+
+def test_collection_paging_arithmetic() -> None:
+    assert [collections.page_count(n) for n in (0, 1, 20, 21, 40, 41)] == [1, 1, 1, 2, 2, 3]
+    page = collections.ordered_collection_page("https://x/c", 2, 41, ["a"])
+    assert page["prev"] == "https://x/c?page=1" and page["next"] == "https://x/c?page=3"
+
+
+def test_plain_text_becomes_escaped_paragraphs() -> None:
+    assert plain_to_html("a & b\nc\n\n\nd") == "<p>a &amp; b<br>c</p><p>d</p>"
+    assert plain_to_html("") == ""
