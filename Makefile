@@ -1,0 +1,43 @@
+# The two commands of the README, and the setup they need on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PEER := tests/peers/fedify
+DEMO ?= .demo
+PORT ?= 8080
+
+.PHONY: run test lint bench clean
+
+# A virtualenv with Chapterhouse (editable) and the test tools.
+$(BIN)/chapterhouse: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# The Fedify peer the interoperability tests talk to, exactly as locked.
+$(PEER)/node_modules/.package-lock.json: $(PEER)/package-lock.json
+	npm ci --prefix $(PEER) --no-audit --no-fund
+	touch $@
+
+# A node on http://127.0.0.1:$(PORT)/ with a sample chapter and member (kept in $(DEMO)/).
+run: $(BIN)/chapterhouse
+	@if [ ! -f $(DEMO)/config.toml ]; then \
+	  set -e; \
+	  $(BIN)/chapterhouse init --data $(DEMO) --domain 127.0.0.1:$(PORT) --name "Chapterhouse demo"; \
+	  $(BIN)/chapterhouse chapter create dublin --data $(DEMO) --name "IOPS Dublin" \
+	    --level local --location "Dublin, Ireland" \
+	    --summary "Organising and bookfairs in Dublin. Meetings every second Tuesday."; \
+	  $(BIN)/chapterhouse member add ana --data $(DEMO) --chapter dublin --name "Ana Byrne"; \
+	fi
+	$(BIN)/chapterhouse serve --data $(DEMO) --listen 127.0.0.1:$(PORT)
+
+test: $(BIN)/chapterhouse $(PEER)/node_modules/.package-lock.json
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+bench: $(BIN)/chapterhouse
+	$(BIN)/python bench/discovery.py
+
+clean:
+	rm -rf $(VENV) $(PEER)/node_modules $(DEMO)
