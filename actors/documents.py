@@ -41,7 +41,7 @@ def actor_to_ap(
         "following": urls.collection(handle, "following"),
         "endpoints": {"sharedInbox": urls.shared_inbox()},
         "published": actor.created_at,
-        "manuallyApprovesFollowers": False,
+        "manuallyApprovesFollowers": actor.manually_approves,
         # The node actor signs fetches; it is not something to follow or list.
         "discoverable": actor.discoverable and actor.kind != "node",
         # Full-text search of posts: chapters publish for the public, members opt in later.

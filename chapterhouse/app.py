@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from importlib import resources
 
 from aiohttp import web
 
-from actors.registry import ensure_node_actor
 from chapterhouse import __version__
 from chapterhouse.config import Config
+from chapterhouse.services import running
 from federation.urls import Urls
 from inbox import routes as inbox_routes
-from storage.database import Database
 from web import actors as actor_routes
-from web import discovery, pages
+from web import discovery, objects, pages
 from web.errors import handle_errors
-from web.state import DB, NODE, TEMPLATES, Node
+from web.state import DB, NODE, REMOTE_ACTORS, SETTINGS, TEMPLATES, Node, Settings
 
 # Activities are small; Mastodon refuses anything over 1 MB and so do we.
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -32,22 +34,32 @@ def node_state(config: Config) -> Node:
     )
 
 
-def create_app(config: Config) -> web.Application:
+def create_app(config: Config, deliver: bool = True) -> web.Application:
+    """The node's web app. `deliver=False` leaves the delivery worker out (benchmarks)."""
     app = web.Application(middlewares=[handle_errors], client_max_size=MAX_REQUEST_BYTES)
     app[NODE] = node_state(config)
     app[TEMPLATES] = pages.create_templates()
+    app[SETTINGS] = Settings(
+        authorized_fetch=config.authorized_fetch,
+        signature_window=timedelta(seconds=config.signature_window_seconds),
+    )
 
-    async def database(app: web.Application) -> AsyncIterator[None]:
-        db = Database(config.database)
-        await db.open()
-        await ensure_node_actor(db, config.name)
-        app[DB] = db
-        yield
-        await db.close()
+    async def services(app: web.Application) -> AsyncIterator[None]:
+        async with running(config) as node:
+            app[DB] = node.db
+            app[REMOTE_ACTORS] = node.actors
+            app[inbox_routes.INBOX] = node.inbox
+            worker = asyncio.create_task(node.worker.run()) if deliver else None
+            yield
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
 
-    app.cleanup_ctx.append(database)
+    app.cleanup_ctx.append(services)
     pages.setup(app)
     actor_routes.setup(app)
+    objects.setup(app)
     discovery.setup(app)
     inbox_routes.setup(app)
     app.router.add_static("/static", str(resources.files("web").joinpath("static")))

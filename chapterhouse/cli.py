@@ -14,19 +14,25 @@ import sys
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
 import structlog
 from aiohttp import web
 
 from actors.registry import LEVELS, RegistryError, add_member, create_chapter, ensure_node_actor
-from chapterhouse import __version__, logs
+from chapterhouse import __version__, cli_federation, logs
 from chapterhouse.app import create_app
+from chapterhouse.cli_support import (
+    Parser,
+    UsageError,
+    data_dir_argument,
+    load_config,
+    table,
+    with_db,
+)
 from chapterhouse.config import (
     CONFIG_FILE,
     Config,
     ConfigError,
-    load,
     parse,
     render_initial,
     split_host_port,
@@ -39,21 +45,6 @@ from storage.database import Database, UnusableDatabase
 log = structlog.get_logger("chapterhouse")
 
 
-class UsageError(Exception):
-    """Bad input from the command line (exit status 2)."""
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, not argparse's usage block: scripts and people both read it easily.
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _data_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, type=Path, metavar="DIR",
-                        help="the node's data directory (config.toml and the database)")
-
-
 def build_parser() -> Parser:
     parser = Parser(prog="chapterhouse", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"chapterhouse {__version__}")
@@ -63,7 +54,7 @@ def build_parser() -> Parser:
     init = commands.add_parser("init", help="create a new node in a data directory",
                                description="Create a node: DIR/config.toml, the database "
                                "and the node's own keys. Refuses to touch an existing node.")
-    _data_dir(init)
+    data_dir_argument(init)
     init.add_argument("--domain", required=True, metavar="HOST[:PORT]",
                       help="host (and port) under which peers reach this node; permanent")
     init.add_argument("--scheme", choices=("http", "https"),
@@ -73,7 +64,7 @@ def build_parser() -> Parser:
 
     serve = commands.add_parser("serve", help="run the node until SIGINT or SIGTERM",
                                 description="Serve the node over HTTP until SIGINT/SIGTERM.")
-    _data_dir(serve)
+    data_dir_argument(serve)
     serve.add_argument("--listen", metavar="ADDR:PORT",
                        help="address to listen on (default: server.listen in config.toml)")
     serve.set_defaults(run=cmd_serve)
@@ -87,16 +78,25 @@ def build_parser() -> Parser:
                                          "that anyone in the fediverse can follow.")
     create.add_argument("slug", metavar="SLUG",
                         help="handle: lower-case a-z, 0-9, '_' and '-' (e.g. dublin)")
-    _data_dir(create)
+    data_dir_argument(create)
     create.add_argument("--name", required=True, help="display name, e.g. 'IOPS Dublin'")
     create.add_argument("--level", required=True, choices=LEVELS, help="place in the federation")
     create.add_argument("--location", metavar="PLACE", help="e.g. 'Dublin, Ireland'")
     create.add_argument("--summary", default="", metavar="TEXT", help="a short description")
     create.add_argument("--icon", metavar="URL", help="URL of the chapter's logo")
+    create.add_argument("--manual-approval", action="store_true",
+                        help="an organiser approves each follower (`followers approve`)")
     create.set_defaults(run=cmd_chapter_create)
+    chapter_set = chapter_commands.add_parser("set", help="change a chapter's settings",
+                                              description="Change a chapter's settings.")
+    chapter_set.add_argument("slug", metavar="SLUG")
+    data_dir_argument(chapter_set)
+    chapter_set.add_argument("--manual-approval", required=True, choices=("yes", "no"),
+                             help="whether an organiser approves each follower")
+    chapter_set.set_defaults(run=cmd_chapter_set)
     chapter_list = chapter_commands.add_parser("list", help="list chapters, newest first",
                                                description="List the chapters of this node.")
-    _data_dir(chapter_list)
+    data_dir_argument(chapter_list)
     chapter_list.set_defaults(run=cmd_chapter_list)
 
     member = commands.add_parser("member", help="add and list members",
@@ -107,26 +107,18 @@ def build_parser() -> Parser:
                                      description="Add a member to a chapter of this node.")
     add.add_argument("username", metavar="USERNAME",
                      help="handle: lower-case a-z, 0-9, '_' and '-'")
-    _data_dir(add)
+    data_dir_argument(add)
     add.add_argument("--chapter", required=True, metavar="SLUG", help="the member's chapter")
     add.add_argument("--name", help="display name (default: the username)")
     add.add_argument("--icon", metavar="URL", help="URL of the member's avatar")
     add.set_defaults(run=cmd_member_add)
     member_list = member_commands.add_parser("list", help="list members, newest first",
                                              description="List the members of this node.")
-    _data_dir(member_list)
+    data_dir_argument(member_list)
     member_list.add_argument("--chapter", metavar="SLUG", help="only members of this chapter")
     member_list.set_defaults(run=cmd_member_list)
+    cli_federation.add_commands(commands)
     return parser
-
-
-def _load(data_dir: Path) -> Config:
-    try:
-        config = load(data_dir)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
-    logs.configure(config.log_format, config.log_level)
-    return config
 
 
 def _is_local(host: str) -> bool:
@@ -168,7 +160,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    config = _load(args.data)
+    config = load_config(args.data)
     host, port = config.listen_host, config.listen_port
     if args.listen:
         try:
@@ -209,20 +201,14 @@ async def _serve(config: Config, host: str, port: int) -> int:
     return 0
 
 
-def _with_db(config: Config, work):  # type: ignore[no-untyped-def]
-    async def run():  # type: ignore[no-untyped-def]
-        async with Database(config.database) as db:
-            return await work(db)
-
-    return asyncio.run(run())
-
-
 def cmd_chapter_create(args: argparse.Namespace) -> int:
-    config = _load(args.data)
+    config = load_config(args.data)
 
     async def work(db: Database) -> None:
         await create_chapter(db, config.hostname, args.slug, args.name, args.level,
                              args.location, args.summary, args.icon)
+        if args.manual_approval:
+            await store.set_manual_approval(db, args.slug, True)
 
     _run_registry(config, work)
     urls = Urls(config.base_url)
@@ -230,8 +216,23 @@ def cmd_chapter_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_chapter_set(args: argparse.Namespace) -> int:
+    config = load_config(args.data)
+
+    async def work(db: Database) -> bool:
+        chapter = await store.actor_by_handle(db, args.slug)
+        if chapter is None or chapter.kind != "chapter":
+            raise UsageError(f"there is no chapter {args.slug!r} on this node")
+        return await store.set_manual_approval(db, args.slug, args.manual_approval == "yes")
+
+    with_db(config, work)
+    state = "on" if args.manual_approval == "yes" else "off"
+    print(f"{args.slug}: manual approval of followers {state}")
+    return 0
+
+
 def cmd_member_add(args: argparse.Namespace) -> int:
-    config = _load(args.data)
+    config = load_config(args.data)
 
     async def work(db: Database) -> None:
         await add_member(db, config.hostname, args.username, args.chapter, args.name, args.icon)
@@ -245,26 +246,18 @@ def cmd_member_add(args: argparse.Namespace) -> int:
 
 def _run_registry(config: Config, work) -> None:  # type: ignore[no-untyped-def]
     try:
-        _with_db(config, work)
+        with_db(config, work)
     except RegistryError as exc:
         raise UsageError(str(exc)) from None
 
 
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    )
-
-
 def cmd_chapter_list(args: argparse.Namespace) -> int:
-    config = _load(args.data)
-    chapters = _with_db(config, store.chapters)
+    config = load_config(args.data)
+    chapters = with_db(config, store.chapters)
     if not chapters:
         print("no chapters yet")
         return 0
-    print(_table(
+    print(table(
         [[c.handle, c.level, c.location or "-", c.founded_at[:10], c.name] for c in chapters],
         ["HANDLE", "LEVEL", "LOCATION", "FOUNDED", "NAME"],
     ))
@@ -272,7 +265,7 @@ def cmd_chapter_list(args: argparse.Namespace) -> int:
 
 
 def cmd_member_list(args: argparse.Namespace) -> int:
-    config = _load(args.data)
+    config = load_config(args.data)
 
     async def work(db: Database):  # type: ignore[no-untyped-def]
         if args.chapter is None:
@@ -282,11 +275,11 @@ def cmd_member_list(args: argparse.Namespace) -> int:
             raise UsageError(f"there is no chapter {args.chapter!r} on this node")
         return await store.members(db, chapter_id=chapter.id)
 
-    members = _with_db(config, work)
+    members = with_db(config, work)
     if not members:
         print("no members yet")
         return 0
-    print(_table([[m.handle, m.joined_at[:10], m.name] for m in members],
+    print(table([[m.handle, m.joined_at[:10], m.name] for m in members],
                  ["HANDLE", "JOINED", "NAME"]))
     return 0
 

@@ -38,6 +38,13 @@ class Config:
     database: Path
     log_format: str
     log_level: str
+    allow_private_addresses: bool = False
+    signature_window_seconds: int = 3600
+    authorized_fetch: bool = False
+    delivery_concurrency: int = 50
+    delivery_max_attempts: int = 17
+    delivery_backoff_scale: float = 1.0
+    delivery_unavailable_after: int = 10
 
     @property
     def base_url(self) -> str:
@@ -114,14 +121,40 @@ def _string(section: dict[str, Any], section_name: str, key: str, default: str |
     return value
 
 
+def _bool(section: dict[str, Any], section_name: str, key: str, default: bool) -> bool:
+    value = section.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{section_name}.{key} must be true or false")
+    return value
+
+
+def _number(
+    section: dict[str, Any], section_name: str, key: str, default: float,
+    low: float, high: float, integer: bool = True,
+) -> Any:
+    value = section.get(key, default)
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(f"{section_name}.{key} must be {kind} from {low} to {high}")
+    return value
+
+
 def parse(raw: dict[str, Any], data_dir: Path) -> Config:
-    unknown = set(raw) - {"node", "server", "storage", "log"}
+    unknown = set(raw) - {"node", "server", "storage", "log", "federation", "delivery"}
     if unknown:
         raise ConfigError(f"unknown section [{sorted(unknown)[0]}] (see config.example.toml)")
     node = _section(raw, "node", {"domain", "scheme", "name"})
     server = _section(raw, "server", {"listen"})
     storage = _section(raw, "storage", {"database"})
     log = _section(raw, "log", {"format", "level"})
+    federation = _section(
+        raw, "federation",
+        {"allow_private_addresses", "signature_window_seconds", "authorized_fetch"},
+    )
+    delivery = _section(
+        raw, "delivery", {"concurrency", "max_attempts", "backoff_scale", "unavailable_after"}
+    )
 
     try:
         domain = validate_domain(_string(node, "node", "domain", None))
@@ -162,6 +195,17 @@ def parse(raw: dict[str, Any], data_dir: Path) -> Config:
         database=database,
         log_format=log_format,
         log_level=log_level,
+        allow_private_addresses=_bool(federation, "federation", "allow_private_addresses", False),
+        signature_window_seconds=_number(
+            federation, "federation", "signature_window_seconds", 3600, 60, 86400
+        ),
+        authorized_fetch=_bool(federation, "federation", "authorized_fetch", False),
+        delivery_concurrency=_number(delivery, "delivery", "concurrency", 50, 1, 1000),
+        delivery_max_attempts=_number(delivery, "delivery", "max_attempts", 17, 1, 100),
+        delivery_backoff_scale=_number(
+            delivery, "delivery", "backoff_scale", 1.0, 0.0001, 100.0, integer=False
+        ),
+        delivery_unavailable_after=_number(delivery, "delivery", "unavailable_after", 10, 1, 1000),
     )
 
 

@@ -37,6 +37,16 @@ class Urls:
     def ed25519_key(self, handle: str | None) -> str:
         return f"{self.actor(handle)}#ed25519-key"
 
+    def object(self, uuid: str) -> str:
+        return f"{self.base}/objects/{uuid}"
+
+    def activity(self, uuid: str) -> str:
+        return f"{self.base}/activities/{uuid}"
+
+    def is_local(self, url: str) -> bool:
+        parts, base = urlsplit(url), urlsplit(self.base)
+        return (parts.scheme, parts.netloc.lower()) == (base.scheme, base.netloc)
+
     def nodeinfo(self) -> str:
         return f"{self.base}/nodeinfo/2.1"
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import quote
 
+from federation.client import FetchError, GuardedClient
 from federation.urls import NODE, Urls
 from federation.vocab import AS2_MEDIA_TYPE
 
@@ -65,3 +68,43 @@ def host_meta(urls: Urls) -> str:
         f'  <Link rel="lrdd" template="{urls.webfinger_template()}"/>\n'
         "</XRD>\n"
     )
+
+
+def parse_handle(handle: str) -> tuple[str, str]:
+    """("user", "host") from "@user@host", "user@host" or "acct:user@host"."""
+    text = handle.strip()
+    text = text[5:] if text.lower().startswith("acct:") else text
+    user, at, host = text.lstrip("@").partition("@")
+    if not at or not user or not host or "@" in host or "/" in host or "/" in user:
+        raise BadResource(f"{handle!r} is not a handle like @user@host")
+    return user, host.lower()
+
+
+async def lookup(client: GuardedClient, handle: str, allow_http: bool = False) -> str:
+    """The actor id behind a handle, by WebFinger. Over https; plain http too only where
+    the node may talk to private addresses (local federations and tests)."""
+    user, host = parse_handle(handle)
+    resource = quote(f"acct:{user}@{host}", safe=":@")
+    last_error = "no answer"
+    for scheme in ("https", "http") if allow_http else ("https",):
+        url = f"{scheme}://{host}/.well-known/webfinger?resource={resource}"
+        try:
+            response = await client.get(url, headers={"Accept": JRD_MEDIA_TYPE})
+        except FetchError as exc:
+            last_error = str(exc)
+            continue
+        if response.status != 200:
+            last_error = f"{host} answered {response.status}"
+            continue
+        try:
+            links = json.loads(response.body).get("links", [])
+        except (ValueError, AttributeError):
+            raise NotHere(f"{host} sent an unreadable WebFinger answer") from None
+        for link in links if isinstance(links, list) else []:
+            if (isinstance(link, dict) and link.get("rel") == "self"
+                    and isinstance(link.get("href"), str)
+                    and str(link.get("type", "")).startswith(("application/activity+json",
+                                                               "application/ld+json"))):
+                return link["href"]
+        raise NotHere(f"{handle} has no ActivityPub actor")
+    raise NotHere(f"cannot look up {handle}: {last_error}")

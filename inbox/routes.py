@@ -1,26 +1,35 @@
-"""The inbox endpoints that every actor document names.
-
-Until this node verifies HTTP signatures it accepts nothing: it answers 503 with
-Retry-After, which Mastodon, Fedify and GoToSocial all retry, so a Follow sent now is
-delivered again (and accepted) once the signed inbox is in place, instead of being lost to
-a 4xx that senders treat as final.
-"""
+"""The inbox endpoints that every actor document names: one per actor, and a shared one."""
 
 from __future__ import annotations
 
+import structlog
 from aiohttp import web
 
-RETRY_AFTER_SECONDS = 3600
+from inbox.receive import Inbox, Refused
+
+log = structlog.get_logger(__name__)
+
+INBOX = web.AppKey("inbox", Inbox)
 
 
-async def not_accepting(request: web.Request) -> web.Response:
-    raise web.HTTPServiceUnavailable(
-        text="this node does not accept activities yet; retry later",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+async def _receive(request: web.Request, target: str | None) -> web.Response:
+    try:
+        status = await request.app[INBOX].receive(request, target)
+    except Refused as exc:
+        log.info("activity refused", path=request.path, status=exc.status, reason=str(exc))
+        return web.json_response({"error": str(exc)}, status=exc.status)
+    return web.Response(status=status)
+
+
+async def shared_inbox(request: web.Request) -> web.Response:
+    return await _receive(request, None)
+
+
+async def actor_inbox(request: web.Request) -> web.Response:
+    return await _receive(request, request.match_info["handle"])
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_post("/inbox", not_accepting)
-    app.router.add_post("/actor/inbox", not_accepting)
-    app.router.add_post("/actors/{handle}/inbox", not_accepting)
+    app.router.add_post("/inbox", shared_inbox)
+    app.router.add_post("/actor/inbox", shared_inbox)
+    app.router.add_post("/actors/{handle}/inbox", actor_inbox)

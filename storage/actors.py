@@ -33,6 +33,7 @@ class ActorRecord:
     created_at: str
     rsa_public_pem: str
     ed25519_multibase: str
+    manually_approves: bool = False
     # chapters only
     level: str | None = None
     location: str | None = None
@@ -58,7 +59,7 @@ class MemberRef:
 _ACTOR_SELECT = """
 SELECT a.id, a.kind, a.handle, a.name, a.summary, a.icon_url, a.discoverable, a.created_at,
        rsa.public_key AS rsa_public_pem, ed.public_key AS ed25519_multibase,
-       c.level, c.location, parent.handle AS parent_handle
+       a.manually_approves, c.level, c.location, parent.handle AS parent_handle
 FROM actors a
 JOIN actor_keys rsa ON rsa.actor_id = a.id AND rsa.algorithm = 'rsa-2048'
 JOIN actor_keys ed ON ed.actor_id = a.id AND ed.algorithm = 'ed25519'
@@ -70,6 +71,7 @@ LEFT JOIN actors parent ON parent.id = c.parent_id
 def _actor(row: Row) -> ActorRecord:
     values: dict[str, Any] = dict(row)
     values["discoverable"] = bool(values["discoverable"])
+    values["manually_approves"] = bool(values["manually_approves"])
     return ActorRecord(**values)
 
 
@@ -269,3 +271,30 @@ async def subchapters_page(db: Database, chapter_id: int, offset: int, limit: in
 async def chapters_by_level(db: Database) -> dict[str, int]:
     rows = await db.fetchall("SELECT level, count(*) FROM chapters GROUP BY level ORDER BY level")
     return {r[0]: int(r[1]) for r in rows}
+
+
+async def signing_key(db: Database, actor_id: int | None) -> tuple[str, str | None] | None:
+    """(RSA private key PEM, handle) of a local actor, or of the node actor when None.
+
+    Only the code that signs requests calls this; the PEM never leaves the process.
+    """
+    where = "a.kind = 'node'" if actor_id is None else "a.id = ?"
+    row = await db.fetchone(
+        "SELECT k.private_key, a.handle FROM actor_keys k JOIN actors a ON a.id = k.actor_id"
+        f" WHERE k.algorithm = 'rsa-2048' AND {where}",
+        () if actor_id is None else (actor_id,),
+    )
+    return None if row is None else (row[0], row[1])
+
+
+async def set_manual_approval(db: Database, handle: str, manual: bool) -> bool:
+    async with db.transaction() as tx:
+        cursor = await tx.execute(
+            "UPDATE actors SET manually_approves = ? WHERE handle = ?", (int(manual), handle)
+        )
+        return cursor.rowcount == 1
+
+
+async def handle_of(db: Database, actor_id: int) -> str | None:
+    """The handle of a local actor (None for the node actor)."""
+    return await db.fetchvalue("SELECT handle FROM actors WHERE id = ?", (actor_id,))

@@ -5,11 +5,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from tests.nodes import Node
 
 AS2 = "application/activity+json"
 FOLLOWERS_OF_IRELAND = 45
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    # CLI tests run main() in-process, which configures structlog for the whole process.
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")

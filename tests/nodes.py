@@ -5,11 +5,14 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,18 @@ def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]
         [sys.executable, "-m", "chapterhouse", *args],
         capture_output=True, text=True, timeout=timeout, cwd=ROOT,
     )
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:
+    """Poll until condition() is truthy; its value, or AssertionError after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
 
 
 @dataclass
@@ -94,6 +109,25 @@ class Node:
     @property
     def database(self) -> Path:
         return self.data / "chapterhouse.sqlite3"
+
+    def configure(self, **values: object) -> None:
+        """Set keys of config.toml by name (each key name is unique in the example)."""
+        path = self.data / "config.toml"
+        text = path.read_text()
+        for key, value in values.items():
+            literal = json.dumps(value) if not isinstance(value, bool) else str(value).lower()
+            text, count = re.subn(rf"(?m)^{key} = .*$", f"{key} = {literal}", text)
+            assert count == 1, key
+        path.write_text(text)
+
+    def federating(self) -> Node:
+        """Let this node talk to the other nodes on 127.0.0.1, with retries in seconds."""
+        self.configure(allow_private_addresses=True, backoff_scale=0.02)
+        return self
+
+    def sql(self, query: str, *params: object) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(self.database) as conn:
+            return conn.execute(query, params).fetchall()
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return run_cli(*args, "--data", str(self.data))

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from actors.documents import actor_to_ap
 from federation import collections
+from federation.verification import Unverified, verify_signed
 from federation.vocab import AS2_MEDIA_TYPE
 from storage import actors as store
 from storage.actors import ActorRecord
@@ -17,7 +18,7 @@ from storage.database import Database
 from web.errors import refuse
 from web.negotiation import activity_media_type
 from web.pages import render_actor_page
-from web.state import DB
+from web.state import DB, REMOTE_ACTORS, SETTINGS
 from web.state import NODE as NODE_STATE
 
 # Actor documents change rarely; a short public cache spares peers and us repeated work.
@@ -29,6 +30,18 @@ def as2_response(document: dict[str, Any], media_type: str = AS2_MEDIA_TYPE) -> 
         body=json.dumps(document, ensure_ascii=False).encode("utf-8"),
         headers={"Content-Type": media_type, "Vary": "Accept", "Cache-Control": CACHE_CONTROL},
     )
+
+
+async def require_signature(request: web.Request) -> None:
+    """In authorized-fetch mode, only signed GETs may read objects and collections."""
+    settings = request.app[SETTINGS]
+    if not settings.authorized_fetch:
+        return
+    try:
+        await verify_signed(request.app[REMOTE_ACTORS], request.method, request.raw_path,
+                            request.headers, None, settings.signature_window)
+    except Unverified as exc:
+        raise web.HTTPUnauthorized(text=f"this node requires signed fetches: {exc}") from None
 
 
 async def find_actor(request: web.Request) -> ActorRecord:
@@ -85,6 +98,7 @@ def _page_number(request: web.Request) -> int | None:
 
 async def collection(request: web.Request) -> web.StreamResponse:
     found = await find_actor(request)
+    await require_signature(request)
     name = request.match_info["collection"]
     if name == "subchapters" and found.kind != "chapter":
         raise refuse(404, "only chapters have subchapters")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import jinja2
 from aiohttp import web
 
+from federation.remote_actors import RemoteActors
 from federation.urls import Urls
 from storage.database import Database
 
@@ -22,6 +24,14 @@ class Node:
     version: str
 
 
+@dataclass(frozen=True)
+class Settings:
+    authorized_fetch: bool
+    signature_window: timedelta
+
+
 DB = web.AppKey("db", Database)
+SETTINGS = web.AppKey("settings", Settings)
+REMOTE_ACTORS = web.AppKey("remote_actors", RemoteActors)
 NODE = web.AppKey("node", Node)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)

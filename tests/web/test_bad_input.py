@@ -54,18 +54,6 @@ def test_odd_accept_headers_still_get_an_answer(node: Node, accept: str) -> None
     assert response.status == 200
 
 
-def test_inbox_posts_are_refused_with_retry_after_until_signatures_are_checked(
-    node: Node,
-) -> None:
-    # 503 + Retry-After: senders (Mastodon, Fedify) retry later instead of dropping.
-    for path in ("/inbox", "/actors/dublin/inbox", "/actor/inbox"):
-        response = request(f"{node.base}{path}", method="POST",
-                           headers={"Content-Type": AS2}, body=b'{"type": "Follow"}')
-        assert response.status == 503, path
-        assert int(response.headers["retry-after"]) > 0
-        assert "retry" in response.json()["error"]
-
-
 def test_browsers_get_an_html_error_page(node: Node) -> None:
     response = node.get("/actors/nobody", accept="text/html")
     assert response.status == 404

@@ -1,0 +1,234 @@
+"""Commands about the fediverse: publishing, following, followers, the delivery queue.
+
+They write rows; the running node (`chapterhouse serve`) delivers them. Commands that must
+ask another server something first (follow) do that themselves, signed by the node.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from chapterhouse.cli_support import (
+    Parser,
+    UsageError,
+    data_dir_argument,
+    load_config,
+    table,
+    with_db,
+)
+from chapterhouse.config import Config
+from chapterhouse.services import running
+from federation import webfinger
+from federation.client import FetchError
+from federation.urls import Urls
+from outbox import follows, publish
+from outbox.publish import PublishError
+from storage import actors as actor_store
+from storage import inbox as inbox_store
+from storage import outbox as outbox_store
+from storage.database import Database
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    post = commands.add_parser("post", help="publish as a chapter or member",
+                               description="Publish as a chapter or member; the running node "
+                               "delivers it to every follower.")
+    post_commands = post.add_subparsers(dest="action", required=True, metavar="ACTION",
+                                        parser_class=Parser)
+    note = post_commands.add_parser("note", help="publish a public note",
+                                    description="Publish a public Note to the followers of a "
+                                    "chapter or member.")
+    note.add_argument("text", metavar="TEXT", help="the note (plain text; blank lines part it)")
+    data_dir_argument(note)
+    author = note.add_mutually_exclusive_group(required=True)
+    author.add_argument("--chapter", metavar="SLUG", help="publish as this chapter")
+    author.add_argument("--member", metavar="USERNAME", help="publish as this member")
+    note.set_defaults(run=cmd_post_note)
+    delete = post_commands.add_parser("delete", help="delete something published",
+                                      description="Delete a published object: followers get "
+                                      "a Delete and its URL answers 410 Gone.")
+    delete.add_argument("url", metavar="URL", help="the object's id")
+    data_dir_argument(delete)
+    delete.set_defaults(run=cmd_post_delete)
+
+    deliveries = commands.add_parser(
+        "deliveries", help="show or hurry the delivery queue",
+        description="Show the delivery queue per host (queued, retrying, dead, delivered), "
+        "or make waiting deliveries due now with `deliveries retry`.")
+    # --data is checked by hand here: argparse would demand it before `retry`.
+    deliveries.add_argument("--data", type=Path, metavar="DIR",
+                            help="the node's data directory (config.toml and the database)")
+    deliveries.set_defaults(run=cmd_deliveries)
+    delivery_commands = deliveries.add_subparsers(dest="action", metavar="ACTION",
+                                                  parser_class=Parser)
+    retry = delivery_commands.add_parser(
+        "retry", help="make every waiting delivery due now",
+        description="Make every waiting delivery (to one host) due now, and forget the "
+        "host's failures: for when a peer that was down is back.")
+    data_dir_argument(retry)
+    retry.add_argument("--host", metavar="HOST[:PORT]", help="only deliveries to this host")
+    retry.set_defaults(run=cmd_deliveries_retry)
+
+    follow = commands.add_parser("follow", help="follow a remote actor",
+                                 description="Have a chapter or member follow a remote actor "
+                                 "(an actor URL or @user@host).")
+    follow.add_argument("target", metavar="ACTOR", help="actor URL or @user@host")
+    data_dir_argument(follow)
+    follow.add_argument("--as", dest="handle", required=True, metavar="HANDLE",
+                        help="the local chapter or member that follows")
+    follow.set_defaults(run=cmd_follow)
+    unfollow = commands.add_parser("unfollow", help="stop following a remote actor",
+                                   description="Undo a follow of a remote actor.")
+    unfollow.add_argument("target", metavar="ACTOR", help="actor URL")
+    data_dir_argument(unfollow)
+    unfollow.add_argument("--as", dest="handle", required=True, metavar="HANDLE")
+    unfollow.set_defaults(run=cmd_unfollow)
+
+    followers = commands.add_parser("followers", help="list and decide followers",
+                                    description="List a chapter's or member's followers, and "
+                                    "approve or reject follow requests.")
+    follower_commands = followers.add_subparsers(dest="action", required=True, metavar="ACTION",
+                                                 parser_class=Parser)
+    listing = follower_commands.add_parser("list", help="list followers and requests",
+                                           description="List followers and pending requests.")
+    listing.add_argument("handle", metavar="HANDLE")
+    data_dir_argument(listing)
+    listing.set_defaults(run=cmd_followers_list)
+    for name, accept in (("approve", True), ("reject", False)):
+        decide = follower_commands.add_parser(
+            name, help=f"{name} a follow request",
+            description=f"{name.capitalize()} a pending follow request; the follower is told.")
+        decide.add_argument("handle", metavar="HANDLE", help="the chapter or member followed")
+        decide.add_argument("follower", metavar="ACTOR", help="the follower's actor URL")
+        data_dir_argument(decide)
+        decide.set_defaults(run=cmd_followers_decide, accept=accept)
+
+
+def _publishing(config: Config, work) -> str:  # type: ignore[no-untyped-def]
+    try:
+        return with_db(config, work)
+    except PublishError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_post_note(args: argparse.Namespace) -> int:
+    config = load_config(args.data)
+    handle = args.chapter or args.member
+    kind = "chapter" if args.chapter else "member"
+
+    async def work(db: Database) -> str:
+        actor = await actor_store.actor_by_handle(db, handle)
+        if actor is None or actor.kind != kind:
+            raise PublishError(f"there is no {kind} {handle!r} on this node")
+        return await publish.post_note(db, Urls(config.base_url), handle, args.text)
+
+    print(f"published {_publishing(config, work)}")
+    return 0
+
+
+def cmd_post_delete(args: argparse.Namespace) -> int:
+    config = load_config(args.data)
+    activity = _publishing(
+        config, lambda db: publish.delete_object(db, Urls(config.base_url), args.url)
+    )
+    print(f"deleted {args.url} ({activity})")
+    return 0
+
+
+def cmd_deliveries(args: argparse.Namespace) -> int:
+    if args.data is None:
+        raise UsageError("the following arguments are required: --data")
+    config = load_config(args.data)
+
+    async def work(db: Database):  # type: ignore[no-untyped-def]
+        return (await outbox_store.queue_by_host(db), await outbox_store.pending_fanouts(db),
+                await outbox_store.next_due(db))
+
+    hosts, fanouts, next_due = with_db(config, work)
+    if not hosts and not fanouts:
+        print("no deliveries yet")
+        return 0
+    print(table(
+        [[h.host, str(h.queued), str(h.retrying), str(h.dead), str(h.delivered),
+          "unavailable" if h.unavailable else "ok", h.last_error or "-"] for h in hosts],
+        ["HOST", "QUEUED", "RETRYING", "DEAD", "DELIVERED", "HOST STATE", "LAST ERROR"],
+    ))
+    if fanouts:
+        print(f"{fanouts} publication(s) waiting to be fanned out to followers")
+    if next_due is not None:
+        due = datetime.fromtimestamp(next_due, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        print(f"next attempt due {due}")
+    return 0
+
+
+def cmd_deliveries_retry(args: argparse.Namespace) -> int:
+    config = load_config(args.data)
+    host = args.host.lower() if args.host else None
+    count = with_db(config, lambda db: outbox_store.retry_now(db, time.time(), host))
+    print(f"{count} waiting deliver{'y' if count == 1 else 'ies'} due now"
+          + (f" for {host}" if host else ""))
+    return 0
+
+
+def cmd_follow(args: argparse.Namespace) -> int:
+    config = load_config(args.data)
+
+    async def work() -> str:
+        async with running(config) as node:
+            target = args.target
+            if not target.startswith(("http://", "https://")):
+                try:
+                    target = await webfinger.lookup(
+                        node.client, target, allow_http=config.allow_private_addresses
+                    )
+                except (webfinger.BadResource, webfinger.NotHere) as exc:
+                    raise UsageError(str(exc)) from None
+            return await follows.follow(node.db, node.urls, node.actors, args.handle, target)
+
+    try:
+        follow_id = asyncio.run(work())
+    except PublishError as exc:
+        raise UsageError(str(exc)) from None
+    except FetchError as exc:
+        raise UsageError(f"cannot reach {args.target}: {exc}") from None
+    print(f"follow request sent as {follow_id}")
+    return 0
+
+
+def cmd_unfollow(args: argparse.Namespace) -> int:
+    config = load_config(args.data)
+    undo = _publishing(
+        config, lambda db: follows.unfollow(db, Urls(config.base_url), args.handle, args.target)
+    )
+    print(f"unfollowed {args.target} ({undo})")
+    return 0
+
+
+def cmd_followers_list(args: argparse.Namespace) -> int:
+    config = load_config(args.data)
+
+    async def work(db: Database):  # type: ignore[no-untyped-def]
+        actor = await actor_store.actor_by_handle(db, args.handle)
+        if actor is None:
+            raise UsageError(f"there is no chapter or member {args.handle!r} on this node")
+        return await inbox_store.followers_of(db, actor.id)
+
+    followers = with_db(config, work)
+    if not followers:
+        print("no followers yet")
+        return 0
+    print(table([[f.follower_iri, f.state, f.created_at[:10]] for f in followers],
+                ["FOLLOWER", "STATE", "SINCE"]))
+    return 0
+
+
+def cmd_followers_decide(args: argparse.Namespace) -> int:
+    config = load_config(args.data)
+    _publishing(config, lambda db: follows.decide(
+        db, Urls(config.base_url), args.handle, args.follower, args.accept))
+    print(f"{'approved' if args.accept else 'rejected'} {args.follower}")
+    return 0

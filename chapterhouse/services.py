@@ -1,0 +1,78 @@
+"""The long-lived pieces of a node, built and torn down in one place.
+
+`serve` runs them inside the web app; CLI commands that talk to other servers (follow)
+use the same pieces for the length of one command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from actors.registry import ensure_node_actor
+from actors.signing import LocalKeys
+from chapterhouse import __version__
+from chapterhouse.config import Config
+from federation.client import GuardedClient
+from federation.remote_actors import RemoteActors
+from federation.transport import Transport
+from federation.urls import Urls
+from inbox import handlers
+from inbox.receive import Inbox
+from outbox.delivery import DeliveryWorker, Policy
+from storage.database import Database
+
+
+@dataclass
+class Services:
+    config: Config
+    urls: Urls
+    db: Database
+    client: GuardedClient
+    keys: LocalKeys
+    transport: Transport
+    actors: RemoteActors
+    worker: DeliveryWorker
+    inbox: Inbox
+
+
+def user_agent(config: Config) -> str:
+    return f"Chapterhouse/{__version__} (+{config.base_url}/)"
+
+
+@asynccontextmanager
+async def running(config: Config) -> AsyncIterator[Services]:
+    urls = Urls(config.base_url)
+    db = Database(config.database)
+    await db.open()
+    try:
+        await ensure_node_actor(db, config.name)
+        client = GuardedClient(
+            allow_private_addresses=config.allow_private_addresses,
+            user_agent=user_agent(config),
+            limit=max(100, config.delivery_concurrency),
+        )
+        await client.start()
+        try:
+            keys = LocalKeys(db, urls)
+            transport = Transport(db, client, await keys.signing_key(None))
+            actors = RemoteActors(db, transport)
+            worker = DeliveryWorker(db, transport, keys, Policy(
+                concurrency=config.delivery_concurrency,
+                max_attempts=config.delivery_max_attempts,
+                backoff_scale=config.delivery_backoff_scale,
+                unavailable_after=config.delivery_unavailable_after,
+            ))
+            inbox = Inbox(
+                db=db, actors=actors, transport=transport,
+                context=lambda **kw: handlers.Context(urls=urls, **kw),
+                window=timedelta(seconds=config.signature_window_seconds),
+                on_queued=worker.wake,
+            )
+            yield Services(config, urls, db, client, keys, transport, actors, worker, inbox)
+        finally:
+            await client.close()
+    finally:
+        await db.close()

@@ -1,0 +1,169 @@
+"""The remote actor cache: actors and their keys, fetched once and kept in SQLite.
+
+Keys are looked up by key id for signature checks. A key that fails to verify is
+refetched once (the actor may have rotated it); an actor that updates itself refreshes
+the cache through the inbox.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from federation.client import FetchError
+from federation.multikey import decode_ed25519
+from federation.signatures import PublicKey, load_public_key
+from federation.transport import Transport
+from storage import remote as store
+from storage.database import Database
+from storage.remote import RemoteActor, RemoteKey
+
+ACTOR_TYPES = frozenset({"Person", "Group", "Application", "Service", "Organization"})
+MAX_KEYS = 10
+
+RawObject = dict[str, Any]  # JSON from elsewhere, not validated yet
+
+
+class InvalidActor(FetchError):
+    """A fetched document that is not a usable actor; the message says why."""
+
+
+def same_origin(a: str, b: str) -> bool:
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (pa.scheme, pa.netloc.lower()) == (pb.scheme, pb.netloc.lower())
+
+
+def _http_url(value: Any) -> str | None:
+    if isinstance(value, str) and urlsplit(value).scheme in ("http", "https") and urlsplit(
+        value
+    ).netloc:
+        return value
+    return None
+
+
+def _id_of(value: Any) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) else None
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _types(document: RawObject) -> set[str]:
+    return {t for t in _as_list(document.get("type")) if isinstance(t, str)}
+
+
+def parse_keys(document: RawObject, actor_id: str) -> list[RemoteKey]:
+    """The actor's keys: `publicKey` PEMs (RSA, or Ed25519) and FEP-521a Multikeys."""
+    keys: list[RemoteKey] = []
+    for entry in _as_list(document.get("publicKey"))[:MAX_KEYS]:
+        if not isinstance(entry, dict):
+            continue
+        key_id, pem = _id_of(entry), entry.get("publicKeyPem")
+        owner = entry.get("owner", actor_id)
+        if not key_id or not isinstance(pem, str) or owner != actor_id:
+            continue
+        if not same_origin(key_id, actor_id):
+            continue
+        try:
+            parsed = load_public_key(pem)
+        except ValueError:
+            continue
+        algorithm = "rsa" if isinstance(parsed, rsa.RSAPublicKey) else "ed25519"
+        keys.append(RemoteKey(key_id, algorithm, pem))
+    for entry in _as_list(document.get("assertionMethod"))[:MAX_KEYS]:
+        if not isinstance(entry, dict) or "Multikey" not in _types(entry):
+            continue
+        key_id, multibase = _id_of(entry), entry.get("publicKeyMultibase")
+        if not key_id or not isinstance(multibase, str) or entry.get("controller") != actor_id:
+            continue
+        if not same_origin(key_id, actor_id):
+            continue
+        try:
+            public = decode_ed25519(multibase)
+        except ValueError:
+            continue
+        pem = public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode("ascii")
+        keys.append(RemoteKey(key_id, "ed25519", pem))
+    return keys
+
+
+def parse_actor(document: RawObject, fetched_url: str) -> tuple[dict[str, Any], list[RemoteKey]]:
+    """Fields for the cache and the keys of an actor document, or InvalidActor."""
+    actor_id = _http_url(document.get("id"))
+    if actor_id is None:
+        raise InvalidActor("actor document has no http(s) id")
+    if not same_origin(actor_id, fetched_url):
+        raise InvalidActor(f"actor {actor_id} was served from another origin ({fetched_url})")
+    if not _types(document) & ACTOR_TYPES:
+        raise InvalidActor(f"{actor_id} is not an actor (type {document.get('type')!r})")
+    inbox = _http_url(document.get("inbox"))
+    if inbox is None:
+        raise InvalidActor(f"actor {actor_id} has no inbox")
+    endpoints = document.get("endpoints")
+    shared = _http_url(endpoints.get("sharedInbox")) if isinstance(endpoints, dict) else None
+    shared = shared or _http_url(document.get("sharedInbox"))
+    username = document.get("preferredUsername")
+    name = document.get("name")
+    fields = {
+        "iri": actor_id,
+        "type": sorted(_types(document) & ACTOR_TYPES)[0],
+        "host": urlsplit(actor_id).netloc.lower(),
+        "inbox": inbox,
+        "shared_inbox": shared,
+        "username": username[:200] if isinstance(username, str) else None,
+        "name": name[:200] if isinstance(name, str) else None,
+    }
+    return fields, parse_keys(document, actor_id)
+
+
+class RemoteActors:
+    def __init__(self, db: Database, transport: Transport) -> None:
+        self.db = db
+        self.transport = transport
+
+    async def refresh(self, iri: str) -> RemoteActor:
+        document, final_url = await self.transport.fetch(iri)
+        fields, keys = parse_actor(document, final_url)
+        if fields["iri"] != iri.split("#")[0]:
+            # Mastodon's rule: the id we asked for must be the id we got.
+            raise InvalidActor(f"{iri} answered with the document of {fields['iri']}")
+        return await store.save_actor(self.db, fields, keys, document)
+
+    async def get(self, iri: str) -> RemoteActor:
+        cached = await store.actor(self.db, iri)
+        return cached if cached is not None else await self.refresh(iri)
+
+    async def save_document(self, document: RawObject, origin_url: str) -> RemoteActor:
+        """Cache an actor document that arrived signed by that actor (Update of itself)."""
+        fields, keys = parse_actor(document, origin_url)
+        return await store.save_actor(self.db, fields, keys, document)
+
+    async def key(self, key_id: str, refresh: bool = False) -> tuple[PublicKey, str, bool]:
+        """The public key with this id, the iri of the actor that owns it, and whether it
+        was fetched just now (rather than taken from the cache)."""
+        if not refresh:
+            cached = await store.key(self.db, key_id)
+            if cached is not None:
+                return load_public_key(cached[0].public_pem), cached[1], False
+        document, final_url = await self.transport.fetch(key_id)
+        owner = document.get("owner") or document.get("controller")
+        if not _types(document) & ACTOR_TYPES and isinstance(owner, str):
+            # A key document of its own (GoToSocial): the owner is the actor to fetch.
+            if not same_origin(owner, key_id):
+                raise InvalidActor(f"key {key_id} names an owner on another origin")
+            await self.refresh(owner)
+        else:
+            fields, keys = parse_actor(document, final_url)
+            await store.save_actor(self.db, fields, keys, document)
+        cached = await store.key(self.db, key_id)
+        if cached is None:
+            raise InvalidActor(f"no key {key_id} in its actor's document")
+        return load_public_key(cached[0].public_pem), cached[1], True

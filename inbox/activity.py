@@ -1,0 +1,90 @@
+"""The shape every incoming activity must have before anything else looks at it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+RawObject = dict[str, Any]  # JSON from elsewhere, not validated yet
+
+
+class BadActivity(ValueError):
+    """The body is not an activity we can read; str() is the one-line reason (400)."""
+
+
+def http_url(value: Any) -> str | None:
+    if isinstance(value, str) and len(value) <= 2048:
+        parts = urlsplit(value)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            return value
+    return None
+
+
+def id_of(value: Any) -> str | None:
+    """The id of an object given inline or by reference."""
+    return http_url(value.get("id") if isinstance(value, dict) else value)
+
+
+def origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def type_of(value: Any) -> str | None:
+    if isinstance(value, dict):
+        kind = value.get("type")
+        if isinstance(kind, list):
+            kind = next((k for k in kind if isinstance(k, str)), None)
+        return kind if isinstance(kind, str) else None
+    return None
+
+
+@dataclass
+class Activity:
+    id: str
+    type: str
+    actor: str
+    document: RawObject
+    object_id: str | None
+    # The object as we trust it: inline from its own origin, or fetched from there.
+    object: RawObject | None = field(default=None)
+
+    @property
+    def raw_object(self) -> Any:
+        return self.document.get("object")
+
+    def audience(self) -> list[str]:
+        found: list[str] = []
+        for source in (self.document, self.object or {}):
+            for key in ("to", "cc", "bto", "bcc", "audience"):
+                found.extend(url for url in map(id_of, as_list(source.get(key))) if url)
+        return list(dict.fromkeys(found))
+
+
+def parse(body: bytes) -> Activity:
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BadActivity("body is not JSON") from None
+    if not isinstance(document, dict):
+        raise BadActivity("body is not a JSON object")
+    activity_id = http_url(document.get("id"))
+    if activity_id is None:
+        raise BadActivity("activity has no http(s) id")
+    kind = type_of(document)
+    if kind is None:
+        raise BadActivity("activity has no type")
+    actor = id_of(document.get("actor"))
+    if actor is None:
+        raise BadActivity("activity has no actor")
+    if origin(activity_id) != origin(actor):
+        raise BadActivity("activity id and actor are on different origins")
+    return Activity(activity_id, kind, actor, document, id_of(document.get("object")))

@@ -1,0 +1,218 @@
+"""One handler per activity type, registered in one table.
+
+Each runs inside the transaction that records the activity, so an activity is applied
+and recorded together or not at all. Handlers do no network I/O: anything they need from
+elsewhere (the sender, an object from its origin) was fetched before the transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiosqlite
+import structlog
+
+from federation.sanitize import clean_html, clean_text
+from federation.urls import NODE, Urls
+from inbox.activity import Activity, id_of, type_of
+from outbox import activities
+from outbox.publish import send_to
+from storage import inbox as store
+from storage.remote import RemoteActor
+
+log = structlog.get_logger(__name__)
+
+# Objects we keep when they are addressed to one of our actors.
+OBJECT_TYPES = frozenset({"Note", "Article", "Page", "Event", "Question", "Image", "Video",
+                          "Audio", "Document"})
+
+
+@dataclass
+class Context:
+    urls: Urls
+    sender: RemoteActor  # the activity's actor, from the cache
+    target: str | None  # the handle whose personal inbox was used, if any
+    queued: list[str] = field(default_factory=list)  # inboxes we queued deliveries to
+
+    def local_handle(self, url: str | None) -> str | None:
+        """The handle (or NODE) of a local actor named by url."""
+        if url is None or not self.urls.is_local(url):
+            return None
+        return self.urls.parse_actor_url(url)
+
+
+Handler = Callable[[aiosqlite.Connection, Context, Activity], Awaitable[None]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(*types: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        for kind in types:
+            HANDLERS[kind] = handler
+        return handler
+    return register
+
+
+async def _answer(
+    tx: aiosqlite.Connection, ctx: Context, target_id: int, handle: str | None,
+    follow: Any, accept: bool,
+) -> None:
+    answer = activities.answer_follow(ctx.urls, handle, follow, ctx.sender.iri, accept)
+    await send_to(tx, target_id, answer, [ctx.sender.inbox])
+    ctx.queued.append(ctx.sender.inbox)
+
+
+@handles("Follow")
+async def handle_follow(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+    handle = ctx.local_handle(activity.object_id)
+    if handle is None:
+        return
+    follow = {k: v for k, v in activity.document.items() if k != "@context"}
+    if handle == NODE:
+        # The node actor signs fetches; following it means nothing, so say no.
+        node = await store.local_target(tx, None)
+        if node is not None:
+            await _answer(tx, ctx, node.id, None, follow, accept=False)
+        return
+    target = await store.local_target(tx, handle)
+    if target is None:
+        return
+    state = "requested" if target.manually_approves else "accepted"
+    final = await store.add_follower(tx, target.id, ctx.sender.iri, activity.id, state)
+    if final == "accepted":
+        # Also for a repeated Follow: a fresh Accept repairs a peer that lost track.
+        await _answer(tx, ctx, target.id, handle, follow, accept=True)
+    log.info("follow", target=handle, follower=ctx.sender.iri, state=final)
+
+
+@handles("Accept", "Reject")
+async def handle_answer(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+    inner = activity.raw_object
+    if isinstance(inner, dict) and type_of(inner) not in (None, "Follow"):
+        return
+    changed = await store.answer_follow(
+        tx, ctx.sender.iri, activity.object_id, accepted=activity.type == "Accept"
+    )
+    log.info("follow answered", by=ctx.sender.iri, type=activity.type, changed=changed)
+
+
+@handles("Undo")
+async def handle_undo(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+    inner = activity.raw_object
+    inner_type = type_of(inner)
+    if isinstance(inner, dict) and id_of(inner.get("actor")) not in (None, ctx.sender.iri):
+        return  # nobody undoes someone else's activity
+    if inner_type is None and activity.object_id:
+        document = await store.recorded_activity(tx, activity.object_id)
+        inner, inner_type = document, type_of(document)
+    inner = inner if isinstance(inner, dict) else {}
+    if inner_type == "Follow":
+        handle = ctx.local_handle(id_of(inner.get("object")))
+        target = await store.local_target(tx, handle) if handle and handle != NODE else None
+        if target is not None:
+            await store.remove_follower(tx, ctx.sender.iri, target.id)
+    elif inner_type in ("Like", "Announce"):
+        kind = "like" if inner_type == "Like" else "announce"
+        await store.remove_reaction(tx, kind, ctx.sender.iri, activity.object_id,
+                                    id_of(inner.get("object")))
+    elif inner_type == "Block":
+        handle = ctx.local_handle(id_of(inner.get("object")))
+        target = await store.local_target(tx, handle) if handle and handle != NODE else None
+        if target is not None:
+            await store.remove_block(tx, target.id, ctx.sender.iri)
+
+
+def _object_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    content = obj.get("content")
+    if not isinstance(content, str):
+        content_map = obj.get("contentMap")
+        content = next(iter(content_map.values()), "") if isinstance(content_map, dict) else ""
+    summary = obj.get("summary")
+    cleaned = clean_html(content if isinstance(content, str) else "")
+    document = {**obj, "content": cleaned}
+    document.pop("contentMap", None)
+    return {
+        "iri": obj["id"],
+        "type": type_of(obj) or "Object",
+        "attributed_to": id_of(obj.get("attributedTo")) or "",
+        "content": cleaned,
+        "summary": clean_text(summary) if isinstance(summary, str) else None,
+        "in_reply_to": id_of(obj.get("inReplyTo")),
+        "published": obj.get("published") if isinstance(obj.get("published"), str) else None,
+        "updated": obj.get("updated") if isinstance(obj.get("updated"), str) else None,
+        "document": json.dumps(document, ensure_ascii=False),
+    }
+
+
+async def _audience(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> list[int]:
+    """Local actors an object concerns: addressed, replied to, or following its author."""
+    handles = [h for h in map(ctx.local_handle, activity.audience()) if h and h != NODE]
+    if ctx.target and ctx.target != NODE:
+        handles.append(ctx.target)
+    ids = await store.local_actor_ids(tx, list(dict.fromkeys(handles)))
+    obj = activity.object or {}
+    in_reply_to = id_of(obj.get("inReplyTo"))
+    if in_reply_to and ctx.urls.is_local(in_reply_to):
+        author = await store.local_object_actor(tx, in_reply_to)
+        if author is not None:
+            ids.append(author)
+    ids.extend(await store.local_followers_of(tx, ctx.sender.iri))
+    return list(dict.fromkeys(ids))
+
+
+@handles("Create", "Update")
+async def handle_create(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+    obj = activity.object
+    if obj is None:
+        return
+    if activity.type == "Update" and obj.get("id") == ctx.sender.iri:
+        return  # the actor updated itself: the cache was refreshed before the transaction
+    if type_of(obj) not in OBJECT_TYPES:
+        return
+    if id_of(obj.get("attributedTo")) != ctx.sender.iri:
+        log.info("object not by its sender ignored", object=obj.get("id"))
+        return
+    if activity.type == "Update":
+        author = await store.remote_object_author(tx, obj["id"])
+        if author != ctx.sender.iri:
+            return  # an update of something we never stored, or someone else's
+    audience = await _audience(tx, ctx, activity)
+    if not audience:
+        return
+    stored = await store.upsert_remote_object(tx, _object_fields(obj), audience)
+    log.info("object stored" if stored else "object was deleted before",
+             object=obj["id"], type=activity.type)
+
+
+@handles("Delete")
+async def handle_delete(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+    if activity.object_id == ctx.sender.iri:
+        await store.forget_remote_actor(tx, ctx.sender.iri)
+        log.info("remote actor deleted", actor=ctx.sender.iri)
+        return
+    if activity.object_id is None:
+        return
+    author = await store.remote_object_author(tx, activity.object_id)
+    if author == ctx.sender.iri:
+        await store.delete_remote_object(tx, activity.object_id)
+
+
+@handles("Like", "Announce")
+async def handle_reaction(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+    if activity.object_id is None or not ctx.urls.is_local(activity.object_id):
+        return
+    kind = "like" if activity.type == "Like" else "announce"
+    await store.add_reaction(tx, activity.object_id, kind, ctx.sender.iri, activity.id)
+
+
+@handles("Block")
+async def handle_block(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+    handle = ctx.local_handle(activity.object_id)
+    if handle is None or handle == NODE:
+        return
+    target = await store.local_target(tx, handle)
+    if target is not None:
+        await store.add_block(tx, target.id, ctx.sender.iri)

@@ -1,0 +1,150 @@
+"""The inbox pipeline: size → shape → signature → dedupe → store → dispatch → 202.
+
+The 202 is sent only after the activity and everything it caused (a follower row, a
+queued Accept) are committed together.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+from aiohttp import web
+
+from federation.client import FetchError
+from federation.remote_actors import InvalidActor, RemoteActors, same_origin
+from federation.transport import Transport
+from federation.verification import Unverified, verify_signed
+from inbox import handlers
+from inbox.activity import Activity, BadActivity, id_of, parse
+from storage import actors as actor_store
+from storage import inbox as store
+from storage import remote as remote_store
+from storage.database import Database
+
+log = structlog.get_logger(__name__)
+
+MAX_BODY = 1024 * 1024  # what Mastodon accepts, too
+OBJECT_CARRIERS = frozenset({"Create", "Update"})
+
+
+class Refused(Exception):
+    """An activity we will not take; status and a one-line reason for the sender."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+@dataclass
+class Inbox:
+    db: Database
+    actors: RemoteActors
+    transport: Transport
+    context: Callable[..., handlers.Context]
+    window: timedelta
+    on_queued: Callable[[], None] = lambda: None
+
+    async def receive(self, request: web.Request, target: str | None) -> int:
+        """Take one POST; the status to answer (202) or Refused."""
+        if target is not None and not await actor_store.handle_exists(self.db, target):
+            raise Refused(404, f"no actor {target!r} on this node")
+        body = await _read_body(request)
+        try:
+            activity = parse(body)
+        except BadActivity as exc:
+            raise Refused(400, str(exc)) from None
+        if await store.seen(self.db, activity.id):
+            return 202  # a retry of something we already have; signing it again proves nothing
+        if await self._from_deleted_actor(activity):
+            return 202
+        try:
+            signer = await verify_signed(
+                self.actors, request.method, request.raw_path, request.headers, body, self.window
+            )
+        except Unverified as exc:
+            raise Refused(401, str(exc)) from None
+        sender = await self._sender(activity, signer)
+        await self._trusted_object(activity, relayed=signer != activity.actor)
+        ctx = self.context(sender=sender, target=target)
+        async with self.db.transaction() as tx:
+            if not await store.record_activity(
+                tx, activity.id, activity.type, activity.actor, activity.document
+            ):
+                return 202
+            handler = handlers.HANDLERS.get(activity.type)
+            if handler is not None:
+                await handler(tx, ctx, activity)
+        if ctx.queued:
+            self.on_queued()
+        await self._host_is_alive(sender.host)
+        log.info("activity accepted", type=activity.type, id=activity.id, actor=activity.actor)
+        return 202
+
+    async def _from_deleted_actor(self, activity: Activity) -> bool:
+        # An actor that deleted itself can no longer be fetched to check its key; if we
+        # never knew it there is nothing to undo (Mastodon answers such Deletes the same way).
+        if activity.type == "Delete" and activity.object_id == activity.actor:
+            return await remote_store.actor(self.db, activity.actor) is None
+        return False
+
+    async def _sender(self, activity: Activity, signer: str):  # type: ignore[no-untyped-def]
+        if signer != activity.actor and activity.type not in OBJECT_CARRIERS:
+            raise Refused(401, "the signature's key belongs to another actor")
+        try:
+            return await self.actors.get(activity.actor)
+        except InvalidActor as exc:
+            raise Refused(400, str(exc)) from None
+        except FetchError as exc:
+            raise Refused(503 if exc.temporary else 400, f"cannot fetch the actor: {exc}") from None
+
+    async def _trusted_object(self, activity: Activity, relayed: bool) -> None:
+        """Set activity.object to the object as its origin says it is.
+
+        An inline object is trusted only when it comes from its own origin in an activity
+        signed by its actor; otherwise it is fetched from where its id points.
+        """
+        if activity.type not in OBJECT_CARRIERS:
+            return
+        raw = activity.raw_object
+        object_id = id_of(raw)
+        if object_id is None:
+            raise Refused(400, f"{activity.type} has no object id")
+        if isinstance(raw, dict) and not relayed and same_origin(object_id, activity.actor):
+            activity.object = raw
+        else:
+            try:
+                document, final_url = await self.transport.fetch(object_id)
+            except FetchError as exc:
+                status = 503 if exc.temporary else 400
+                raise Refused(status, f"cannot fetch {object_id}: {exc}") from None
+            if document.get("id") != object_id or not same_origin(final_url, object_id):
+                raise Refused(400, f"{object_id} answered with another object")
+            activity.object = document
+        if activity.type == "Update" and activity.object.get("id") == activity.actor:
+            try:
+                await self.actors.save_document(activity.object, activity.actor)
+            except InvalidActor as exc:
+                raise Refused(400, str(exc)) from None
+
+    async def _host_is_alive(self, host: str) -> None:
+        # A signed request from a host we had given up on means it is back (Mastodon does
+        # the same); only touch the row when there is something to clear.
+        state = await remote_store.host_state(self.db, host)
+        if state is not None and (state.failures or state.unavailable_since):
+            await remote_store.host_answered(self.db, host, time.time())
+
+
+async def _read_body(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise Refused(413, f"activity is larger than {MAX_BODY} bytes")
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise Refused(413, f"activity is larger than {MAX_BODY} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

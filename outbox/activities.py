@@ -1,0 +1,110 @@
+"""The activities local actors send, as AS2 documents (the `to_ap` side of the outbox)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from federation.text import plain_to_html
+from federation.urls import Urls
+from federation.vocab import AS_CONTEXT, PUBLIC
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def note(urls: Urls, handle: str, text: str) -> dict[str, Any]:
+    """A public Note: to Public, cc the author's followers (Mastodon's "public")."""
+    actor_id = urls.actor(handle)
+    note_id = urls.object(new_id())
+    return {
+        "@context": AS_CONTEXT,
+        "id": note_id,
+        "type": "Note",
+        "attributedTo": actor_id,
+        "content": plain_to_html(text),
+        "published": now_iso(),
+        "url": note_id,
+        "to": [PUBLIC],
+        "cc": [urls.collection(handle, "followers")],
+    }
+
+
+def create(urls: Urls, handle: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "@context": AS_CONTEXT,
+        "id": urls.activity(new_id()),
+        "type": "Create",
+        "actor": urls.actor(handle),
+        "published": obj.get("published", now_iso()),
+        "to": obj.get("to", [PUBLIC]),
+        "cc": obj.get("cc", []),
+        "object": {k: v for k, v in obj.items() if k != "@context"},
+    }
+
+
+def delete(urls: Urls, handle: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """Delete with a Tombstone of the same id, addressed like the original."""
+    return {
+        "@context": AS_CONTEXT,
+        "id": urls.activity(new_id()),
+        "type": "Delete",
+        "actor": urls.actor(handle),
+        "published": now_iso(),
+        "to": obj.get("to", [PUBLIC]),
+        "cc": obj.get("cc", []),
+        "object": {"id": obj["id"], "type": "Tombstone", "formerType": obj.get("type", "Note")},
+    }
+
+
+def tombstone(obj: dict[str, Any], deleted: str) -> dict[str, Any]:
+    return {
+        "@context": AS_CONTEXT,
+        "id": obj["id"],
+        "type": "Tombstone",
+        "formerType": obj.get("type", "Note"),
+        "deleted": deleted,
+    }
+
+
+def answer_follow(
+    urls: Urls, handle: str | None, follow: dict[str, Any] | str, follower: str, accept: bool
+) -> dict[str, Any]:
+    """Accept or Reject of a Follow. The Follow is embedded when we still have it, which
+    lets peers match it whether they look at its id or at its actor (Mastodon does both)."""
+    return {
+        "@context": AS_CONTEXT,
+        "id": urls.activity(new_id()),
+        "type": "Accept" if accept else "Reject",
+        "actor": urls.actor(handle),
+        "to": [follower],
+        "object": follow,
+    }
+
+
+def follow(urls: Urls, handle: str | None, target: str) -> dict[str, Any]:
+    return {
+        "@context": AS_CONTEXT,
+        "id": urls.activity(new_id()),
+        "type": "Follow",
+        "actor": urls.actor(handle),
+        "to": [target],
+        "object": target,
+    }
+
+
+def undo(urls: Urls, handle: str | None, activity: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "@context": AS_CONTEXT,
+        "id": urls.activity(new_id()),
+        "type": "Undo",
+        "actor": urls.actor(handle),
+        "to": activity.get("to", []),
+        "object": {k: v for k, v in activity.items() if k != "@context"},
+    }

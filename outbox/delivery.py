@@ -1,0 +1,163 @@
+"""The delivery worker: takes due delivery rows, signs, sends, and records what happened.
+
+Rows are leased, not deleted: a worker that dies (even by kill -9) leaves leases that
+expire, and the rows are sent again. Receivers dedupe by activity id, so "at least once"
+on our side is "exactly once" for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import random
+import time
+from dataclasses import dataclass
+
+import structlog
+
+from actors.signing import LocalKeys
+from federation.client import FetchError
+from federation.transport import Transport
+from storage import outbox as store
+from storage.database import Database
+from storage.outbox import Claimed, Outcome
+
+log = structlog.get_logger(__name__)
+
+LEASE_SECONDS = 120.0  # longer than one attempt can take (client timeouts are 30 s)
+MAX_RETRY_AFTER = 24 * 3600.0
+# Answers after which trying again makes sense (Mastodon's list); other 4xx are final.
+RETRYABLE_4XX = frozenset({401, 408, 429})
+
+
+@dataclass(frozen=True)
+class Policy:
+    concurrency: int = 50
+    max_attempts: int = 17
+    backoff_scale: float = 1.0
+    unavailable_after: int = 10
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds to wait after the n-th failed attempt: n^4 + 15 with jitter, like
+        Mastodon's push queue (16 s, 31 s, 96 s, 4.5 min, ... about 18 h at n=16)."""
+        base = attempts**4 + 15
+        return (base + random.uniform(0, attempts**4 / 2)) * self.backoff_scale
+
+
+def retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return min(max(moment.timestamp() - now, 0.0), MAX_RETRY_AFTER)
+
+
+class DeliveryWorker:
+    def __init__(
+        self, db: Database, transport: Transport, keys: LocalKeys, policy: Policy
+    ) -> None:
+        self.db = db
+        self.transport = transport
+        self.keys = keys
+        self.policy = policy
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """New rows were queued in this process: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run_once(self, now: float | None = None) -> int:
+        """Expand pending fan-outs, then send one batch of due deliveries. Returns how
+        many deliveries were attempted."""
+        now = time.time() if now is None else now
+        while await store.expand_fanouts(self.db, now):
+            pass
+        claimed = await store.claim_due(
+            self.db, now, LEASE_SECONDS, limit=self.policy.concurrency * 4
+        )
+        if not claimed:
+            return 0
+        semaphore = asyncio.Semaphore(self.policy.concurrency)
+
+        async def attempt(delivery: Claimed) -> Outcome:
+            async with semaphore:
+                return await self._attempt(delivery)
+
+        outcomes = await asyncio.gather(*(attempt(d) for d in claimed))
+        await store.finish(self.db, list(outcomes), time.time(), self.policy.unavailable_after)
+        return len(claimed)
+
+    async def _attempt(self, delivery: Claimed) -> Outcome:
+        attempts = delivery.attempts + 1
+        started = time.time()
+        try:
+            key = await self.keys.signing_key(delivery.actor_id)
+        except LookupError:
+            return self._failed(delivery, attempts, None, "its sender no longer exists",
+                                False, False)
+        try:
+            response = await self.transport.post(
+                delivery.inbox, delivery.document.encode("utf-8"), key
+            )
+        except FetchError as exc:
+            return self._failed(delivery, attempts, None, str(exc), exc.temporary, True)
+        status = response.status
+        if 200 <= status < 300:
+            log.debug("delivered", inbox=delivery.inbox, status=status,
+                      ms=round((time.time() - started) * 1000))
+            return Outcome(delivery.id, delivery.host, "delivered", attempts, started, status,
+                           None, host_failed=False, host_answered=True)
+        reason = f"{delivery.host} answered {status}"
+        if 400 <= status < 500 and status not in RETRYABLE_4XX:
+            log.info("delivery refused", inbox=delivery.inbox, status=status)
+            return Outcome(delivery.id, delivery.host, "dead", attempts, started, status, reason,
+                           host_failed=False, host_answered=True)
+        if status == 429:
+            wait = retry_after(response.headers.get("Retry-After"), started)
+            if wait is not None and attempts < self.policy.max_attempts:
+                return Outcome(delivery.id, delivery.host, "queued", attempts, started + wait,
+                               status, reason, host_failed=False, host_answered=True)
+        # 401 and 429 come from a live host; 408 and 5xx count against it.
+        host_failed = status == 408 or status >= 500
+        return self._failed(delivery, attempts, status, reason, True, host_failed)
+
+    def _failed(
+        self, delivery: Claimed, attempts: int, status: int | None, reason: str,
+        retryable: bool, host_failed: bool,
+    ) -> Outcome:
+        now = time.time()
+        if not retryable or attempts >= self.policy.max_attempts:
+            log.warning("delivery given up", inbox=delivery.inbox, attempts=attempts,
+                        reason=reason)
+            return Outcome(delivery.id, delivery.host, "dead", attempts, now, status, reason,
+                           host_failed=host_failed, host_answered=not host_failed)
+        log.info("delivery failed, will retry", inbox=delivery.inbox, attempts=attempts,
+                 reason=reason)
+        return Outcome(delivery.id, delivery.host, "queued", attempts,
+                       now + self.policy.backoff(attempts), status, reason,
+                       host_failed=host_failed, host_answered=not host_failed)
+
+    async def run(self, poll_seconds: float = 1.0) -> None:
+        """Deliver until cancelled. Rows queued by another process (the CLI) are found by
+        polling; rows queued here wake the loop at once."""
+        while True:
+            try:
+                busy = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A bug or a database hiccup must not end delivery for good; rows stay.
+                log.exception("delivery round failed")
+                busy = 0
+            if busy:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)

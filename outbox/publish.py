@@ -1,0 +1,66 @@
+"""Publishing local content: a Note, its deletion, and the activities sent to one actor."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import aiosqlite
+
+from federation.urls import Urls
+from outbox import activities
+from storage import actors as actor_store
+from storage import outbox as store
+from storage.database import Database
+
+MAX_NOTE = 5000
+
+
+class PublishError(ValueError):
+    """Content that cannot be published; the message says why."""
+
+
+async def post_note(db: Database, urls: Urls, handle: str, text: str) -> str:
+    """Publish a public Note by a chapter or member; returns its id. Delivery to every
+    follower is queued in the same transaction that stores it."""
+    actor = await actor_store.actor_by_handle(db, handle)
+    if actor is None:
+        raise PublishError(f"there is no chapter or member {handle!r} on this node")
+    text = text.strip()
+    if not text:
+        raise PublishError("a note must not be empty")
+    if len(text) > MAX_NOTE:
+        raise PublishError(f"a note is at most {MAX_NOTE} characters")
+    note = activities.note(urls, handle, text)
+    create = activities.create(urls, handle, note)
+    await store.publish(db, actor.id, create["id"], "Create", create,
+                        new_object=(note["id"], "Note", note))
+    return str(note["id"])
+
+
+async def delete_object(db: Database, urls: Urls, object_iri: str) -> str:
+    """Delete a local object: a Delete with a Tombstone goes to the same audience, and the
+    object's URL answers 410 from then on. Returns the Delete's id."""
+    found = await store.local_object(db, object_iri)
+    if found is None:
+        raise PublishError(f"{object_iri} is not an object of this node")
+    document, actor_id, deleted_at = found
+    if deleted_at is not None:
+        raise PublishError(f"{object_iri} was already deleted on {deleted_at}")
+    handle = await actor_store.handle_of(db, actor_id)
+    delete = activities.delete(urls, handle, document)
+    await store.publish(db, actor_id, delete["id"], "Delete", delete, deleted_object=object_iri)
+    return str(delete["id"])
+
+
+async def send_to(
+    tx: aiosqlite.Connection, actor_id: int, activity: dict[str, Any], inboxes: list[str]
+) -> None:
+    """Queue an activity that goes to particular inboxes (an Accept, a Follow), inside the
+    caller's transaction. It is not public: it stays out of the outbox collection."""
+    activity_id = await store.insert_activity(
+        tx, activity["id"], actor_id, activity["type"], False, activity, activities.now_iso()
+    )
+    now = time.time()
+    for inbox in dict.fromkeys(inboxes):
+        await store.queue_delivery(tx, activity_id, inbox, now)

@@ -1,0 +1,319 @@
+"""Queries of receiving: the dedupe record, follows, remote objects, reactions, blocks.
+
+Handlers call these inside the one transaction that also records the activity, so an
+activity is either wholly applied and recorded, or neither.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from storage.database import Database, utcnow
+
+
+@dataclass(frozen=True)
+class LocalTarget:
+    id: int
+    handle: str | None
+    kind: str
+    manually_approves: bool
+
+
+@dataclass(frozen=True)
+class Follower:
+    follower_iri: str
+    state: str
+    follow_iri: str | None
+    created_at: str
+
+
+async def record_activity(
+    tx: aiosqlite.Connection, iri: str, type_: str, actor_iri: str, document: dict[str, Any]
+) -> bool:
+    """Remember an accepted activity; False when it was seen before (a retry or a replay)."""
+    cursor = await tx.execute(
+        "INSERT INTO inbox_activities (iri, type, actor_iri, document, received_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (iri) DO NOTHING",
+        (iri, type_, actor_iri, json.dumps(document, ensure_ascii=False), utcnow()),
+    )
+    return cursor.rowcount == 1
+
+
+async def seen(db: Database, iri: str) -> bool:
+    return await db.fetchvalue("SELECT 1 FROM inbox_activities WHERE iri = ?", (iri,)) is not None
+
+
+async def local_target(tx: aiosqlite.Connection, handle: str | None) -> LocalTarget | None:
+    where = "kind = 'node'" if handle is None else "handle = ?"
+    async with tx.execute(
+        f"SELECT id, handle, kind, manually_approves FROM actors WHERE {where}",
+        () if handle is None else (handle,),
+    ) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else LocalTarget(row[0], row[1], row[2], bool(row[3]))
+
+
+async def add_follower(
+    tx: aiosqlite.Connection, actor_id: int, follower_iri: str, follow_iri: str, state: str
+) -> str:
+    """Record a follow request; returns the state it ends in (an accepted follow stays so)."""
+    async with tx.execute(
+        "INSERT INTO followers (actor_id, follower_iri, state, follow_iri, created_at)"
+        " VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (actor_id, follower_iri) DO UPDATE SET follow_iri = excluded.follow_iri"
+        " RETURNING state",
+        (actor_id, follower_iri, state, follow_iri, utcnow()),
+    ) as cursor:
+        (final,) = await cursor.fetchone()  # type: ignore[misc]
+    return str(final)
+
+
+async def set_follower_state(
+    tx: aiosqlite.Connection, actor_id: int, follower_iri: str, state: str | None
+) -> str | None:
+    """Accept (state='accepted') or drop (state=None) a follower; returns its Follow's id."""
+    async with tx.execute(
+        "SELECT follow_iri FROM followers WHERE actor_id = ? AND follower_iri = ?",
+        (actor_id, follower_iri),
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        return None
+    if state is None:
+        await tx.execute(
+            "DELETE FROM followers WHERE actor_id = ? AND follower_iri = ?",
+            (actor_id, follower_iri),
+        )
+    else:
+        await tx.execute(
+            "UPDATE followers SET state = ? WHERE actor_id = ? AND follower_iri = ?",
+            (state, actor_id, follower_iri),
+        )
+    return row[0] or ""
+
+
+async def remove_follower(
+    tx: aiosqlite.Connection, follower_iri: str, actor_id: int | None = None
+) -> int:
+    if actor_id is None:
+        cursor = await tx.execute("DELETE FROM followers WHERE follower_iri = ?", (follower_iri,))
+    else:
+        cursor = await tx.execute(
+            "DELETE FROM followers WHERE follower_iri = ? AND actor_id = ?",
+            (follower_iri, actor_id),
+        )
+    return cursor.rowcount
+
+
+async def followers_of(db: Database, actor_id: int, state: str | None = None) -> list[Follower]:
+    where, params = ("", (actor_id,)) if state is None else (" AND state = ?", (actor_id, state))
+    rows = await db.fetchall(
+        "SELECT follower_iri, state, follow_iri, created_at FROM followers"
+        f" WHERE actor_id = ?{where} ORDER BY id",
+        params,
+    )
+    return [Follower(*row) for row in rows]
+
+
+async def add_following(
+    tx: aiosqlite.Connection, actor_id: int, target_iri: str, follow_iri: str
+) -> None:
+    await tx.execute(
+        "INSERT INTO following (actor_id, target_iri, state, follow_iri, created_at)"
+        " VALUES (?, ?, 'requested', ?, ?)"
+        " ON CONFLICT (actor_id, target_iri) DO UPDATE SET follow_iri = excluded.follow_iri",
+        (actor_id, target_iri, follow_iri, utcnow()),
+    )
+
+
+async def following_follow_iri(db: Database, actor_id: int, target_iri: str) -> str | None:
+    return await db.fetchvalue(
+        "SELECT follow_iri FROM following WHERE actor_id = ? AND target_iri = ?",
+        (actor_id, target_iri),
+    )
+
+
+async def answer_follow(
+    tx: aiosqlite.Connection, target_iri: str, follow_iri: str | None, accepted: bool
+) -> int:
+    """Apply a remote actor's Accept or Reject of a Follow that one of ours sent."""
+    if follow_iri:
+        where, params = "target_iri = ? AND follow_iri = ?", (target_iri, follow_iri)
+    else:
+        where, params = "target_iri = ?", (target_iri,)
+    if accepted:
+        cursor = await tx.execute(
+            f"UPDATE following SET state = 'accepted' WHERE {where}", params
+        )
+    else:
+        cursor = await tx.execute(f"DELETE FROM following WHERE {where}", params)
+    return cursor.rowcount
+
+
+async def remove_following(tx: aiosqlite.Connection, actor_id: int, target_iri: str) -> None:
+    await tx.execute(
+        "DELETE FROM following WHERE actor_id = ? AND target_iri = ?", (actor_id, target_iri)
+    )
+
+
+async def is_followed_by_local(tx: aiosqlite.Connection, remote_iri: str) -> bool:
+    async with tx.execute(
+        "SELECT 1 FROM following WHERE target_iri = ? AND state = 'accepted'", (remote_iri,)
+    ) as cursor:
+        return await cursor.fetchone() is not None
+
+
+async def local_actor_ids(tx: aiosqlite.Connection, handles: list[str]) -> list[int]:
+    if not handles:
+        return []
+    marks = ",".join("?" * len(handles))
+    async with tx.execute(f"SELECT id FROM actors WHERE handle IN ({marks})", handles) as cursor:
+        return [row[0] for row in await cursor.fetchall()]
+
+
+async def upsert_remote_object(
+    tx: aiosqlite.Connection, fields: dict[str, Any], audience: list[int]
+) -> bool:
+    """Store or update a remote object; False if it was deleted before (ids are not reused)."""
+    async with tx.execute(
+        "SELECT id, deleted_at, updated FROM remote_objects WHERE iri = ?", (fields["iri"],)
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is not None and row[1] is not None:
+        return False
+    now = utcnow()
+    if row is None:
+        cursor = await tx.execute(
+            "INSERT INTO remote_objects (iri, type, attributed_to, content, summary, in_reply_to,"
+            " published, updated, document, received_at)"
+            " VALUES (:iri, :type, :attributed_to, :content, :summary, :in_reply_to, :published,"
+            " :updated, :document, :now)",
+            {**fields, "now": now},
+        )
+        object_id = cursor.lastrowid
+    else:
+        object_id = row[0]
+        await tx.execute(
+            "UPDATE remote_objects SET type = :type, content = :content, summary = :summary,"
+            " in_reply_to = :in_reply_to, updated = :updated, document = :document"
+            " WHERE id = :id",
+            {**fields, "id": object_id},
+        )
+    await tx.executemany(
+        "INSERT INTO remote_object_audience (object_id, actor_id) VALUES (?, ?)"
+        " ON CONFLICT DO NOTHING",
+        [(object_id, actor_id) for actor_id in audience],
+    )
+    return True
+
+
+async def remote_object_author(tx: aiosqlite.Connection, iri: str) -> str | None:
+    async with tx.execute(
+        "SELECT attributed_to FROM remote_objects WHERE iri = ?", (iri,)
+    ) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else row[0]
+
+
+async def delete_remote_object(tx: aiosqlite.Connection, iri: str) -> None:
+    """Keep a tombstone: a later Create with the same id is refused."""
+    await tx.execute(
+        "UPDATE remote_objects SET deleted_at = ?, content = '', summary = NULL, document = '{}'"
+        " WHERE iri = ?",
+        (utcnow(), iri),
+    )
+
+
+async def remote_objects_for(db: Database, actor_id: int) -> list[dict[str, Any]]:
+    rows = await db.fetchall(
+        "SELECT o.iri, o.type, o.attributed_to, o.content, o.published FROM remote_objects o"
+        " JOIN remote_object_audience a ON a.object_id = o.id"
+        " WHERE a.actor_id = ? AND o.deleted_at IS NULL ORDER BY o.id DESC",
+        (actor_id,),
+    )
+    return [dict(row) for row in rows]
+
+
+async def add_reaction(
+    tx: aiosqlite.Connection, object_iri: str, kind: str, actor_iri: str, activity_iri: str
+) -> bool:
+    async with tx.execute(
+        "SELECT id FROM objects WHERE iri = ? AND deleted_at IS NULL", (object_iri,)
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        return False
+    await tx.execute(
+        "INSERT INTO reactions (object_id, kind, actor_iri, activity_iri, created_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (row[0], kind, actor_iri, activity_iri, utcnow()),
+    )
+    return True
+
+
+async def remove_reaction(
+    tx: aiosqlite.Connection, kind: str, actor_iri: str, activity_iri: str | None,
+    object_iri: str | None,
+) -> None:
+    if activity_iri:
+        await tx.execute(
+            "DELETE FROM reactions WHERE activity_iri = ? AND actor_iri = ?",
+            (activity_iri, actor_iri),
+        )
+    if object_iri:
+        await tx.execute(
+            "DELETE FROM reactions WHERE kind = ? AND actor_iri = ?"
+            " AND object_id = (SELECT id FROM objects WHERE iri = ?)",
+            (kind, actor_iri, object_iri),
+        )
+
+
+async def add_block(tx: aiosqlite.Connection, actor_id: int, blocker: str) -> None:
+    await tx.execute(
+        "INSERT INTO blocks (actor_id, blocker, created_at) VALUES (?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
+        (actor_id, blocker, utcnow()),
+    )
+    await tx.execute(
+        "DELETE FROM followers WHERE actor_id = ? AND follower_iri = ?", (actor_id, blocker)
+    )
+    await tx.execute(
+        "DELETE FROM following WHERE actor_id = ? AND target_iri = ?", (actor_id, blocker)
+    )
+
+
+async def remove_block(tx: aiosqlite.Connection, actor_id: int, blocker: str) -> None:
+    await tx.execute("DELETE FROM blocks WHERE actor_id = ? AND blocker = ?", (actor_id, blocker))
+
+
+async def recorded_activity(tx: aiosqlite.Connection, iri: str) -> dict[str, Any] | None:
+    """An activity this node accepted earlier, as it arrived."""
+    async with tx.execute("SELECT document FROM inbox_activities WHERE iri = ?", (iri,)) as cursor:
+        row = await cursor.fetchone()
+    return json.loads(row[0]) if row else None
+
+
+async def local_object_actor(tx: aiosqlite.Connection, iri: str) -> int | None:
+    async with tx.execute("SELECT actor_id FROM objects WHERE iri = ?", (iri,)) as cursor:
+        row = await cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+async def local_followers_of(tx: aiosqlite.Connection, remote_iri: str) -> list[int]:
+    """Local actors whose follow of a remote actor was accepted."""
+    async with tx.execute(
+        "SELECT actor_id FROM following WHERE target_iri = ? AND state = 'accepted'",
+        (remote_iri,),
+    ) as cursor:
+        return [int(row[0]) for row in await cursor.fetchall()]
+
+
+async def forget_remote_actor(tx: aiosqlite.Connection, iri: str) -> None:
+    """A remote actor deleted itself: its follows go, its cached document and keys too."""
+    await tx.execute("DELETE FROM followers WHERE follower_iri = ?", (iri,))
+    await tx.execute("DELETE FROM following WHERE target_iri = ?", (iri,))
+    await tx.execute("DELETE FROM remote_actors WHERE iri = ?", (iri,))

@@ -1,0 +1,286 @@
+"""Queries of publishing: local objects, outbox activities, fan-outs, deliveries, hosts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiosqlite
+
+from storage.database import Database, utcnow
+
+PROBE_INTERVAL = 3600.0  # seconds between tries of a host marked unavailable
+
+
+@dataclass(frozen=True)
+class Published:
+    activity_id: int
+    activity_iri: str
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    activity_id: int
+    inbox: str
+    host: str
+    attempts: int
+    actor_id: int
+    document: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one attempt. state: 'delivered', 'queued' (retry) or 'dead'."""
+
+    id: int
+    host: str
+    state: str
+    attempts: int
+    next_attempt_at: float
+    status: int | None
+    error: str | None
+    host_failed: bool  # the host did not answer usefully (network error, 5xx, timeout)
+    host_answered: bool  # the host answered, whatever it said
+
+
+@dataclass(frozen=True)
+class HostQueue:
+    host: str
+    queued: int
+    retrying: int
+    dead: int
+    delivered: int
+    unavailable: bool
+    last_error: str | None
+
+
+async def insert_activity(
+    tx: aiosqlite.Connection, iri: str, actor_id: int, type_: str, public: bool,
+    document: dict[str, Any], published: str,
+) -> int:
+    cursor = await tx.execute(
+        "INSERT INTO activities (iri, actor_id, type, public, document, published)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (iri, actor_id, type_, int(public), json.dumps(document, ensure_ascii=False), published),
+    )
+    return int(cursor.lastrowid)  # type: ignore[arg-type]
+
+
+async def insert_object(
+    tx: aiosqlite.Connection, iri: str, actor_id: int, type_: str, document: dict[str, Any],
+    published: str,
+) -> None:
+    await tx.execute(
+        "INSERT INTO objects (iri, actor_id, type, document, published) VALUES (?, ?, ?, ?, ?)",
+        (iri, actor_id, type_, json.dumps(document, ensure_ascii=False), published),
+    )
+
+
+async def queue_fanout(tx: aiosqlite.Connection, activity_id: int, actor_id: int) -> None:
+    await tx.execute(
+        "INSERT INTO fanouts (activity_id, actor_id, created_at) VALUES (?, ?, ?)",
+        (activity_id, actor_id, utcnow()),
+    )
+
+
+async def queue_delivery(
+    tx: aiosqlite.Connection, activity_id: int, inbox: str, now: float
+) -> None:
+    stamp = utcnow()
+    await tx.execute(
+        "INSERT INTO deliveries (activity_id, inbox, host, state, next_attempt_at, created_at,"
+        " updated_at) VALUES (?, ?, ?, 'queued', ?, ?, ?) ON CONFLICT DO NOTHING",
+        (activity_id, inbox, urlsplit(inbox).netloc.lower(), now, stamp, stamp),
+    )
+
+
+async def publish(
+    db: Database, actor_id: int, activity_iri: str, activity_type: str,
+    activity: dict[str, Any], new_object: tuple[str, str, dict[str, Any]] | None = None,
+    deleted_object: str | None = None,
+) -> Published:
+    """Store an activity (and the object it creates, or the deletion it records) and queue
+    its delivery to the actor's followers, all in one transaction."""
+    now = utcnow()
+    async with db.transaction() as tx:
+        if new_object is not None:
+            iri, type_, document = new_object
+            await insert_object(tx, iri, actor_id, type_, document, now)
+        if deleted_object is not None:
+            await tx.execute(
+                "UPDATE objects SET deleted_at = ? WHERE iri = ? AND deleted_at IS NULL",
+                (now, deleted_object),
+            )
+        activity_id = await insert_activity(
+            tx, activity_iri, actor_id, activity_type, True, activity, now
+        )
+        await queue_fanout(tx, activity_id, actor_id)
+    return Published(activity_id, activity_iri)
+
+
+async def local_object(db: Database, iri: str) -> tuple[dict[str, Any], int, str | None] | None:
+    """(document, actor id, deleted_at) of a local object."""
+    row = await db.fetchone(
+        "SELECT document, actor_id, deleted_at FROM objects WHERE iri = ?", (iri,)
+    )
+    return None if row is None else (json.loads(row[0]), row[1], row[2])
+
+
+async def local_activity(db: Database, iri: str) -> dict[str, Any] | None:
+    row = await db.fetchone(
+        "SELECT document FROM activities WHERE iri = ? AND public = 1", (iri,)
+    )
+    return None if row is None else json.loads(row[0])
+
+
+async def reaction_counts(db: Database, object_iri: str) -> dict[str, int]:
+    rows = await db.fetchall(
+        "SELECT r.kind, count(*) FROM reactions r JOIN objects o ON o.id = r.object_id"
+        " WHERE o.iri = ? GROUP BY r.kind",
+        (object_iri,),
+    )
+    return {"like": 0, "announce": 0} | {r[0]: int(r[1]) for r in rows}
+
+
+# The worker side.
+
+async def expand_fanouts(db: Database, now: float, limit: int = 10) -> int:
+    """Turn "send to the followers of X" rows into one delivery per distinct inbox.
+
+    Followers on one host that share an inbox get one delivery. Each fan-out is expanded
+    and removed in one transaction: after a crash it is either whole or not begun.
+    """
+    rows = await db.fetchall("SELECT id FROM fanouts ORDER BY id LIMIT ?", (limit,))
+    stamp = utcnow()
+    for (fanout_id,) in rows:
+        async with db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO deliveries (activity_id, inbox, host, state, next_attempt_at,"
+                " created_at, updated_at)"
+                " SELECT DISTINCT f.activity_id, COALESCE(r.shared_inbox, r.inbox), r.host,"
+                " 'queued', ?, ?, ?"
+                " FROM fanouts f JOIN followers fo ON fo.actor_id = f.actor_id"
+                " JOIN remote_actors r ON r.iri = fo.follower_iri"
+                " WHERE f.id = ? AND fo.state = 'accepted'"
+                " ON CONFLICT DO NOTHING",
+                (now, stamp, stamp, fanout_id),
+            )
+            await tx.execute("DELETE FROM fanouts WHERE id = ?", (fanout_id,))
+    return len(rows)
+
+
+async def claim_due(db: Database, now: float, lease: float, limit: int) -> list[Claimed]:
+    """Lease due deliveries to this worker. A host marked unavailable gets one probe an
+    hour; a lease that outlives its worker (crash, kill -9) expires and the row is due again."""
+    async with db.transaction() as tx:
+        async with tx.execute(
+            "SELECT d.id, d.host, h.unavailable_since IS NOT NULL AS unavailable"
+            " FROM deliveries d LEFT JOIN hosts h ON h.host = d.host"
+            " WHERE d.state = 'queued' AND d.next_attempt_at <= :now"
+            " AND (d.locked_until IS NULL OR d.locked_until <= :now)"
+            " AND (h.unavailable_since IS NULL OR h.next_probe_at <= :now)"
+            " ORDER BY d.next_attempt_at, d.id LIMIT :limit",
+            {"now": now, "limit": limit},
+        ) as cursor:
+            candidates = await cursor.fetchall()
+        chosen, probed = [], set()
+        for delivery_id, host, unavailable in candidates:
+            if unavailable:
+                if host in probed:
+                    continue
+                probed.add(host)
+            chosen.append(delivery_id)
+        if not chosen:
+            return []
+        marks = ",".join("?" * len(chosen))
+        await tx.execute(
+            f"UPDATE deliveries SET locked_until = ? WHERE id IN ({marks})",
+            (now + lease, *chosen),
+        )
+        await tx.executemany(
+            "UPDATE hosts SET next_probe_at = ? WHERE host = ?",
+            [(now + PROBE_INTERVAL, host) for host in probed],
+        )
+        async with tx.execute(
+            "SELECT d.id, d.activity_id, d.inbox, d.host, d.attempts, a.actor_id, a.document"
+            f" FROM deliveries d JOIN activities a ON a.id = d.activity_id WHERE d.id IN ({marks})",
+            chosen,
+        ) as cursor:
+            return [Claimed(*row) for row in await cursor.fetchall()]
+
+
+async def finish(db: Database, outcomes: list[Outcome], now: float, unavailable_after: int) -> None:
+    """Record a batch of attempts and what they say about each host, in one transaction."""
+    stamp = utcnow()
+    async with db.transaction() as tx:
+        await tx.executemany(
+            "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,"
+            " locked_until = NULL, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?",
+            [(o.state, o.attempts, o.next_attempt_at, o.status, o.error, stamp, o.id)
+             for o in outcomes],
+        )
+        answered = {o.host for o in outcomes if o.host_answered}
+        failed = [o.host for o in outcomes if o.host_failed and o.host not in answered]
+        await tx.executemany(
+            "INSERT INTO hosts (host, last_success_at) VALUES (?, ?)"
+            " ON CONFLICT (host) DO UPDATE SET failures = 0, unavailable_since = NULL,"
+            " next_probe_at = NULL, last_success_at = excluded.last_success_at",
+            [(host, now) for host in answered],
+        )
+        await tx.executemany(
+            "INSERT INTO hosts (host, failures, last_failure_at) VALUES (?, 1, ?)"
+            " ON CONFLICT (host) DO UPDATE SET failures = failures + 1,"
+            " last_failure_at = excluded.last_failure_at",
+            [(host, now) for host in failed],
+        )
+        await tx.execute(
+            "UPDATE hosts SET unavailable_since = ?, next_probe_at = ?"
+            " WHERE unavailable_since IS NULL AND failures >= ?",
+            (now, now + PROBE_INTERVAL, unavailable_after),
+        )
+
+
+async def next_due(db: Database) -> float | None:
+    return await db.fetchvalue(
+        "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'queued'"
+    )
+
+
+async def pending_fanouts(db: Database) -> int:
+    return int(await db.fetchvalue("SELECT count(*) FROM fanouts"))
+
+
+async def queue_by_host(db: Database) -> list[HostQueue]:
+    rows = await db.fetchall(
+        "SELECT d.host,"
+        " sum(d.state = 'queued' AND d.attempts = 0) AS queued,"
+        " sum(d.state = 'queued' AND d.attempts > 0) AS retrying,"
+        " sum(d.state = 'dead') AS dead,"
+        " sum(d.state = 'delivered') AS delivered,"
+        " h.unavailable_since IS NOT NULL AS unavailable,"
+        " (SELECT last_error FROM deliveries e WHERE e.host = d.host AND e.last_error IS NOT NULL"
+        "  ORDER BY e.updated_at DESC LIMIT 1) AS last_error"
+        " FROM deliveries d LEFT JOIN hosts h ON h.host = d.host"
+        " GROUP BY d.host ORDER BY d.host"
+    )
+    return [HostQueue(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6]) for r in rows]
+
+
+async def retry_now(db: Database, now: float, host: str | None = None) -> int:
+    """Make every waiting delivery (to one host) due now and forget the host's failures."""
+    where, params = ("", ()) if host is None else (" AND host = ?", (host,))
+    async with db.transaction() as tx:
+        cursor = await tx.execute(
+            "UPDATE deliveries SET next_attempt_at = ?, locked_until = NULL"
+            f" WHERE state = 'queued'{where}",
+            (now, *params),
+        )
+        await tx.execute(
+            f"UPDATE hosts SET failures = 0, unavailable_since = NULL, next_probe_at = NULL"
+            f" WHERE 1 = 1{where}",
+            params,
+        )
+        return cursor.rowcount
