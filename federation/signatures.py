@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-import http_sf
+import http_sf  # installed with http-message-signatures, which parses with it too
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
@@ -528,7 +528,7 @@ def _verify_rfc9421(
     alg = parsed.params.get("alg", expected_alg)
     if alg != expected_alg:
         raise SignatureError(f"alg {_quote(str(alg))} does not fit an {_kind(key)} key")
-    if False:
+    if not parsed.covers("@method"):
         raise SignatureError('Signature-Input must cover "@method"')
     origin_form = parsed.covers("@authority") and parsed.covers("@path")
     if not (parsed.covers("@target-uri") or origin_form):
