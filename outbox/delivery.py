@@ -27,6 +27,7 @@ log = structlog.get_logger(__name__)
 
 LEASE_SECONDS = 120.0  # longer than one attempt can take (client timeouts are 30 s)
 MAX_RETRY_AFTER = 24 * 3600.0
+RECORD_EVERY = 8  # outcomes per write while a round is running
 # Answers after which trying again makes sense (Mastodon's list); other 4xx are final.
 RETRYABLE_4XX = frozenset({401, 408, 429})
 
@@ -85,13 +86,24 @@ class DeliveryWorker:
         if not claimed:
             return 0
         semaphore = asyncio.Semaphore(self.policy.concurrency)
+        done: list[Outcome] = []
 
-        async def attempt(delivery: Claimed) -> Outcome:
+        async def record(at_least: int) -> None:
+            # Outcomes are written in small batches as they come: a kill -9 then resends
+            # only what was in flight or in the last unwritten batch, not the whole round.
+            if len(done) >= at_least:
+                batch = done[:]
+                done.clear()
+                await store.finish(self.db, batch, time.time(), self.policy.unavailable_after)
+
+        async def attempt(delivery: Claimed) -> None:
             async with semaphore:
-                return await self._attempt(delivery)
+                outcome = await self._attempt(delivery)
+            done.append(outcome)
+            await record(RECORD_EVERY)
 
-        outcomes = await asyncio.gather(*(attempt(d) for d in claimed))
-        await store.finish(self.db, list(outcomes), time.time(), self.policy.unavailable_after)
+        await asyncio.gather(*(attempt(d) for d in claimed))
+        await record(1)
         return len(claimed)
 
     async def _attempt(self, delivery: Claimed) -> Outcome:
@@ -147,6 +159,9 @@ class DeliveryWorker:
     async def run(self, poll_seconds: float = 1.0) -> None:
         """Deliver until cancelled. Rows queued by another process (the CLI) are found by
         polling; rows queued here wake the loop at once."""
+        released = await store.release_leases(self.db)
+        if released:
+            log.info("resuming deliveries interrupted by a stop", count=released)
         while True:
             try:
                 busy = await self.run_once()

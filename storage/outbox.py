@@ -284,3 +284,14 @@ async def retry_now(db: Database, now: float, host: str | None = None) -> int:
             params,
         )
         return cursor.rowcount
+
+
+async def release_leases(db: Database) -> int:
+    """Free the leases of a worker that died with this process (one node, one worker):
+    what it was sending is due again at once, not when the lease would have run out."""
+    async with db.transaction() as tx:
+        cursor = await tx.execute(
+            "UPDATE deliveries SET locked_until = NULL"
+            " WHERE state = 'queued' AND locked_until IS NOT NULL"
+        )
+        return cursor.rowcount
