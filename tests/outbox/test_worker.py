@@ -1,0 +1,141 @@
+"""The delivery worker step by step (run_once), against real HTTP servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from actors.registry import create_chapter
+from chapterhouse.config import parse, render_initial
+from chapterhouse.services import Services, running
+from outbox.publish import post_note
+from storage import remote as remote_store
+
+LATER = 10**7  # seconds: far enough ahead that every backoff has passed
+
+
+@pytest.fixture
+async def node(tmp_path: Path) -> AsyncIterator[Services]:
+    raw = tomllib.loads(render_initial("127.0.0.1:1", "http", "Test"))
+    raw["federation"]["allow_private_addresses"] = True
+    raw["delivery"]["unavailable_after"] = 3
+    async with running(parse(raw, tmp_path)) as services:
+        await create_chapter(services.db, "127.0.0.1", "dublin", "Dublin", "local")
+        yield services
+
+
+class Peer:
+    """An inbox that answers with the statuses it is told to, in order."""
+
+    def __init__(self) -> None:
+        self.answers: list[tuple[int, dict[str, str]]] = []
+        self.hits = 0
+        self.base = ""
+
+
+@pytest.fixture
+async def peer(aiohttp_server: Any) -> Peer:
+    state = Peer()
+
+    async def inbox(request: web.Request) -> web.Response:
+        state.hits += 1
+        status, headers = state.answers.pop(0) if state.answers else (202, {})
+        return web.Response(status=status, headers=headers)
+
+    app = web.Application()
+    app.router.add_post("/inbox", inbox)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    state.base = f"http://127.0.0.1:{server.port}"
+    return state
+
+
+async def follower_at(node: Services, base: str, name: str = "u1") -> None:
+    iri = f"{base}/users/{name}"
+    host = base.removeprefix("http://")
+    await remote_store.save_actor(node.db, {
+        "iri": iri, "type": "Person", "host": host, "inbox": f"{iri}/inbox",
+        "shared_inbox": f"{base}/inbox", "username": name, "name": name}, [], {})
+    async with node.db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO followers (actor_id, follower_iri, state, created_at)"
+            " SELECT id, ?, 'accepted', 'now' FROM actors WHERE handle = 'dublin'", (iri,))
+
+
+async def deliveries(node: Services) -> list[tuple[Any, ...]]:
+    rows = await node.db.fetchall("SELECT state, attempts, last_status FROM deliveries")
+    return [tuple(r) for r in rows]
+
+
+async def test_statuses_decide_retry_or_give_up(node: Services, peer: Peer) -> None:
+    await follower_at(node, peer.base)
+    peer.answers = [(500, {}), (401, {}), (401, {}), (429, {"Retry-After": "120"}), (202, {})]
+    await post_note(node.db, node.urls, "dublin", "hello")
+    await node.worker.run_once()
+    assert await deliveries(node) == [("queued", 1, 500)]
+    await node.worker.run_once(time.time() + LATER)
+    # 401: the double knock tries the other signature scheme at once, then waits.
+    assert await deliveries(node) == [("queued", 2, 401)]
+    await node.worker.run_once(time.time() + LATER)
+    assert await deliveries(node) == [("queued", 3, 429)]
+    due = await node.db.fetchvalue("SELECT next_attempt_at FROM deliveries")
+    assert 110 < due - time.time() < 130  # Retry-After honoured
+    await node.worker.run_once(time.time() + LATER)
+    assert await deliveries(node) == [("delivered", 4, 202)]
+    assert peer.hits == 5
+
+
+async def test_a_final_4xx_is_not_retried(node: Services, peer: Peer) -> None:
+    await follower_at(node, peer.base)
+    peer.answers = [(404, {})]
+    await post_note(node.db, node.urls, "dublin", "hello")
+    await node.worker.run_once()
+    assert await deliveries(node) == [("dead", 1, 404)]
+    assert await node.worker.run_once(time.time() + LATER) == 0
+
+
+async def test_a_failing_host_is_marked_unavailable_and_probed(
+    node: Services, peer: Peer
+) -> None:
+    await follower_at(node, peer.base)
+    peer.answers = [(503, {})] * 4
+    for text in ("one", "two"):
+        await post_note(node.db, node.urls, "dublin", text)
+    await node.worker.run_once()  # two deliveries fail: failures = 2
+    await node.worker.run_once(time.time() + LATER)  # 4 failures in a row: unavailable
+    host = await remote_store.host_state(node.db, peer.base.removeprefix("http://"))
+    assert host is not None and host.unavailable_since is not None
+    hits = peer.hits
+    # While unavailable, one delivery an hour is let through as a probe; it succeeds,
+    # the host is available again and the rest follows.
+    assert await node.worker.run_once(time.time() + LATER) == 1
+    assert peer.hits == hits + 1
+    await node.worker.run_once(time.time() + LATER)
+    assert [r[0] for r in await deliveries(node)] == ["delivered", "delivered"]
+    host = await remote_store.host_state(node.db, peer.base.removeprefix("http://"))
+    assert host is not None and host.unavailable_since is None and host.failures == 0
+
+
+async def test_followers_on_one_host_get_one_post(node: Services, peer: Peer) -> None:
+    for name in ("u1", "u2", "u3"):
+        await follower_at(node, peer.base, name)
+    await post_note(node.db, node.urls, "dublin", "to all of you")
+    await node.worker.run_once()
+    assert await deliveries(node) == [("delivered", 1, 202)]
+    assert peer.hits == 1
+
+
+async def test_a_refused_address_is_given_up_without_retrying(tmp_path: Path) -> None:
+    raw = tomllib.loads(render_initial("chapters.example.org", "https", "Test"))
+    async with running(parse(raw, tmp_path)) as node:  # private addresses not allowed
+        await create_chapter(node.db, "chapters.example.org", "dublin", "Dublin", "local")
+        await follower_at(node, "http://10.0.0.1:8080")
+        await post_note(node.db, node.urls, "dublin", "hello")
+        await node.worker.run_once()
+        rows = await node.db.fetchall("SELECT state, last_error FROM deliveries")
+        assert rows[0][0] == "dead" and "10.0.0.1" in rows[0][1]
