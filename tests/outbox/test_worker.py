@@ -139,3 +139,27 @@ async def test_a_refused_address_is_given_up_without_retrying(tmp_path: Path) ->
         await node.worker.run_once()
         rows = await node.db.fetchall("SELECT state, last_error FROM deliveries")
         assert rows[0][0] == "dead" and "10.0.0.1" in rows[0][1]
+
+
+async def test_the_signature_scheme_that_works_is_remembered(
+    node: Services, aiohttp_server: Any
+) -> None:
+    seen: list[str] = []
+
+    async def inbox(request: web.Request) -> web.Response:
+        scheme = "rfc9421" if "Signature-Input" in request.headers else "draft-cavage"
+        seen.append(scheme)
+        return web.Response(status=202 if scheme == "rfc9421" else 401)
+
+    app = web.Application()
+    app.router.add_post("/inbox", inbox)
+    server = await aiohttp_server(app, host="127.0.0.1")
+    await follower_at(node, f"http://127.0.0.1:{server.port}")
+    await post_note(node.db, node.urls, "dublin", "first")
+    await node.worker.run_once()
+    assert seen == ["draft-cavage", "rfc9421"]  # the double knock
+    await post_note(node.db, node.urls, "dublin", "second")
+    await node.worker.run_once()
+    assert seen == ["draft-cavage", "rfc9421", "rfc9421"]  # remembered for the host
+    host = await remote_store.host_state(node.db, f"127.0.0.1:{server.port}")
+    assert host is not None and host.signature_scheme == "rfc9421"
