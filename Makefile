@@ -38,6 +38,9 @@ test: $(BIN)/chapterhouse $(PEER)/node_modules/.package-lock.json
 
 bench: $(BIN)/chapterhouse
 	$(BIN)/python bench/discovery.py
+	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/inbox_throughput.py
+	$(BIN)/python bench/signatures.py
 
 clean:
 	rm -rf $(VENV) $(PEER)/node_modules $(DEMO)

@@ -15,6 +15,7 @@ from chapterhouse.config import Config
 from chapterhouse.services import running
 from federation.urls import Urls
 from inbox import routes as inbox_routes
+from outbox.content import run_scheduler
 from web import actors as actor_routes
 from web import discovery, objects, pages
 from web.errors import handle_errors
@@ -49,12 +50,16 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
             app[DB] = node.db
             app[REMOTE_ACTORS] = node.actors
             app[inbox_routes.INBOX] = node.inbox
-            worker = asyncio.create_task(node.worker.run()) if deliver else None
+            tasks = [
+                asyncio.create_task(node.worker.run()),
+                asyncio.create_task(run_scheduler(node.db, node.urls, node.worker.wake)),
+            ] if deliver else []
             yield
-            if worker is not None:
-                worker.cancel()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
-                    await worker
+                    await task
 
     app.cleanup_ctx.append(services)
     pages.setup(app)

@@ -19,7 +19,7 @@ import structlog
 from aiohttp import web
 
 from actors.registry import LEVELS, RegistryError, add_member, create_chapter, ensure_node_actor
-from chapterhouse import __version__, cli_federation, logs
+from chapterhouse import __version__, cli_federation, cli_publishing, logs
 from chapterhouse.app import create_app
 from chapterhouse.cli_support import (
     Parser,
@@ -117,6 +117,7 @@ def build_parser() -> Parser:
     data_dir_argument(member_list)
     member_list.add_argument("--chapter", metavar="SLUG", help="only members of this chapter")
     member_list.set_defaults(run=cmd_member_list)
+    cli_publishing.add_commands(commands)
     cli_federation.add_commands(commands)
     return parser
 

@@ -1,4 +1,4 @@
-"""Commands about the fediverse: publishing, following, followers, the delivery queue.
+"""Commands about the fediverse: following, followers, the delivery queue.
 
 They write rows; the running node (`chapterhouse serve`) delivers them. Commands that must
 ask another server something first (follow) do that themselves, signed by the node.
@@ -25,7 +25,7 @@ from chapterhouse.services import running
 from federation import webfinger
 from federation.client import FetchError
 from federation.urls import Urls
-from outbox import follows, publish
+from outbox import follows
 from outbox.publish import PublishError
 from storage import actors as actor_store
 from storage import inbox as inbox_store
@@ -34,27 +34,6 @@ from storage.database import Database
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    post = commands.add_parser("post", help="publish as a chapter or member",
-                               description="Publish as a chapter or member; the running node "
-                               "delivers it to every follower.")
-    post_commands = post.add_subparsers(dest="action", required=True, metavar="ACTION",
-                                        parser_class=Parser)
-    note = post_commands.add_parser("note", help="publish a public note",
-                                    description="Publish a public Note to the followers of a "
-                                    "chapter or member.")
-    note.add_argument("text", metavar="TEXT", help="the note (plain text; blank lines part it)")
-    data_dir_argument(note)
-    author = note.add_mutually_exclusive_group(required=True)
-    author.add_argument("--chapter", metavar="SLUG", help="publish as this chapter")
-    author.add_argument("--member", metavar="USERNAME", help="publish as this member")
-    note.set_defaults(run=cmd_post_note)
-    delete = post_commands.add_parser("delete", help="delete something published",
-                                      description="Delete a published object: followers get "
-                                      "a Delete and its URL answers 410 Gone.")
-    delete.add_argument("url", metavar="URL", help="the object's id")
-    data_dir_argument(delete)
-    delete.set_defaults(run=cmd_post_delete)
-
     deliveries = commands.add_parser(
         "deliveries", help="show or hurry the delivery queue",
         description="Show the delivery queue per host (queued, retrying, dead, delivered), "
@@ -113,30 +92,6 @@ def _publishing(config: Config, work) -> str:  # type: ignore[no-untyped-def]
         return with_db(config, work)
     except PublishError as exc:
         raise UsageError(str(exc)) from None
-
-
-def cmd_post_note(args: argparse.Namespace) -> int:
-    config = load_config(args.data)
-    handle = args.chapter or args.member
-    kind = "chapter" if args.chapter else "member"
-
-    async def work(db: Database) -> str:
-        actor = await actor_store.actor_by_handle(db, handle)
-        if actor is None or actor.kind != kind:
-            raise PublishError(f"there is no {kind} {handle!r} on this node")
-        return await publish.post_note(db, Urls(config.base_url), handle, args.text)
-
-    print(f"published {_publishing(config, work)}")
-    return 0
-
-
-def cmd_post_delete(args: argparse.Namespace) -> int:
-    config = load_config(args.data)
-    activity = _publishing(
-        config, lambda db: publish.delete_object(db, Urls(config.base_url), args.url)
-    )
-    print(f"deleted {args.url} ({activity})")
-    return 0
 
 
 def cmd_deliveries(args: argparse.Namespace) -> int:

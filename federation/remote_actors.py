@@ -7,6 +7,7 @@ the cache through the inbox.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -124,10 +125,49 @@ def parse_actor(document: RawObject, fetched_url: str) -> tuple[dict[str, Any], 
     return fields, parse_keys(document, actor_id)
 
 
+class Lru(OrderedDict[str, Any]):
+    """A small bounded mapping: remote actors decide how many keys we see."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def get_fresh(self, key: str) -> Any:
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+        return value
+
+    def put(self, key: str, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
 class RemoteActors:
-    def __init__(self, db: Database, transport: Transport) -> None:
+    """Remote actors and keys: SQLite is the cache of record, with the hot part in memory
+    so that the inbox does not ask the database for the same key on every request."""
+
+    def __init__(self, db: Database, transport: Transport, memory: int = 10_000) -> None:
         self.db = db
         self.transport = transport
+        self._actors = Lru(memory)
+        self._keys = Lru(memory)
+
+    def forget(self, iri: str) -> None:
+        """Drop an actor (and its keys) from memory after it changed or went away."""
+        self._actors.pop(iri, None)
+        for key_id in [k for k, (_key, owner) in self._keys.items() if owner == iri]:
+            del self._keys[key_id]
+
+    async def _save(
+        self, fields: dict[str, Any], keys: list[RemoteKey], document: RawObject
+    ) -> RemoteActor:
+        self.forget(fields["iri"])
+        actor = await store.save_actor(self.db, fields, keys, document)
+        self._actors.put(actor.iri, actor)
+        return actor
 
     async def refresh(self, iri: str) -> RemoteActor:
         document, final_url = await self.transport.fetch(iri)
@@ -135,24 +175,34 @@ class RemoteActors:
         if fields["iri"] != iri.split("#")[0]:
             # Mastodon's rule: the id we asked for must be the id we got.
             raise InvalidActor(f"{iri} answered with the document of {fields['iri']}")
-        return await store.save_actor(self.db, fields, keys, document)
+        return await self._save(fields, keys, document)
 
     async def get(self, iri: str) -> RemoteActor:
-        cached = await store.actor(self.db, iri)
-        return cached if cached is not None else await self.refresh(iri)
+        actor = self._actors.get_fresh(iri)
+        if actor is None:
+            actor = await store.actor(self.db, iri)
+            if actor is None:
+                return await self.refresh(iri)
+            self._actors.put(iri, actor)
+        return actor
 
     async def save_document(self, document: RawObject, origin_url: str) -> RemoteActor:
         """Cache an actor document that arrived signed by that actor (Update of itself)."""
         fields, keys = parse_actor(document, origin_url)
-        return await store.save_actor(self.db, fields, keys, document)
+        return await self._save(fields, keys, document)
 
     async def key(self, key_id: str, refresh: bool = False) -> tuple[PublicKey, str, bool]:
         """The public key with this id, the iri of the actor that owns it, and whether it
         was fetched just now (rather than taken from the cache)."""
         if not refresh:
+            remembered = self._keys.get_fresh(key_id)
+            if remembered is not None:
+                return remembered[0], remembered[1], False
             cached = await store.key(self.db, key_id)
             if cached is not None:
-                return load_public_key(cached[0].public_pem), cached[1], False
+                public = load_public_key(cached[0].public_pem)
+                self._keys.put(key_id, (public, cached[1]))
+                return public, cached[1], False
         document, final_url = await self.transport.fetch(key_id)
         owner = document.get("owner") or document.get("controller")
         if not _types(document) & ACTOR_TYPES and isinstance(owner, str):
@@ -162,8 +212,10 @@ class RemoteActors:
             await self.refresh(owner)
         else:
             fields, keys = parse_actor(document, final_url)
-            await store.save_actor(self.db, fields, keys, document)
+            await self._save(fields, keys, document)
         cached = await store.key(self.db, key_id)
         if cached is None:
             raise InvalidActor(f"no key {key_id} in its actor's document")
-        return load_public_key(cached[0].public_pem), cached[1], True
+        public = load_public_key(cached[0].public_pem)
+        self._keys.put(key_id, (public, cached[1]))
+        return public, cached[1], True

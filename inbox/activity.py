@@ -47,6 +47,15 @@ def type_of(value: Any) -> str | None:
     return None
 
 
+class Refused(Exception):
+    """An activity we will not take; status and a one-line reason for the sender. Raised
+    inside a handler it also rolls the activity's transaction back."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
 @dataclass
 class Activity:
     id: str
@@ -56,6 +65,8 @@ class Activity:
     object_id: str | None
     # The object as we trust it: inline from its own origin, or fetched from there.
     object: RawObject | None = field(default=None)
+    # GoToSocial sends the votes of a multiple-choice poll as one Create of several Notes.
+    objects: list[RawObject] = field(default_factory=list)
 
     @property
     def raw_object(self) -> Any:

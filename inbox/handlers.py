@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
@@ -17,10 +18,11 @@ import structlog
 
 from federation.sanitize import clean_html, clean_text
 from federation.urls import NODE, Urls
-from inbox.activity import Activity, id_of, type_of
+from inbox.activity import Activity, Refused, id_of, type_of
 from outbox import activities
 from outbox.publish import send_to
 from storage import inbox as store
+from storage import items as item_store
 from storage.remote import RemoteActor
 
 log = structlog.get_logger(__name__)
@@ -36,6 +38,9 @@ class Context:
     sender: RemoteActor  # the activity's actor, from the cache
     target: str | None  # the handle whose personal inbox was used, if any
     queued: list[str] = field(default_factory=list)  # inboxes we queued deliveries to
+    # Items whose totals changed (votes, participants): after the commit their new
+    # version goes out, to the followers and to these inboxes.
+    recount: dict[str, list[str]] = field(default_factory=dict)
 
     def local_handle(self, url: str | None) -> str | None:
         """The handle (or NODE) of a local actor named by url."""
@@ -60,7 +65,7 @@ async def _answer(
     tx: aiosqlite.Connection, ctx: Context, target_id: int, handle: str | None,
     follow: Any, accept: bool,
 ) -> None:
-    answer = activities.answer_follow(ctx.urls, handle, follow, ctx.sender.iri, accept)
+    answer = activities.answer(ctx.urls, handle, follow, ctx.sender.iri, accept)
     await send_to(tx, target_id, answer, [ctx.sender.inbox])
     ctx.queued.append(ctx.sender.inbox)
 
@@ -118,6 +123,8 @@ async def handle_undo(tx: aiosqlite.Connection, ctx: Context, activity: Activity
         kind = "like" if inner_type == "Like" else "announce"
         await store.remove_reaction(tx, kind, ctx.sender.iri, activity.object_id,
                                     id_of(inner.get("object")))
+    elif inner_type == "Join":
+        await _leave(tx, ctx, id_of(inner.get("object")))
     elif inner_type == "Block":
         handle = ctx.local_handle(id_of(inner.get("object")))
         target = await store.local_target(tx, handle) if handle and handle != NODE else None
@@ -163,10 +170,53 @@ async def _audience(tx: aiosqlite.Connection, ctx: Context, activity: Activity) 
     return list(dict.fromkeys(ids))
 
 
+def _is_vote(obj: dict[str, Any]) -> bool:
+    """Mastodon's vote: a Note with the option as its `name`, no content, replying to the
+    Question."""
+    return (type_of(obj) == "Note" and isinstance(obj.get("name"), str)
+            and not obj.get("content") and id_of(obj.get("inReplyTo")) is not None)
+
+
+async def _votes(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> bool:
+    """Count the votes in a Create, if it holds votes on one of our polls."""
+    notes = activity.objects
+    poll_iri = id_of(notes[0].get("inReplyTo"))
+    if not all(_is_vote(n) and id_of(n.get("inReplyTo")) == poll_iri for n in notes):
+        return False
+    if poll_iri is None or not ctx.urls.is_local(poll_iri):
+        return False
+    poll = await item_store.by_iri_tx(tx, poll_iri)
+    if poll is None or poll["kind"] != "poll":
+        return False
+    if poll["deleted_at"] is not None:
+        raise Refused(410, "this poll was deleted")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if poll["closed_at"] is not None or poll["closes_at"] <= now:
+        raise Refused(403, "this poll is closed")
+    options = json.loads(poll["options"])
+    choices = [n["name"] for n in notes]
+    for choice in choices:
+        if choice not in options:
+            raise Refused(422, f"{choice[:100]!r} is not an option of this poll")
+    if not poll["multiple"]:
+        if len(set(choices)) > 1:
+            raise Refused(422, "this poll takes one choice")
+        if await item_store.has_voted(tx, poll["id"], ctx.sender.iri):
+            raise Refused(403, "you have already voted in this poll")
+    for note, choice in zip(notes, choices, strict=True):
+        if not await item_store.add_vote(tx, poll["id"], ctx.sender.iri, choice, note["id"]):
+            raise Refused(403, f"you have already voted for {choice[:100]!r}")
+    ctx.recount.setdefault(poll_iri, []).append(ctx.sender.shared_inbox or ctx.sender.inbox)
+    log.info("vote", poll=poll_iri, voter=ctx.sender.iri, choices=choices)
+    return True
+
+
 @handles("Create", "Update")
 async def handle_create(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
     obj = activity.object
     if obj is None:
+        return
+    if activity.type == "Create" and await _votes(tx, ctx, activity):
         return
     if activity.type == "Update" and obj.get("id") == ctx.sender.iri:
         return  # the actor updated itself: the cache was refreshed before the transaction
@@ -206,6 +256,43 @@ async def handle_reaction(tx: aiosqlite.Connection, ctx: Context, activity: Acti
         return
     kind = "like" if activity.type == "Like" else "announce"
     await store.add_reaction(tx, activity.object_id, kind, ctx.sender.iri, activity.id)
+
+
+async def _event(tx: aiosqlite.Connection, iri: str | None) -> Any:
+    row = await item_store.by_iri_tx(tx, iri) if iri else None
+    if row is None or row["kind"] != "event" or row["deleted_at"] is not None:
+        return None
+    return row
+
+
+@handles("Join")
+async def handle_join(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+    event = await _event(tx, activity.object_id)
+    if event is None:
+        return
+    join = {k: v for k, v in activity.document.items() if k != "@context"}
+    count = await item_store.participant_count(tx, event["id"])
+    full = event["capacity"] is not None and count >= event["capacity"]
+    added = False if full else await item_store.add_participant(
+        tx, event["id"], ctx.sender.iri, activity.id)
+    answer = activities.answer(ctx.urls, event["author"], join, ctx.sender.iri, not full)
+    await send_to(tx, event["actor_id"], answer, [ctx.sender.inbox])
+    ctx.queued.append(ctx.sender.inbox)
+    if added:
+        ctx.recount.setdefault(event["object_iri"], []).append(ctx.sender.inbox)
+    log.info("join", event=event["object_iri"], by=ctx.sender.iri, full=full)
+
+
+async def _leave(tx: aiosqlite.Connection, ctx: Context, event_iri: str | None) -> None:
+    event = await _event(tx, event_iri)
+    if event is not None and await item_store.remove_participant(tx, event["id"],
+                                                                  ctx.sender.iri):
+        ctx.recount.setdefault(event["object_iri"], []).append(ctx.sender.inbox)
+
+
+@handles("Leave")
+async def handle_leave(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+    await _leave(tx, ctx, activity.object_id)
 
 
 @handles("Block")

@@ -19,7 +19,8 @@ from federation.remote_actors import InvalidActor, RemoteActors, same_origin
 from federation.transport import Transport
 from federation.verification import Unverified, verify_signed
 from inbox import handlers
-from inbox.activity import Activity, BadActivity, id_of, parse
+from inbox.activity import Activity, BadActivity, RawObject, Refused, id_of, parse
+from outbox.content import send_counts
 from storage import actors as actor_store
 from storage import inbox as store
 from storage import remote as remote_store
@@ -29,14 +30,7 @@ log = structlog.get_logger(__name__)
 
 MAX_BODY = 1024 * 1024  # what Mastodon accepts, too
 OBJECT_CARRIERS = frozenset({"Create", "Update"})
-
-
-class Refused(Exception):
-    """An activity we will not take; status and a one-line reason for the sender."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
+MAX_OBJECTS = 50
 
 
 @dataclass
@@ -78,7 +72,11 @@ class Inbox:
             handler = handlers.HANDLERS.get(activity.type)
             if handler is not None:
                 await handler(tx, ctx, activity)
-        if ctx.queued:
+        if activity.type == "Delete" and activity.object_id == activity.actor:
+            self.actors.forget(activity.actor)
+        for item_iri, inboxes in ctx.recount.items():
+            await send_counts(self.db, ctx.urls, item_iri, inboxes)
+        if ctx.queued or ctx.recount:
             self.on_queued()
         await self._host_is_alive(sender.host)
         log.info("activity accepted", type=activity.type, id=activity.id, actor=activity.actor)
@@ -110,6 +108,10 @@ class Inbox:
         if activity.type not in OBJECT_CARRIERS:
             return
         raw = activity.raw_object
+        if isinstance(raw, list):
+            activity.objects = self._inline_list(activity, raw, relayed)
+            activity.object = activity.objects[0]
+            return
         object_id = id_of(raw)
         if object_id is None:
             raise Refused(400, f"{activity.type} has no object id")
@@ -124,11 +126,29 @@ class Inbox:
             if document.get("id") != object_id or not same_origin(final_url, object_id):
                 raise Refused(400, f"{object_id} answered with another object")
             activity.object = document
+        activity.objects = [activity.object]
         if activity.type == "Update" and activity.object.get("id") == activity.actor:
             try:
                 await self.actors.save_document(activity.object, activity.actor)
             except InvalidActor as exc:
                 raise Refused(400, str(exc)) from None
+
+    @staticmethod
+    def _inline_list(activity: Activity, raw: list[object], relayed: bool) -> list[RawObject]:
+        """Several objects in one Create (GoToSocial's poll votes): each must be inline,
+        on the actor's own origin, in an activity its actor signed."""
+        if relayed or not raw or len(raw) > MAX_OBJECTS:
+            raise Refused(400, f"a {activity.type} of several objects must be sent by their "
+                               f"author and hold 1 to {MAX_OBJECTS}")
+        objects = []
+        for item in raw:
+            object_id = id_of(item)
+            if not isinstance(item, dict) or object_id is None or not same_origin(
+                object_id, activity.actor
+            ):
+                raise Refused(400, "each object must be inline and on its actor's origin")
+            objects.append(item)
+        return objects
 
     async def _host_is_alive(self, host: str) -> None:
         # A signed request from a host we had given up on means it is back (Mastodon does

@@ -5,7 +5,8 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
-from inbox.receive import Inbox, Refused
+from inbox.activity import Refused
+from inbox.receive import Inbox
 
 log = structlog.get_logger(__name__)
 

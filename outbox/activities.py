@@ -36,13 +36,15 @@ def note(urls: Urls, handle: str, text: str) -> dict[str, Any]:
     }
 
 
-def create(urls: Urls, handle: str, obj: dict[str, Any]) -> dict[str, Any]:
+def create(urls: Urls, handle: str, obj: dict[str, Any], kind: str = "Create") -> dict[str, Any]:
+    """Create (or Update) wrapping the object, under the object's own context so that the
+    terms it uses stay defined."""
     return {
-        "@context": AS_CONTEXT,
+        "@context": obj.get("@context", AS_CONTEXT),
         "id": urls.activity(new_id()),
-        "type": "Create",
+        "type": kind,
         "actor": urls.actor(handle),
-        "published": obj.get("published", now_iso()),
+        "published": now_iso() if kind != "Create" else obj.get("published", now_iso()),
         "to": obj.get("to", [PUBLIC]),
         "cc": obj.get("cc", []),
         "object": {k: v for k, v in obj.items() if k != "@context"},
@@ -73,18 +75,18 @@ def tombstone(obj: dict[str, Any], deleted: str) -> dict[str, Any]:
     }
 
 
-def answer_follow(
-    urls: Urls, handle: str | None, follow: dict[str, Any] | str, follower: str, accept: bool
+def answer(
+    urls: Urls, handle: str | None, request: dict[str, Any] | str, to: str, accept: bool
 ) -> dict[str, Any]:
-    """Accept or Reject of a Follow. The Follow is embedded when we still have it, which
-    lets peers match it whether they look at its id or at its actor (Mastodon does both)."""
+    """Accept or Reject of a Follow or a Join. The request is embedded when we still have
+    it, which lets peers match it by its id or by its actor (Mastodon does both)."""
     return {
         "@context": AS_CONTEXT,
         "id": urls.activity(new_id()),
         "type": "Accept" if accept else "Reject",
         "actor": urls.actor(handle),
-        "to": [follower],
-        "object": follow,
+        "to": [to],
+        "object": request,
     }
 
 

@@ -157,22 +157,59 @@ class DeliveryWorker:
                        host_failed=host_failed, host_answered=not host_failed)
 
     async def run(self, poll_seconds: float = 1.0) -> None:
-        """Deliver until cancelled. Rows queued by another process (the CLI) are found by
-        polling; rows queued here wake the loop at once."""
+        """Deliver until cancelled, keeping `concurrency` sends in flight: a slot freed by
+        a finished send is filled at once, so one slow host never holds up the rest.
+        Rows queued by another process (the CLI) are found by polling; rows queued here
+        wake the loop at once."""
         released = await store.release_leases(self.db)
         if released:
             log.info("resuming deliveries interrupted by a stop", count=released)
-        while True:
-            try:
-                busy = await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # A bug or a database hiccup must not end delivery for good; rows stay.
-                log.exception("delivery round failed")
-                busy = 0
-            if busy:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
+        inflight: set[asyncio.Task[Outcome]] = set()
+        done: list[Outcome] = []
+        last_record = time.monotonic()
+        try:
+            while True:
+                try:
+                    await self._top_up(inflight)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # A bug or a database hiccup must not end delivery for good; rows stay.
+                    log.exception("claiming deliveries failed")
+                if not inflight:
+                    if done:
+                        await self._record(done)
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
+                    continue
+                finished, _ = await asyncio.wait(
+                    inflight, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in finished:
+                    inflight.discard(task)
+                    if task.exception() is None:
+                        done.append(task.result())
+                    else:  # its lease expires and the row is tried again
+                        log.error("delivery attempt failed", exc_info=task.exception())
+                if len(done) >= RECORD_EVERY or (done and time.monotonic() - last_record > 0.5):
+                    await self._record(done)
+                    last_record = time.monotonic()
+        finally:
+            for task in inflight:
+                task.cancel()
+
+    async def _top_up(self, inflight: set[asyncio.Task[Outcome]]) -> None:
+        now = time.time()
+        while await store.expand_fanouts(self.db, now):
+            pass
+        free = self.policy.concurrency - len(inflight)
+        if free <= 0:
+            return
+        for delivery in await store.claim_due(self.db, now, LEASE_SECONDS, limit=free):
+            inflight.add(asyncio.create_task(self._attempt(delivery)))
+
+    async def _record(self, done: list[Outcome]) -> None:
+        batch = done[:]
+        done.clear()
+        await store.finish(self.db, batch, time.time(), self.policy.unavailable_after)

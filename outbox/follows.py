@@ -62,6 +62,6 @@ async def decide(db: Database, urls: Urls, handle: str, follower: str, accept: b
         follow_doc: dict[str, Any] | str = recorded or follow_iri or follower
         if isinstance(follow_doc, dict):
             follow_doc.pop("@context", None)
-        answer = activities.answer_follow(urls, handle, follow_doc, follower, accept)
+        answer = activities.answer(urls, handle, follow_doc, follower, accept)
         await store.set_follower_state(tx, actor_id, follower, "accepted" if accept else None)
         await send_to(tx, actor_id, answer, [remote.inbox])

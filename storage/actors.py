@@ -129,12 +129,12 @@ async def create_member(
     """Create a member of a chapter; None when the chapter does not exist (nothing written)."""
     now = utcnow()
     async with db.transaction() as tx:
-        async with tx.execute(
+        rows = await tx.execute_fetchall(
             "SELECT c.actor_id FROM chapters c JOIN actors a ON a.id = c.actor_id"
             " WHERE a.handle = ?",
             (chapter_handle,),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
+        row = next(iter(rows), None)
         if row is None:
             return None
         actor_id = await _insert_actor(tx, "member", handle, name, "", icon_url, keys, now)

@@ -120,14 +120,15 @@ class Database:
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         if self._reader is None:
             raise RuntimeError("database is not open")
-        async with self._reader.execute(sql, tuple(params)) as cursor:
-            return await cursor.fetchone()
+        # One call on the connection's thread: a cursor left open between calls would
+        # pin the shared reader to an old snapshot and hide commits from other readers.
+        rows = await self._reader.execute_fetchall(sql, tuple(params))
+        return next(iter(rows), None)
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         if self._reader is None:
             raise RuntimeError("database is not open")
-        async with self._reader.execute(sql, tuple(params)) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self._reader.execute_fetchall(sql, tuple(params)))
 
     async def fetchvalue(self, sql: str, params: Iterable[Any] = ()) -> Any:
         row = await self.fetchone(sql, params)
@@ -136,8 +137,8 @@ class Database:
     async def schema_version(self) -> int:
         if self._writer is None:
             raise RuntimeError("database is not open")
-        async with self._writer.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
+        rows = await self._writer.execute_fetchall("PRAGMA user_version")
+        row = next(iter(rows), None)
         return int(row[0]) if row else 0
 
     async def migrate(self) -> None:

@@ -49,11 +49,11 @@ async def seen(db: Database, iri: str) -> bool:
 
 async def local_target(tx: aiosqlite.Connection, handle: str | None) -> LocalTarget | None:
     where = "kind = 'node'" if handle is None else "handle = ?"
-    async with tx.execute(
+    rows = await tx.execute_fetchall(
         f"SELECT id, handle, kind, manually_approves FROM actors WHERE {where}",
         () if handle is None else (handle,),
-    ) as cursor:
-        row = await cursor.fetchone()
+    )
+    row = next(iter(rows), None)
     return None if row is None else LocalTarget(row[0], row[1], row[2], bool(row[3]))
 
 
@@ -61,14 +61,14 @@ async def add_follower(
     tx: aiosqlite.Connection, actor_id: int, follower_iri: str, follow_iri: str, state: str
 ) -> str:
     """Record a follow request; returns the state it ends in (an accepted follow stays so)."""
-    async with tx.execute(
+    rows = await tx.execute_fetchall(
         "INSERT INTO followers (actor_id, follower_iri, state, follow_iri, created_at)"
         " VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (actor_id, follower_iri) DO UPDATE SET follow_iri = excluded.follow_iri"
         " RETURNING state",
         (actor_id, follower_iri, state, follow_iri, utcnow()),
-    ) as cursor:
-        (final,) = await cursor.fetchone()  # type: ignore[misc]
+    )
+    (final,) = next(iter(rows), None)  # type: ignore[misc]
     return str(final)
 
 
@@ -76,11 +76,11 @@ async def set_follower_state(
     tx: aiosqlite.Connection, actor_id: int, follower_iri: str, state: str | None
 ) -> str | None:
     """Accept (state='accepted') or drop (state=None) a follower; returns its Follow's id."""
-    async with tx.execute(
+    rows = await tx.execute_fetchall(
         "SELECT follow_iri FROM followers WHERE actor_id = ? AND follower_iri = ?",
         (actor_id, follower_iri),
-    ) as cursor:
-        row = await cursor.fetchone()
+    )
+    row = next(iter(rows), None)
     if row is None:
         return None
     if state is None:
@@ -161,28 +161,28 @@ async def remove_following(tx: aiosqlite.Connection, actor_id: int, target_iri: 
 
 
 async def is_followed_by_local(tx: aiosqlite.Connection, remote_iri: str) -> bool:
-    async with tx.execute(
+    rows = await tx.execute_fetchall(
         "SELECT 1 FROM following WHERE target_iri = ? AND state = 'accepted'", (remote_iri,)
-    ) as cursor:
-        return await cursor.fetchone() is not None
+    )
+    return next(iter(rows), None) is not None
 
 
 async def local_actor_ids(tx: aiosqlite.Connection, handles: list[str]) -> list[int]:
     if not handles:
         return []
     marks = ",".join("?" * len(handles))
-    async with tx.execute(f"SELECT id FROM actors WHERE handle IN ({marks})", handles) as cursor:
-        return [row[0] for row in await cursor.fetchall()]
+    rows = await tx.execute_fetchall(f"SELECT id FROM actors WHERE handle IN ({marks})", handles)
+    return [row[0] for row in rows]
 
 
 async def upsert_remote_object(
     tx: aiosqlite.Connection, fields: dict[str, Any], audience: list[int]
 ) -> bool:
     """Store or update a remote object; False if it was deleted before (ids are not reused)."""
-    async with tx.execute(
+    rows = await tx.execute_fetchall(
         "SELECT id, deleted_at, updated FROM remote_objects WHERE iri = ?", (fields["iri"],)
-    ) as cursor:
-        row = await cursor.fetchone()
+    )
+    row = next(iter(rows), None)
     if row is not None and row[1] is not None:
         return False
     now = utcnow()
@@ -212,10 +212,10 @@ async def upsert_remote_object(
 
 
 async def remote_object_author(tx: aiosqlite.Connection, iri: str) -> str | None:
-    async with tx.execute(
+    rows = await tx.execute_fetchall(
         "SELECT attributed_to FROM remote_objects WHERE iri = ?", (iri,)
-    ) as cursor:
-        row = await cursor.fetchone()
+    )
+    row = next(iter(rows), None)
     return None if row is None else row[0]
 
 
@@ -241,10 +241,10 @@ async def remote_objects_for(db: Database, actor_id: int) -> list[dict[str, Any]
 async def add_reaction(
     tx: aiosqlite.Connection, object_iri: str, kind: str, actor_iri: str, activity_iri: str
 ) -> bool:
-    async with tx.execute(
+    rows = await tx.execute_fetchall(
         "SELECT id FROM objects WHERE iri = ? AND deleted_at IS NULL", (object_iri,)
-    ) as cursor:
-        row = await cursor.fetchone()
+    )
+    row = next(iter(rows), None)
     if row is None:
         return False
     await tx.execute(
@@ -292,24 +292,24 @@ async def remove_block(tx: aiosqlite.Connection, actor_id: int, blocker: str) ->
 
 async def recorded_activity(tx: aiosqlite.Connection, iri: str) -> dict[str, Any] | None:
     """An activity this node accepted earlier, as it arrived."""
-    async with tx.execute("SELECT document FROM inbox_activities WHERE iri = ?", (iri,)) as cursor:
-        row = await cursor.fetchone()
+    rows = await tx.execute_fetchall("SELECT document FROM inbox_activities WHERE iri = ?", (iri,))
+    row = next(iter(rows), None)
     return json.loads(row[0]) if row else None
 
 
 async def local_object_actor(tx: aiosqlite.Connection, iri: str) -> int | None:
-    async with tx.execute("SELECT actor_id FROM objects WHERE iri = ?", (iri,)) as cursor:
-        row = await cursor.fetchone()
+    rows = await tx.execute_fetchall("SELECT actor_id FROM objects WHERE iri = ?", (iri,))
+    row = next(iter(rows), None)
     return None if row is None else int(row[0])
 
 
 async def local_followers_of(tx: aiosqlite.Connection, remote_iri: str) -> list[int]:
     """Local actors whose follow of a remote actor was accepted."""
-    async with tx.execute(
+    rows = await tx.execute_fetchall(
         "SELECT actor_id FROM following WHERE target_iri = ? AND state = 'accepted'",
         (remote_iri,),
-    ) as cursor:
-        return [int(row[0]) for row in await cursor.fetchall()]
+    )
+    return [int(row[0]) for row in rows]
 
 
 async def forget_remote_actor(tx: aiosqlite.Connection, iri: str) -> None:

@@ -114,6 +114,10 @@ async def publish(
                 "UPDATE objects SET deleted_at = ? WHERE iri = ? AND deleted_at IS NULL",
                 (now, deleted_object),
             )
+            await tx.execute(
+                "UPDATE items SET deleted_at = ? WHERE object_iri = ? AND deleted_at IS NULL",
+                (now, deleted_object),
+            )
         activity_id = await insert_activity(
             tx, activity_iri, actor_id, activity_type, True, activity, now
         )
@@ -176,7 +180,7 @@ async def claim_due(db: Database, now: float, lease: float, limit: int) -> list[
     """Lease due deliveries to this worker. A host marked unavailable gets one probe an
     hour; a lease that outlives its worker (crash, kill -9) expires and the row is due again."""
     async with db.transaction() as tx:
-        async with tx.execute(
+        rows = await tx.execute_fetchall(
             "SELECT d.id, d.host, h.unavailable_since IS NOT NULL AS unavailable"
             " FROM deliveries d LEFT JOIN hosts h ON h.host = d.host"
             " WHERE d.state = 'queued' AND d.next_attempt_at <= :now"
@@ -184,8 +188,8 @@ async def claim_due(db: Database, now: float, lease: float, limit: int) -> list[
             " AND (h.unavailable_since IS NULL OR h.next_probe_at <= :now)"
             " ORDER BY d.next_attempt_at, d.id LIMIT :limit",
             {"now": now, "limit": limit},
-        ) as cursor:
-            candidates = await cursor.fetchall()
+        )
+        candidates = rows
         chosen, probed = [], set()
         for delivery_id, host, unavailable in candidates:
             if unavailable:
@@ -204,12 +208,12 @@ async def claim_due(db: Database, now: float, lease: float, limit: int) -> list[
             "UPDATE hosts SET next_probe_at = ? WHERE host = ?",
             [(now + PROBE_INTERVAL, host) for host in probed],
         )
-        async with tx.execute(
+        rows = await tx.execute_fetchall(
             "SELECT d.id, d.activity_id, d.inbox, d.host, d.attempts, a.actor_id, a.document"
             f" FROM deliveries d JOIN activities a ON a.id = d.activity_id WHERE d.id IN ({marks})",
             chosen,
-        ) as cursor:
-            return [Claimed(*row) for row in await cursor.fetchall()]
+        )
+        return [Claimed(*row) for row in rows]
 
 
 async def finish(db: Database, outcomes: list[Outcome], now: float, unavailable_after: int) -> None:

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 from collections import Counter
 from typing import Any
 
 from aiohttp import web
 
-from tests.nodes import free_port
-
 
 class Receivers:
     def __init__(self, hosts: int, delay: float = 0.0) -> None:
-        self.ports = [free_port() for _ in range(hosts)]
+        # Sockets bound now and kept: ports picked one by one could repeat.
+        self._sockets = []
+        for _ in range(hosts):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            self._sockets.append(sock)
+        self.ports = [sock.getsockname()[1] for sock in self._sockets]
         self.delay = delay
         self.posts: list[tuple[int, str]] = []  # (port, activity id)
         self._lock = threading.Lock()
@@ -51,8 +56,8 @@ class Receivers:
         app.router.add_post("/inbox", inbox)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        for port in self.ports:
-            await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        for sock in self._sockets:
+            await web.SockSite(self._runner, sock).start()
 
     def __enter__(self) -> Receivers:
         self._thread.start()

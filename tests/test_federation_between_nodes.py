@@ -60,7 +60,7 @@ def test_follow_post_delete_unfollow(pair: tuple[Node, Node]) -> None:
     assert note["type"] == "Note" and note["attributedTo"] == dublin
 
     # When dublin deletes it, B keeps only a tombstone and A answers 410
-    assert a.cli("post", "delete", note_id).returncode == 0
+    assert a.cli("delete", note_id).returncode == 0
     wait_for(lambda: b.sql("SELECT deleted_at IS NOT NULL FROM remote_objects") == [(1,)],
              what="the Delete at B")
     gone = a.get(note_id.removeprefix(a.base), accept=AS2)

@@ -1,0 +1,135 @@
+"""Publishing, editing and deleting items, and keeping their live numbers on the wire.
+
+A vote or a participation changes the document at the item's URL at once (Mastodon
+refetches polls it shows) and sends an `Update` to the followers and to whoever voted or
+joined. A poll that reaches its closing time gets a final `Update` carrying `closed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiosqlite
+import structlog
+
+from federation.urls import Urls
+from outbox import activities
+from outbox.items import Counts, InvalidItem, Item, item_from_row, to_ap, validate
+from outbox.publish import PublishError, delete_object
+from storage import actors as actor_store
+from storage import items as store
+from storage.database import Database, Row
+
+log = structlog.get_logger(__name__)
+
+
+async def publish_item(db: Database, urls: Urls, handle: str, item: Item) -> str:
+    """Validate and publish an item by a local chapter or member; returns its id."""
+    actor = await actor_store.actor_by_handle(db, handle)
+    if actor is None:
+        raise PublishError(f"there is no chapter or member {handle!r} on this node")
+    try:
+        validate(item)
+    except InvalidItem as exc:
+        raise PublishError(str(exc)) from None
+    object_id = urls.object(activities.new_id())
+    published = activities.now_iso()
+    document = to_ap(item, object_id, urls, handle, published)
+    create = activities.create(urls, handle, document)
+    await store.create(db, actor.id, item, document, create, published)
+    return object_id
+
+
+async def _counts(db: Database | aiosqlite.Connection, row: Row) -> Counts:
+    votes, voters = await store.vote_counts(db, row["id"])
+    participants = await store.participant_count(db, row["id"])
+    return Counts(votes=votes, voters=voters, participants=participants)
+
+
+async def _live_row(db: Database, object_iri: str) -> Row:
+    row = await store.by_iri(db, object_iri)
+    if row is None:
+        raise PublishError(f"{object_iri} is not an item of this node")
+    if row["deleted_at"] is not None:
+        raise PublishError(f"{object_iri} was deleted on {row['deleted_at']}")
+    return row
+
+
+async def edit_item(
+    db: Database, urls: Urls, object_iri: str, title: str | None = None,
+    summary: str | None = None, body: str | None = None,
+) -> str:
+    """Change an item's text and send the new version (with a later `updated`)."""
+    row = await _live_row(db, object_iri)
+    item = item_from_row(row)
+    if title is None and summary is None and body is None:
+        raise PublishError("nothing to change: give --title, --summary or --body-file")
+    item.title = title if title is not None else item.title
+    item.summary = summary if summary is not None else item.summary
+    item.body = body if body is not None else item.body
+    published = datetime.fromisoformat(row["published"].replace("Z", "+00:00"))
+    try:
+        # Checked as of publication: a poll's closing time does not have to be in the
+        # future again to fix a typo in its question.
+        validate(item, now=published)
+    except InvalidItem as exc:
+        raise PublishError(str(exc)) from None
+    updated = activities.now_iso()
+    if row["updated"] and updated <= row["updated"]:
+        updated = _one_second_after(row["updated"])  # Mastodon needs a later `updated`
+    document = to_ap(item, object_iri, urls, row["author"], row["published"], updated,
+                     await _counts(db, row), row["closed_at"])
+    update = activities.create(urls, row["author"], document, kind="Update")
+    await store.replace(db, object_iri, row["actor_id"], item, document, update, updated)
+    return str(update["id"])
+
+
+def _one_second_after(stamp: str) -> str:
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(seconds=1)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def delete_item(db: Database, urls: Urls, object_iri: str) -> str:
+    await _live_row(db, object_iri)
+    return await delete_object(db, urls, object_iri)
+
+
+async def send_counts(db: Database, urls: Urls, object_iri: str, also_to: list[str]) -> None:
+    """New totals (votes, participants) into the document and out to the followers, plus
+    the inboxes in `also_to` (voters and participants who may not follow)."""
+    row = await store.by_iri(db, object_iri)
+    if row is None or row["deleted_at"] is not None:
+        return
+    item = item_from_row(row)
+    document = to_ap(item, object_iri, urls, row["author"], row["published"], row["updated"],
+                     await _counts(db, row), row["closed_at"])
+    update = activities.create(urls, row["author"], document, kind="Update")
+    await store.replace(db, object_iri, row["actor_id"], item, document, update, None,
+                        also_to=also_to)
+
+
+async def close_due_polls(db: Database, urls: Urls, now: datetime | None = None) -> int:
+    """Close every poll whose time is up and send its final Update."""
+    now = now or datetime.now(UTC)
+    closed = 0
+    for row in await store.polls_to_close(db, now.strftime("%Y-%m-%dT%H:%M:%SZ")):
+        if await store.set_closed(db, row["id"], row["closes_at"]):
+            await send_counts(db, urls, row["object_iri"], [])
+            closed += 1
+            log.info("poll closed", poll=row["object_iri"])
+    return closed
+
+
+async def run_scheduler(db: Database, urls: Urls, on_queued: Any, every: float = 15.0) -> None:
+    """Close polls on time, for as long as the node runs."""
+    while True:
+        try:
+            if await close_due_polls(db, urls):
+                on_queued()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("closing polls failed")
+        await asyncio.sleep(every)

@@ -1,0 +1,312 @@
+"""What chapters and members publish, and how each kind looks on the wire.
+
+News, blog posts and minutes are `Article`s, meetings are `Event`s (with the fields
+Mobilizon reads) and polls are `Question`s exactly as Mastodon reads and writes them.
+Mastodon shows only the name, the summary and a link for Articles and Events, so every
+item carries a plain-text summary: the author's, or the start of its body.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from markdown_it import MarkdownIt
+
+from federation.sanitize import clean_html, clean_text
+from federation.urls import Urls
+from federation.vocab import AS_CONTEXT, CHAPTERHOUSE_TERMS, PUBLIC
+
+KINDS = ("news", "blog", "minutes", "event", "poll")
+ARTICLE_KINDS = ("news", "blog", "minutes")
+MAX_TITLE = 300
+MAX_SUMMARY = 1000
+MAX_BODY = 100_000
+MAX_OPTIONS = 20  # Mastodon allows 500; a chapter decision with more is not a poll
+MAX_OPTION = 200
+SUMMARY_FROM_BODY = 280
+
+# Terms from Mobilizon's and schema.org's vocabularies that events use, and Mastodon's for
+# polls and hashtags, defined inline like our own.
+CONTENT_TERMS: dict[str, Any] = {
+    "toot": "http://joinmastodon.org/ns#",
+    "votersCount": "toot:votersCount",
+    "Hashtag": "as:Hashtag",
+    "sc": "http://schema.org#",
+    "mz": "https://joinmobilizon.org/ns#",
+    "timezone": "mz:timezone",
+    "joinMode": "mz:joinMode",
+    "participantCount": "mz:participantCount",
+    "isOnline": "mz:isOnline",
+    "maximumAttendeeCapacity": "sc:maximumAttendeeCapacity",
+    "remainingAttendeeCapacity": "sc:remainingAttendeeCapacity",
+    "PostalAddress": "sc:PostalAddress",
+    "address": {"@id": "sc:address"},
+    "streetAddress": "sc:streetAddress",
+    "chapterhouse": CHAPTERHOUSE_TERMS["chapterhouse"],
+    "meetingDate": {"@id": "chapterhouse:meetingDate",
+                    "@type": "http://www.w3.org/2001/XMLSchema#date"},
+}
+CONTENT_CONTEXT: list[Any] = [AS_CONTEXT, CONTENT_TERMS]
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
+class InvalidItem(ValueError):
+    """An item that cannot be published as given; the message says why."""
+
+
+@dataclass
+class Item:
+    kind: str
+    title: str
+    summary: str = ""
+    body: str = ""
+    meeting_date: str | None = None
+    starts_at: str | None = None
+    ends_at: str | None = None
+    timezone: str | None = None
+    place_name: str | None = None
+    address: str | None = None
+    online_url: str | None = None
+    capacity: int | None = None
+    options: list[str] = field(default_factory=list)
+    multiple: bool = False
+    closes_at: str | None = None
+
+
+def iso_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _text(label: str, value: str | None, limit: int, required: bool = False) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise InvalidItem(f"{label} must not be empty")
+    if len(value) > limit:
+        raise InvalidItem(f"{label} is longer than {limit} characters")
+    if any(ord(c) < 32 and c not in "\n\t\r" for c in value):
+        raise InvalidItem(f"{label} contains control characters")
+    return value
+
+
+def parse_moment(label: str, value: str, zone: ZoneInfo | None = None) -> datetime:
+    """An ISO 8601 date-time; one without an offset is read in `zone` (or refused)."""
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidItem(f"{label} {value!r} is not an ISO 8601 date and time") from None
+    if moment.tzinfo is None:
+        if zone is None:
+            raise InvalidItem(f"{label} {value!r} needs a time zone offset, e.g. +01:00")
+        moment = moment.replace(tzinfo=zone)
+    return moment
+
+
+def validate(item: Item, now: datetime | None = None) -> Item:
+    """Check and normalise an item; InvalidItem with a one-line reason."""
+    now = now or datetime.now(UTC)
+    if item.kind not in KINDS:
+        raise InvalidItem(f"kind must be one of {', '.join(KINDS)}")
+    label = "question" if item.kind == "poll" else "title"
+    item.title = _text(label, item.title, MAX_TITLE, required=True)
+    item.summary = _text("summary", item.summary, MAX_SUMMARY)
+    item.body = _text("body", item.body, MAX_BODY)
+    if item.kind == "minutes" and item.meeting_date is not None:
+        try:
+            item.meeting_date = date.fromisoformat(item.meeting_date.strip()).isoformat()
+        except ValueError:
+            raise InvalidItem(
+                f"meeting date {item.meeting_date!r} is not YYYY-MM-DD") from None
+    if item.kind == "event":
+        _validate_event(item)
+    if item.kind == "poll":
+        _validate_poll(item, now)
+    return item
+
+
+def _validate_event(item: Item) -> None:
+    try:
+        zone = ZoneInfo(item.timezone or "")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidItem(f"unknown time zone {item.timezone!r} (use e.g. Europe/Dublin)") from None
+    if item.starts_at is None:
+        raise InvalidItem("an event needs a start")
+    start = parse_moment("start", item.starts_at, zone)
+    item.starts_at = start.isoformat()
+    if item.ends_at is not None:
+        end = parse_moment("end", item.ends_at, zone)
+        if end <= start:
+            raise InvalidItem("the end must be after the start")
+        item.ends_at = end.isoformat()
+    item.place_name = _text("place name", item.place_name, 200) or None
+    item.address = _text("address", item.address, 500) or None
+    if item.online_url:
+        parts = urlsplit(item.online_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise InvalidItem(f"online URL {item.online_url!r} must be an http(s) URL")
+    if bool(item.place_name) == bool(item.online_url):
+        raise InvalidItem("an event takes either a place name or an online URL")
+    if item.address and not item.place_name:
+        raise InvalidItem("an address needs a place name")
+    if item.capacity is not None and item.capacity < 1:
+        raise InvalidItem("capacity must be at least 1")
+
+
+def _validate_poll(item: Item, now: datetime) -> None:
+    options = [_text("option", o, MAX_OPTION, required=True) for o in item.options]
+    if len(options) < 2:
+        raise InvalidItem("a poll needs at least two options")
+    if len(options) > MAX_OPTIONS:
+        raise InvalidItem(f"a poll has at most {MAX_OPTIONS} options")
+    if len(set(options)) != len(options):
+        raise InvalidItem("poll options must differ from each other")
+    item.options = options
+    if item.closes_at is None:
+        raise InvalidItem("a poll needs a closing time")
+    closes = parse_moment("closing time", item.closes_at)
+    if closes <= now:
+        raise InvalidItem("the closing time is in the past")
+    item.closes_at = iso_utc(closes)
+
+
+def body_html(markdown: str) -> str:
+    # Raw HTML is off in the parser, and the result is sanitised all the same: members write
+    # these, and what we send is shown by other servers.
+    return clean_html(_markdown.render(markdown)) if markdown else ""
+
+
+def derived_summary(item: Item) -> str:
+    """The author's summary, or the start of the body as plain text."""
+    if item.summary:
+        return item.summary
+    text = re.sub(r"\s+", " ", clean_text(_markdown.render(item.body), limit=MAX_BODY)).strip()
+    text = (text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
+            .replace("&#39;", "'").replace("&amp;", "&"))
+    if len(text) <= SUMMARY_FROM_BODY:
+        return text
+    return text[:SUMMARY_FROM_BODY].rsplit(" ", 1)[0] + "…"
+
+
+def event_line(item: Item) -> str:
+    """"Saturday 12 September 2026, 14:00 (Europe/Dublin) · Teachers' Club, 36 Parnell Sq"."""
+    start = datetime.fromisoformat(item.starts_at or "")
+    when = f"{start:%A} {start.day} {start:%B %Y, %H:%M} ({item.timezone})"
+    where = item.place_name or "online"
+    if item.address:
+        where = f"{where}, {item.address}"
+    return f"{when} · {where}"
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Live numbers that go into a document: votes per option, voters, participants."""
+
+    votes: dict[str, int] = field(default_factory=dict)
+    voters: int = 0
+    participants: int = 0
+
+
+def to_ap(
+    item: Item, object_id: str, urls: Urls, handle: str, published: str,
+    updated: str | None = None, counts: Counts | None = None, closed_at: str | None = None,
+) -> dict[str, Any]:
+    counts = counts or Counts()
+    actor = urls.actor(handle)
+    document: dict[str, Any] = {
+        "@context": CONTENT_CONTEXT,
+        "id": object_id,
+        "attributedTo": actor,
+        "url": object_id,
+        "published": published,
+        "to": [PUBLIC],
+        "cc": [urls.collection(handle, "followers")],
+        "replies": f"{object_id}/replies",
+    }
+    if updated:
+        document["updated"] = updated
+    if item.kind in ARTICLE_KINDS:
+        document |= {
+            "type": "Article",
+            "name": item.title,
+            "summary": derived_summary(item),
+            "content": body_html(item.body),
+            "mediaType": "text/html",
+            "tag": [{"type": "Hashtag", "name": f"#{item.kind}"}],
+        }
+        if item.kind == "minutes" and item.meeting_date:
+            document["meetingDate"] = item.meeting_date
+    elif item.kind == "event":
+        document |= _event(item, counts)
+    else:
+        document |= _question(item, counts, closed_at)
+    return document
+
+
+def _event(item: Item, counts: Counts) -> dict[str, Any]:
+    line = event_line(item)
+    summary = f"{line}. {derived_summary(item)}".strip().rstrip(".") if item.body or \
+        item.summary else line
+    body = body_html(item.body)
+    document: dict[str, Any] = {
+        "type": "Event",
+        "name": item.title,
+        "summary": summary,
+        # For servers that know no Event, the content says when and where as well.
+        "content": f"<p>{clean_text(line)}</p>{body}",
+        "mediaType": "text/html",
+        "startTime": item.starts_at,
+        "timezone": item.timezone,
+        "joinMode": "free",
+        "participantCount": counts.participants,
+        "isOnline": item.online_url is not None,
+    }
+    if item.ends_at:
+        document["endTime"] = item.ends_at
+    if item.place_name:
+        place: dict[str, Any] = {"type": "Place", "name": item.place_name}
+        if item.address:
+            place["address"] = {"type": "PostalAddress", "streetAddress": item.address}
+        document["location"] = place
+    if item.online_url:
+        document["attachment"] = [{"type": "Link", "name": "Website", "href": item.online_url,
+                                   "mediaType": "text/html"}]
+    if item.capacity is not None:
+        document["maximumAttendeeCapacity"] = item.capacity
+        document["remainingAttendeeCapacity"] = max(item.capacity - counts.participants, 0)
+    return document
+
+
+def _question(item: Item, counts: Counts, closed_at: str | None) -> dict[str, Any]:
+    options = [
+        {"type": "Note", "name": option,
+         "replies": {"type": "Collection", "totalItems": counts.votes.get(option, 0)}}
+        for option in item.options
+    ]
+    document: dict[str, Any] = {
+        "type": "Question",
+        "content": f"<p>{clean_text(item.title)}</p>{body_html(item.body)}",
+        "mediaType": "text/html",
+        "endTime": item.closes_at,
+        "votersCount": counts.voters,
+        "anyOf" if item.multiple else "oneOf": options,
+    }
+    if closed_at:
+        document["closed"] = closed_at
+    return document
+
+
+def item_from_row(row: Any) -> Item:
+    return Item(
+        kind=row["kind"], title=row["title"], summary=row["summary"], body=row["body"],
+        meeting_date=row["meeting_date"], starts_at=row["starts_at"], ends_at=row["ends_at"],
+        timezone=row["timezone"], place_name=row["place_name"], address=row["address"],
+        online_url=row["online_url"], capacity=row["capacity"],
+        options=json.loads(row["options"]) if row["options"] else [],
+        multiple=bool(row["multiple"]), closes_at=row["closes_at"],
+    )

@@ -1,0 +1,205 @@
+"""Queries about published items, poll votes and event participants."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from typing import Any
+
+import aiosqlite
+
+from storage.database import Database, Row, utcnow
+from storage.outbox import insert_activity, insert_object, queue_delivery, queue_fanout
+
+_COLUMNS = ("kind", "title", "summary", "body", "meeting_date", "starts_at", "ends_at",
+            "timezone", "place_name", "address", "online_url", "capacity", "options",
+            "multiple", "closes_at")
+
+
+def _values(item: Any) -> dict[str, Any]:
+    values = {k: v for k, v in asdict(item).items() if k in _COLUMNS}
+    values["options"] = json.dumps(values["options"]) if values["options"] else None
+    values["multiple"] = int(values["multiple"])
+    return values
+
+
+async def create(
+    db: Database, actor_id: int, item: Any, document: dict[str, Any],
+    activity: dict[str, Any], published: str,
+) -> None:
+    """Store an item, its AS2 object and its Create, and queue the fan-out: one transaction."""
+    async with db.transaction() as tx:
+        await insert_object(tx, document["id"], actor_id, document["type"], document, published)
+        values = _values(item)
+        columns = ", ".join(values)
+        marks = ", ".join(f":{k}" for k in values)
+        await tx.execute(
+            f"INSERT INTO items (object_iri, actor_id, published, {columns})"
+            f" VALUES (:object_iri, :actor_id, :published, {marks})",
+            {**values, "object_iri": document["id"], "actor_id": actor_id,
+             "published": published},
+        )
+        activity_id = await insert_activity(
+            tx, activity["id"], actor_id, "Create", True, activity, published)
+        await queue_fanout(tx, activity_id, actor_id)
+
+
+async def replace(
+    db: Database, object_iri: str, actor_id: int, item: Any, document: dict[str, Any],
+    activity: dict[str, Any] | None, updated: str | None, also_to: list[str] | None = None,
+) -> None:
+    """Store a new version of an item (an edit, or new totals) and, with an activity,
+    queue its Update to the followers and to the inboxes in `also_to`."""
+    async with db.transaction() as tx:
+        values = _values(item)
+        sets = ", ".join(f"{k} = :{k}" for k in values)
+        await tx.execute(
+            f"UPDATE items SET {sets}, updated = COALESCE(:updated, updated)"
+            " WHERE object_iri = :iri",
+            {**values, "updated": updated, "iri": object_iri},
+        )
+        await tx.execute("UPDATE objects SET document = ? WHERE iri = ?",
+                         (json.dumps(document, ensure_ascii=False), object_iri))
+        if activity is not None:
+            activity_id = await insert_activity(
+                tx, activity["id"], actor_id, activity["type"], True, activity, utcnow())
+            await queue_fanout(tx, activity_id, actor_id)
+            now = time.time()
+            for inbox in dict.fromkeys(also_to or []):
+                await queue_delivery(tx, activity_id, inbox, now)
+
+
+_SELECT = ("SELECT i.*, a.handle AS author, a.name AS author_name, a.kind AS author_kind"
+           " FROM items i JOIN actors a ON a.id = i.actor_id")
+
+
+async def by_iri(db: Database, object_iri: str) -> Row | None:
+    return await db.fetchone(f"{_SELECT} WHERE i.object_iri = ?", (object_iri,))
+
+
+async def by_iri_tx(tx: aiosqlite.Connection, object_iri: str) -> Row | None:
+    rows = await tx.execute_fetchall(f"{_SELECT} WHERE i.object_iri = ?", (object_iri,))
+    return next(iter(rows), None)
+
+
+async def latest(
+    db: Database, kinds: tuple[str, ...], actor_id: int | None = None, limit: int = 10,
+) -> list[Row]:
+    marks = ",".join("?" * len(kinds))
+    where = f"i.kind IN ({marks}) AND i.deleted_at IS NULL"
+    params: list[Any] = list(kinds)
+    if actor_id is not None:
+        where += " AND i.actor_id = ?"
+        params.append(actor_id)
+    return await db.fetchall(
+        f"{_SELECT} WHERE {where} ORDER BY i.published DESC, i.id DESC LIMIT ?",
+        (*params, limit))
+
+
+async def upcoming_events(
+    db: Database, now_iso: str, actor_id: int | None = None, limit: int = 50,
+) -> list[Row]:
+    """Events that have not ended; starts_at keeps its offset, so compare in UTC."""
+    where = ("i.kind = 'event' AND i.deleted_at IS NULL"
+             " AND datetime(COALESCE(i.ends_at, i.starts_at)) >= datetime(?)")
+    params: list[Any] = [now_iso]
+    if actor_id is not None:
+        where += " AND i.actor_id = ?"
+        params.append(actor_id)
+    return await db.fetchall(
+        f"{_SELECT} WHERE {where} ORDER BY datetime(i.starts_at), i.id LIMIT ?",
+        (*params, limit))
+
+
+async def current_poll(db: Database, actor_id: int | None = None) -> Row | None:
+    where = "i.kind = 'poll' AND i.deleted_at IS NULL"
+    params: list[Any] = []
+    if actor_id is not None:
+        where += " AND i.actor_id = ?"
+        params.append(actor_id)
+    return await db.fetchone(
+        f"{_SELECT} WHERE {where} ORDER BY i.closed_at IS NOT NULL, i.published DESC LIMIT 1",
+        params)
+
+
+async def vote_counts(
+    db: Database | aiosqlite.Connection, item_id: int
+) -> tuple[dict[str, int], int]:
+    """(votes per option, distinct voters)."""
+    sql_counts = "SELECT choice, count(*) FROM poll_votes WHERE item_id = ? GROUP BY choice"
+    sql_voters = "SELECT count(DISTINCT voter) FROM poll_votes WHERE item_id = ?"
+    if isinstance(db, Database):
+        rows = await db.fetchall(sql_counts, (item_id,))
+        voters = await db.fetchvalue(sql_voters, (item_id,))
+    else:
+        rows = await db.execute_fetchall(sql_counts, (item_id,))
+        rows = list(rows)
+        async with db.execute(sql_voters, (item_id,)) as cursor:
+            (voters,) = await cursor.fetchone()  # type: ignore[misc]
+    return {r[0]: int(r[1]) for r in rows}, int(voters or 0)
+
+
+async def has_voted(tx: aiosqlite.Connection, item_id: int, voter: str) -> bool:
+    rows = await tx.execute_fetchall(
+        "SELECT 1 FROM poll_votes WHERE item_id = ? AND voter = ? LIMIT 1", (item_id, voter)
+    )
+    return next(iter(rows), None) is not None
+
+
+async def add_vote(
+    tx: aiosqlite.Connection, item_id: int, voter: str, choice: str, note_iri: str
+) -> bool:
+    cursor = await tx.execute(
+        "INSERT INTO poll_votes (item_id, voter, choice, note_iri, created_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (item_id, voter, choice, note_iri, utcnow()))
+    return cursor.rowcount == 1
+
+
+async def participant_count(db: Database | aiosqlite.Connection, item_id: int) -> int:
+    sql = "SELECT count(*) FROM event_participants WHERE item_id = ?"
+    if isinstance(db, Database):
+        return int(await db.fetchvalue(sql, (item_id,)))
+    rows = await db.execute_fetchall(sql, (item_id,))
+    (count,) = next(iter(rows), None)  # type: ignore[misc]
+    return int(count)
+
+
+async def add_participant(
+    tx: aiosqlite.Connection, item_id: int, participant: str, join_iri: str
+) -> bool:
+    cursor = await tx.execute(
+        "INSERT INTO event_participants (item_id, participant, join_iri, created_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (item_id, participant, join_iri, utcnow()))
+    return cursor.rowcount == 1
+
+
+async def remove_participant(tx: aiosqlite.Connection, item_id: int, participant: str) -> bool:
+    cursor = await tx.execute(
+        "DELETE FROM event_participants WHERE item_id = ? AND participant = ?",
+        (item_id, participant))
+    return cursor.rowcount == 1
+
+
+async def polls_to_close(db: Database, now_iso: str) -> list[Row]:
+    return await db.fetchall(
+        f"{_SELECT} WHERE i.kind = 'poll' AND i.closed_at IS NULL AND i.deleted_at IS NULL"
+        " AND i.closes_at <= ?", (now_iso,))
+
+
+async def set_closed(db: Database, item_id: int, when: str) -> bool:
+    async with db.transaction() as tx:
+        cursor = await tx.execute(
+            "UPDATE items SET closed_at = ? WHERE id = ? AND closed_at IS NULL", (when, item_id))
+        return cursor.rowcount == 1
+
+
+async def replies_to(db: Database, object_iri: str) -> list[Row]:
+    return await db.fetchall(
+        "SELECT o.iri, o.attributed_to, o.content, o.published, r.name AS author_name,"
+        " r.username AS author_username, r.host AS author_host"
+        " FROM remote_objects o LEFT JOIN remote_actors r ON r.iri = o.attributed_to"
+        " WHERE o.in_reply_to = ? AND o.deleted_at IS NULL ORDER BY o.id",
+        (object_iri,))
