@@ -280,7 +280,7 @@ async def handle_join(tx: aiosqlite.Connection, ctx: Context, activity: Activity
     ctx.queued.append(ctx.sender.inbox)
     if added:
         ctx.recount.setdefault(event["object_iri"], []).append(ctx.sender.inbox)
-    log.info("join", event=event["object_iri"], by=ctx.sender.iri, full=full)
+    log.info("join", item=event["object_iri"], by=ctx.sender.iri, full=full)
 
 
 async def _leave(tx: aiosqlite.Connection, ctx: Context, event_iri: str | None) -> None:

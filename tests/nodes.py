@@ -27,10 +27,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, timeout: float = 60, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "chapterhouse", *args],
-        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT, input=stdin,
     )
 
 
@@ -129,8 +131,8 @@ class Node:
         with sqlite3.connect(self.database) as conn:
             return conn.execute(query, params).fetchall()
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return run_cli(*args, "--data", str(self.data))
+    def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, "--data", str(self.data), stdin=stdin)
 
     def start(self) -> None:
         log = self.log_path.open("ab")
