@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
 
 from chapterhouse.cli import build_parser
 from federation.vocab import CHAPTERHOUSE_TERMS, NAMESPACE
+from outbox.items import CONTENT_TERMS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,9 +40,11 @@ def test_every_cli_command_is_in_the_docs() -> None:
 def test_every_term_of_ours_is_in_federation_md() -> None:
     federation = read("FEDERATION.md")
     assert NAMESPACE in federation
-    for term in CHAPTERHOUSE_TERMS:
-        if term != "chapterhouse":
-            assert f"| `{term}` | `chapterhouse:{term}` |" in federation, term
+    ours = {term for term, definition in {**CHAPTERHOUSE_TERMS, **CONTENT_TERMS}.items()
+            if "chapterhouse:" in json.dumps(definition)}
+    assert {"level", "meetingDate"} <= ours
+    for term in ours:
+        assert f"| `{term}` | `chapterhouse:{term}` |" in federation, term
 
 
 def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one() -> None:
