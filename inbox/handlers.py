@@ -159,14 +159,13 @@ async def _audience(tx: aiosqlite.Connection, ctx: Context, activity: Activity) 
     handles = [h for h in map(ctx.local_handle, activity.audience()) if h and h != NODE]
     if ctx.target and ctx.target != NODE:
         handles.append(ctx.target)
-    ids = await store.local_actor_ids(tx, list(dict.fromkeys(handles)))
+    ids = await store.concerned_actor_ids(tx, list(dict.fromkeys(handles)), ctx.sender.iri)
     obj = activity.object or {}
     in_reply_to = id_of(obj.get("inReplyTo"))
     if in_reply_to and ctx.urls.is_local(in_reply_to):
         author = await store.local_object_actor(tx, in_reply_to)
         if author is not None:
             ids.append(author)
-    ids.extend(await store.local_followers_of(tx, ctx.sender.iri))
     return list(dict.fromkeys(ids))
 
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
 from aiohttp import web
 
 from federation.client import FetchError
-from federation.remote_actors import InvalidActor, RemoteActors, same_origin
+from federation.remote_actors import InvalidActor, Lru, RemoteActors, same_origin
 from federation.transport import Transport
 from federation.verification import Unverified, verify_signed
 from inbox import handlers
@@ -31,6 +31,8 @@ log = structlog.get_logger(__name__)
 MAX_BODY = 1024 * 1024  # what Mastodon accepts, too
 OBJECT_CARRIERS = frozenset({"Create", "Update"})
 MAX_OBJECTS = 50
+RECENT_IDS = 10_000
+HOST_CHECK_EVERY = 60.0
 
 
 @dataclass
@@ -41,17 +43,25 @@ class Inbox:
     context: Callable[..., handlers.Context]
     window: timedelta
     on_queued: Callable[[], None] = lambda: None
+    # Memory that spares the database a question on every POST. Local handles are only
+    # ever added (a new chapter), so a positive cache cannot go stale; recent activity ids
+    # answer most retries at once (older ones are caught by the insert's own dedupe).
+    _handles: set[str] = field(default_factory=set)
+    _recent: Lru = field(default_factory=lambda: Lru(RECENT_IDS))
+    _hosts_checked: dict[str, float] = field(default_factory=dict)
 
     async def receive(self, request: web.Request, target: str | None) -> int:
         """Take one POST; the status to answer (202) or Refused."""
-        if target is not None and not await actor_store.handle_exists(self.db, target):
-            raise Refused(404, f"no actor {target!r} on this node")
+        if target is not None and target not in self._handles:
+            if not await actor_store.handle_exists(self.db, target):
+                raise Refused(404, f"no actor {target!r} on this node")
+            self._handles.add(target)
         body = await _read_body(request)
         try:
             activity = parse(body)
         except BadActivity as exc:
             raise Refused(400, str(exc)) from None
-        if await store.seen(self.db, activity.id):
+        if self._recent.get_fresh(activity.id) is not None:
             return 202  # a retry of something we already have; signing it again proves nothing
         if await self._from_deleted_actor(activity):
             return 202
@@ -68,10 +78,12 @@ class Inbox:
             if not await store.record_activity(
                 tx, activity.id, activity.type, activity.actor, activity.document
             ):
+                self._recent.put(activity.id, True)
                 return 202
             handler = handlers.HANDLERS.get(activity.type)
             if handler is not None:
                 await handler(tx, ctx, activity)
+        self._recent.put(activity.id, True)
         if activity.type == "Delete" and activity.object_id == activity.actor:
             self.actors.forget(activity.actor)
         for item_iri, inboxes in ctx.recount.items():
@@ -152,7 +164,14 @@ class Inbox:
 
     async def _host_is_alive(self, host: str) -> None:
         # A signed request from a host we had given up on means it is back (Mastodon does
-        # the same); only touch the row when there is something to clear.
+        # the same); only touch the row when there is something to clear, and look at most
+        # once a minute per host.
+        now = time.monotonic()
+        if now - self._hosts_checked.get(host, -HOST_CHECK_EVERY) < HOST_CHECK_EVERY:
+            return
+        self._hosts_checked[host] = now
+        if len(self._hosts_checked) > RECENT_IDS:
+            self._hosts_checked.clear()
         state = await remote_store.host_state(self.db, host)
         if state is not None and (state.failures or state.unavailable_since):
             await remote_store.host_answered(self.db, host, time.time())

@@ -43,10 +43,6 @@ async def record_activity(
     return cursor.rowcount == 1
 
 
-async def seen(db: Database, iri: str) -> bool:
-    return await db.fetchvalue("SELECT 1 FROM inbox_activities WHERE iri = ?", (iri,)) is not None
-
-
 async def local_target(tx: aiosqlite.Connection, handle: str | None) -> LocalTarget | None:
     where = "kind = 'node'" if handle is None else "handle = ?"
     rows = await tx.execute_fetchall(
@@ -167,12 +163,17 @@ async def is_followed_by_local(tx: aiosqlite.Connection, remote_iri: str) -> boo
     return next(iter(rows), None) is not None
 
 
-async def local_actor_ids(tx: aiosqlite.Connection, handles: list[str]) -> list[int]:
-    if not handles:
-        return []
-    marks = ",".join("?" * len(handles))
-    rows = await tx.execute_fetchall(f"SELECT id FROM actors WHERE handle IN ({marks})", handles)
-    return [row[0] for row in rows]
+async def concerned_actor_ids(
+    tx: aiosqlite.Connection, handles: list[str], author: str
+) -> list[int]:
+    """Local actors named by these handles, and those that follow `author` (accepted)."""
+    marks = ",".join("?" * len(handles)) or "NULL"
+    rows = await tx.execute_fetchall(
+        f"SELECT id FROM actors WHERE handle IN ({marks})"
+        " UNION SELECT actor_id FROM following WHERE target_iri = ? AND state = 'accepted'",
+        (*handles, author),
+    )
+    return [int(row[0]) for row in rows]
 
 
 async def upsert_remote_object(
@@ -180,29 +181,20 @@ async def upsert_remote_object(
 ) -> bool:
     """Store or update a remote object; False if it was deleted before (ids are not reused)."""
     rows = await tx.execute_fetchall(
-        "SELECT id, deleted_at, updated FROM remote_objects WHERE iri = ?", (fields["iri"],)
+        "INSERT INTO remote_objects (iri, type, attributed_to, content, summary, in_reply_to,"
+        " published, updated, document, received_at)"
+        " VALUES (:iri, :type, :attributed_to, :content, :summary, :in_reply_to, :published,"
+        " :updated, :document, :now)"
+        " ON CONFLICT (iri) DO UPDATE SET type = excluded.type, content = excluded.content,"
+        " summary = excluded.summary, in_reply_to = excluded.in_reply_to,"
+        " updated = excluded.updated, document = excluded.document"
+        " WHERE remote_objects.deleted_at IS NULL"
+        " RETURNING id",
+        {**fields, "now": utcnow()},
     )
-    row = next(iter(rows), None)
-    if row is not None and row[1] is not None:
-        return False
-    now = utcnow()
-    if row is None:
-        cursor = await tx.execute(
-            "INSERT INTO remote_objects (iri, type, attributed_to, content, summary, in_reply_to,"
-            " published, updated, document, received_at)"
-            " VALUES (:iri, :type, :attributed_to, :content, :summary, :in_reply_to, :published,"
-            " :updated, :document, :now)",
-            {**fields, "now": now},
-        )
-        object_id = cursor.lastrowid
-    else:
-        object_id = row[0]
-        await tx.execute(
-            "UPDATE remote_objects SET type = :type, content = :content, summary = :summary,"
-            " in_reply_to = :in_reply_to, updated = :updated, document = :document"
-            " WHERE id = :id",
-            {**fields, "id": object_id},
-        )
+    if not rows:
+        return False  # a tombstone: the WHERE above kept it as it is
+    object_id = rows[0][0]
     await tx.executemany(
         "INSERT INTO remote_object_audience (object_id, actor_id) VALUES (?, ?)"
         " ON CONFLICT DO NOTHING",
@@ -301,15 +293,6 @@ async def local_object_actor(tx: aiosqlite.Connection, iri: str) -> int | None:
     rows = await tx.execute_fetchall("SELECT actor_id FROM objects WHERE iri = ?", (iri,))
     row = next(iter(rows), None)
     return None if row is None else int(row[0])
-
-
-async def local_followers_of(tx: aiosqlite.Connection, remote_iri: str) -> list[int]:
-    """Local actors whose follow of a remote actor was accepted."""
-    rows = await tx.execute_fetchall(
-        "SELECT actor_id FROM following WHERE target_iri = ? AND state = 'accepted'",
-        (remote_iri,),
-    )
-    return [int(row[0]) for row in rows]
 
 
 async def forget_remote_actor(tx: aiosqlite.Connection, iri: str) -> None:

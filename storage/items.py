@@ -203,3 +203,20 @@ async def replies_to(db: Database, object_iri: str) -> list[Row]:
         " FROM remote_objects o LEFT JOIN remote_actors r ON r.iri = o.attributed_to"
         " WHERE o.in_reply_to = ? AND o.deleted_at IS NULL ORDER BY o.id",
         (object_iri,))
+
+
+# Read-only queries for the web pages and feeds.
+
+async def reply_count(db: Database, object_iri: str) -> int:
+    """Stored replies (not deleted) to a local object."""
+    return int(await db.fetchvalue(
+        "SELECT count(*) FROM remote_objects WHERE in_reply_to = ? AND deleted_at IS NULL",
+        (object_iri,)))
+
+
+async def reply_ids(db: Database, object_iri: str, offset: int, limit: int) -> list[str]:
+    """Ids of stored replies to a local object, in the order they arrived."""
+    rows = await db.fetchall(
+        "SELECT iri FROM remote_objects WHERE in_reply_to = ? AND deleted_at IS NULL"
+        " ORDER BY id LIMIT ? OFFSET ?", (object_iri, limit, offset))
+    return [row[0] for row in rows]

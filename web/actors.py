@@ -87,7 +87,7 @@ COLLECTIONS: dict[str, tuple[Counter, Pager]] = {
 }
 
 
-def _page_number(request: web.Request) -> int | None:
+def page_number(request: web.Request) -> int | None:
     raw = request.query.get("page")
     if raw is None:
         return None
@@ -106,7 +106,7 @@ async def collection(request: web.Request) -> web.StreamResponse:
     count, page_of = COLLECTIONS[name]
     collection_id = urls.collection(found.handle, name)
     total = await count(db, found.id)
-    page = _page_number(request)
+    page = page_number(request)
     if page is None:
         return as2_response(collections.ordered_collection(collection_id, total))
     if page > collections.page_count(total):

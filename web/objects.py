@@ -1,17 +1,40 @@
-"""Local objects and activities by URL: AS2 for servers, a page for people, 410 once deleted."""
+"""Local objects and activities by URL: AS2 for servers, a page for people, 410 once deleted.
+
+An object's URL also has its replies collection (`/replies`) and, for an event, its
+iCalendar file (`.ics`).
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from aiohttp import web
 
+from federation import collections
 from outbox.activities import tombstone
 from storage import actors as actor_store
+from storage import items as item_store
 from storage import outbox as store
-from web.actors import as2_response, require_signature
+from web import feeds
+from web.actors import as2_response, page_number, require_signature
 from web.errors import refuse
+from web.items import item_view, reply_view
 from web.negotiation import activity_media_type
 from web.pages import render
 from web.state import DB, NODE
+
+
+async def _live_object(request: web.Request) -> tuple[str, dict[str, Any], int]:
+    """(iri, document, actor id) of the object the URL names; 404 unknown, 410 deleted."""
+    iri = request.app[NODE].urls.object(request.match_info["uuid"])
+    found = await store.local_object(request.app[DB], iri)
+    if found is None:
+        raise refuse(404, "no such object on this node")
+    document, actor_id, deleted_at = found
+    if deleted_at is not None:
+        raise web.HTTPGone(text="this object was deleted")
+    return iri, document, actor_id
 
 
 async def object_view(request: web.Request) -> web.StreamResponse:
@@ -31,9 +54,57 @@ async def object_view(request: web.Request) -> web.StreamResponse:
     await require_signature(request)
     if media_type is not None:
         return as2_response(document, media_type)
-    author = await actor_store.handle_of(request.app[DB], actor_id)
-    counts = await store.reaction_counts(request.app[DB], iri)
-    return render(request, "object.html", object=document, author=author, counts=counts)
+    response = await object_page(request, iri, document, actor_id)
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+async def object_page(
+    request: web.Request, iri: str, document: dict[str, Any], actor_id: int
+) -> web.Response:
+    """The page of an item (news, blog, minutes, event, poll), or of a note, with the
+    replies that reached us from the fediverse under it."""
+    db = request.app[DB]
+    replies = [reply_view(row) for row in await item_store.replies_to(db, iri)]
+    counts = await store.reaction_counts(db, iri)
+    row = await item_store.by_iri(db, iri)
+    if row is None:
+        author = await actor_store.handle_of(db, actor_id)
+        return render(request, "object.html", object=document, author=author, counts=counts,
+                      replies=replies)
+    view = await item_view(db, row, datetime.now(UTC))
+    return render(request, "item.html", item=view, counts=counts, replies=replies)
+
+
+async def replies_collection(request: web.Request) -> web.StreamResponse:
+    """`{object id}/replies`: the ids of the replies we hold, in the order they came."""
+    iri, _, _ = await _live_object(request)
+    await require_signature(request)
+    db = request.app[DB]
+    collection_id = f"{iri}/replies"
+    total = await item_store.reply_count(db, iri)
+    page = page_number(request)
+    if page is None:
+        return as2_response(collections.ordered_collection(collection_id, total))
+    if page > collections.page_count(total):
+        raise refuse(404, f"replies has only {collections.page_count(total)} page(s)")
+    size = collections.PAGE_SIZE
+    ids = await item_store.reply_ids(db, iri, (page - 1) * size, size)
+    return as2_response(collections.ordered_collection_page(collection_id, page, total, ids))
+
+
+async def event_calendar(request: web.Request) -> web.StreamResponse:
+    """`{event id}.ics`: the event as an iCalendar file, to add it to a calendar."""
+    iri = request.app[NODE].urls.object(request.match_info["uuid"])
+    row = await item_store.by_iri(request.app[DB], iri)
+    if row is None:
+        raise refuse(404, "no such event on this node")
+    if row["deleted_at"] is not None:
+        raise web.HTTPGone(text="this event was deleted")
+    if row["kind"] != "event":
+        raise refuse(404, "this item is not an event")
+    body = feeds.event_calendar(request.app[NODE], [row])
+    return feeds.calendar_response(body, download=f"{request.match_info['uuid']}.ics")
 
 
 async def activity_view(request: web.Request) -> web.StreamResponse:
@@ -47,5 +118,9 @@ async def activity_view(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/objects/{uuid:[0-9a-f]{32}}", object_view)
-    app.router.add_get("/activities/{uuid:[0-9a-f]{32}}", activity_view)
+    uuid = "{uuid:[0-9a-f]{32}}"
+    app.router.add_get(f"/objects/{uuid}", object_view)
+    app.router.add_get(f"/objects/{uuid}/replies", replies_collection)
+    app.router.add_get(f"/objects/{uuid}.ics", event_calendar)
+    app.router.add_get(f"/activities/{uuid}", activity_view)
+    feeds.setup(app)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
 from federation.text import plain_to_html
+from outbox.items import KINDS
 from storage import actors as store
+from storage import items as item_store
 from storage.actors import ActorRecord
+from web.items import item_views, sections
 from web.state import DB, NODE, TEMPLATES
 
 LEVEL_LABELS = {
@@ -30,6 +33,24 @@ def human_date(value: str) -> str:
     return f"{moment.day} {moment:%B %Y}"
 
 
+def day(moment: datetime) -> str:
+    """"Saturday 12 September 2026", in the moment's own time zone."""
+    return f"{moment:%A} {moment.day} {moment:%B %Y}"
+
+
+def clock(moment: datetime) -> str:
+    return f"{moment:%H:%M}"
+
+
+def human_moment(value: str) -> str:
+    """"2026-12-01T18:00:00Z" -> "1 December 2026, 18:00 UTC"."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return value
+    return f"{moment.day} {moment:%B %Y, %H:%M} UTC"
+
+
 def create_templates() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("web", "templates"),
@@ -41,6 +62,9 @@ def create_templates() -> jinja2.Environment:
     # with the web interface.
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     env.filters["date"] = human_date
+    env.filters["day"] = day
+    env.filters["clock"] = clock
+    env.filters["moment"] = human_moment
     env.filters["level"] = lambda level: LEVEL_LABELS.get(level, level)
     env.filters["paragraphs"] = lambda text: Markup(plain_to_html(text))
     return env
@@ -61,12 +85,15 @@ async def render_actor_page(request: web.Request, actor: ActorRecord) -> web.Res
             chapter=actor,
             members=await store.members(db, chapter_id=actor.id),
             subchapters=await store.subchapters_page(db, actor.id, 0, 1000),
+            **await sections(db, actor.id),
         )
     return render(
         request,
         "member.html",
         member=actor,
         chapters=await store.member_chapters(db, actor.id),
+        posts=await item_views(db, await item_store.latest(db, KINDS, actor.id, 10),
+                               datetime.now(UTC)),
     )
 
 
@@ -77,6 +104,7 @@ async def home(request: web.Request) -> web.Response:
         "home.html",
         chapters=await store.chapters(db, limit=50),
         members=await store.members(db, limit=10),
+        **await sections(db, None),
     )
 
 

@@ -36,7 +36,40 @@
 //                             "public"?: bool (default true: cc Public),
 //                             "mention"?: bool, "inReplyTo"?: URL,
 //                             "preferSharedInbox"?: bool}
-//   POST /_control/reset     clears received / inbox-requests / outgoing logs
+//   POST /_control/vote      {"question": URL, "choices": ["opt A", ...],
+//                             "style"?: "mastodon" (default) | "gotosocial"}
+//        alice looks the Question up (signed GET), then sends her vote to
+//        its author's inbox: "mastodon" = one Create per choice, each with a
+//        Note {name: choice, no content, inReplyTo: Question, attributedTo:
+//        alice, to: author}; "gotosocial" = ONE Create whose object is the
+//        array of those Notes (a single object when there is one choice).
+//        The Notes are served at /users/alice/votes/<uuid>.  Choices are
+//        sent as given (unknownChoices lists those that match no option).
+//        200 {"ok": true, "activityIds", "noteIds", "status": [final HTTP
+//        status per Create], "deliveries": [{activityId, attempts: [{inbox,
+//        scheme, status}]}], "author", "inbox", "options", "multiple",
+//        "closed", "endTime", "unknownChoices"}; 502 on a refused delivery
+//        with "status": <that status>, "responseBody", "reason", "statuses",
+//        "sentActivityIds" (Creates accepted before it), "unsentActivityIds"
+//        (the rest are not tried after a refusal).
+//   GET  /_control/lookup?url=URL
+//        alice looks URL up with Fedify (signed GET, no cache) and answers
+//        what Fedify PARSED: type, id, name, summary, content, url,
+//        published, updated, attributedTo, inReplyTo, to, cc, startTime,
+//        endTime, tags/tagNames, attachments, location(s); for a Question
+//        also exclusiveOptions/inclusiveOptions [{name, totalItems}],
+//        options, multiple, closed, voters/votersCount; plus "reserialized"
+//        (Fedify's compact re-serialisation) and "raw" (the document).
+//        502 {"ok": false, "stage": "lookup", ...} if Fedify gives nothing.
+//   GET  /_control/signature-specs   {origin: spec} Fedify's double-knock
+//                             remembered (the first knock it will use next)
+//   POST /_control/reset     clears received / inbox-requests / outgoing logs;
+//                            {"signatureSpecs": true} also forgets remembered
+//                            first-knock specs, {"documentCache": true} the
+//                            5-minute cache of ctx.documentLoader
+// In /_control/received, "objectParsed" has the same shape as a lookup
+// answer (without raw); an activity with several objects also gets
+// "objectIds" and "objectsParsed".
 // Sends from the control API bypass the queue (immediate) and only answer
 // once the remote inbox answered; failures answer HTTP 502 with
 // {"ok": false, "reason", "status", "responseBody", ...}.
@@ -169,6 +202,136 @@ function shortType(obj) {
 }
 const href = (u) => (u == null ? null : u.href ?? String(u));
 const errorText = (e) => `${e?.name ?? "Error"}: ${e?.message ?? e}`;
+
+// ---------------------------------------------------------------------------
+// Fedify's parse of an object, as plain JSON, read only through Fedify's own
+// accessors (never the document it was parsed from).  Used by
+// /_control/lookup and for `objectParsed` in /_control/received.  Terms
+// Fedify's vocabulary does not model (e.g. schema.org `address` on a Place,
+// Mobilizon's mz:* terms) are absent here; see `raw` for those.
+const str = (v) => (v == null ? null : v.toString());
+const instant = (v) => (v == null ? null : v.toString());
+const lang = (v) => v?.locale?.baseName ?? null; // LanguageString (from contentMap etc.)
+
+function linkOrUrl(v) {
+  if (v == null) return null;
+  if (v instanceof URL) return v.href;
+  if (v instanceof vocab.Link) {
+    return {
+      type: shortType(v),
+      href: href(v.href),
+      mediaType: v.mediaType ?? null,
+      name: str(v.name),
+      ...(v.rels?.length ? { rel: v.rels } : {}),
+    };
+  }
+  return String(v);
+}
+
+// An embedded object or link: tag, attachment, location, ...
+function describeEmbedded(o) {
+  if (o == null) return null;
+  if (o instanceof URL) return { id: o.href };
+  if (o instanceof vocab.Link) return linkOrUrl(o); // Hashtag and Mention are Links
+  if (o instanceof vocab.PropertyValue) return { type: "PropertyValue", name: str(o.name), value: str(o.value) };
+  const out = { type: shortType(o), id: href(o.id) };
+  const add = (k, v) => {
+    if (v != null && !(Array.isArray(v) && v.length === 0)) out[k] = v;
+  };
+  add("name", str(o.name));
+  add("summary", str(o.summary));
+  add("content", str(o.content));
+  add("mediaType", o.mediaType ?? null);
+  if (o.urls?.length) add("url", linkOrUrl(o.url));
+  if (o instanceof vocab.Place) {
+    // Fedify's Place has no address property (schema.org's is not in its
+    // vocabulary), so a PostalAddress never shows up here.
+    for (const k of ["latitude", "longitude", "altitude", "accuracy", "radius", "units"]) add(k, o[k] ?? null);
+  }
+  if (o instanceof vocab.Emoji) add("icon", href(o.iconId));
+  return out;
+}
+
+async function collectAll(iterable) {
+  const out = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+}
+
+// loaders: { documentLoader, contextLoader } used for anything that is only a
+// URI (Fedify fetches it); embedded values are read without network access.
+async function describeObject(obj, loaders) {
+  const errors = {};
+  const guard = async (field, fn, fallback = null) => {
+    try {
+      return await fn();
+    } catch (error) {
+      errors[field] = errorText(error);
+      return fallback;
+    }
+  };
+  const out = {
+    type: shortType(obj),
+    typeUri: href(getTypeId(obj)),
+    id: href(obj.id),
+    name: str(obj.name),
+    summary: str(obj.summary),
+    content: str(obj.content),
+    contentLanguage: lang(obj.content),
+    mediaType: obj.mediaType ?? null,
+    url: linkOrUrl(obj.url),
+    urls: (obj.urls ?? []).map(linkOrUrl),
+    published: instant(obj.published),
+    updated: instant(obj.updated),
+    attributedTo: href(obj.attributionId),
+    attributedToAll: (obj.attributionIds ?? []).map(href),
+    inReplyTo: href(obj.replyTargetId),
+    to: (obj.toIds ?? []).map(href),
+    cc: (obj.ccIds ?? []).map(href),
+    sensitive: obj.sensitive ?? null,
+    startTime: instant(obj.startTime),
+    endTime: instant(obj.endTime),
+  };
+  const tags = await guard("tags", () => collectAll(obj.getTags(loaders)), []);
+  out.tags = tags.map(describeEmbedded);
+  out.tagNames = out.tags.map((t) => t?.name).filter((n) => n != null);
+  const atts = await guard("attachments", () => collectAll(obj.getAttachments(loaders)), []);
+  out.attachments = atts.map(describeEmbedded);
+  const locs = await guard("location", () => collectAll(obj.getLocations(loaders)), []);
+  out.locations = locs.map(describeEmbedded);
+  out.location = out.locations[0] ?? null;
+  if (obj instanceof vocab.Question) {
+    const option = async (o) => {
+      const d = describeEmbedded(o);
+      if (o instanceof vocab.Object) {
+        const replies = await guard(`replies of option ${str(o.name)}`, () => o.getReplies(loaders));
+        d.totalItems = replies?.totalItems ?? null;
+      }
+      return d;
+    };
+    const excl = await guard("exclusiveOptions", () => collectAll(obj.getExclusiveOptions(loaders)), []);
+    const incl = await guard("inclusiveOptions", () => collectAll(obj.getInclusiveOptions(loaders)), []);
+    out.exclusiveOptions = await Promise.all(excl.map(option)); // oneOf
+    out.inclusiveOptions = await Promise.all(incl.map(option)); // anyOf
+    out.multiple = incl.length > 0 && excl.length === 0;
+    out.options = [...out.exclusiveOptions, ...out.inclusiveOptions].map((o) => o?.name ?? null);
+    // closed: an instant (ISO string), a boolean, or null when absent.
+    const closed = obj.closed;
+    out.closed = closed == null ? null : typeof closed === "boolean" ? closed : closed.toString();
+    out.voters = obj.voters ?? null; // toot:votersCount
+    out.votersCount = out.voters;
+  }
+  out.reserialized = await guard("reserialized", () =>
+    obj.toJsonLd({ format: "compact", contextLoader: loaders.contextLoader }));
+  if (Object.keys(errors).length > 0) out.fieldErrors = errors;
+  return out;
+}
+
+const withTimeout = (promise, ms, what) =>
+  Promise.race([
+    promise,
+    new Promise((_, reject) => setTimeout(() => reject(new Error(`${what} timed out after ${ms / 1000}s`)), ms)),
+  ]);
 
 // ---------------------------------------------------------------------------
 // Signature metadata from a request's headers / body (descriptive only; the
@@ -322,8 +485,18 @@ const ORIGIN = `http://127.0.0.1:${PORT}`;
 // Enqueueing wakes the in-process queue immediately, so the poll interval
 // only matters for its (leaky: one listener per poll) idle loop; keep it long.
 const outboxQueue = new InProcessMessageQueue({ pollInterval: { seconds: 60 } });
+const kv = new MemoryKvStore();
+// Fedify's KV keys read/cleared by the control API.
+const SPEC_PREFIX = ["_fedify", "httpMessageSignaturesSpec"]; // origin -> remembered first knock
+const DOC_CACHE_PREFIX = ["_fedify", "remoteDocument"]; // ctx.documentLoader's 5-minute cache
+async function kvClear(prefix) {
+  const keys = [];
+  for await (const e of kv.list(prefix)) keys.push(e.key);
+  for (const key of keys) await kv.delete(key);
+  return keys.length;
+}
 const federation = createFederation({
-  kv: new MemoryKvStore(),
+  kv,
   origin: ORIGIN,
   // Only outgoing deliveries are queued (used for the automatic Accept);
   // incoming activities are processed synchronously, so a listener has run
@@ -425,20 +598,32 @@ async function record(ctx, activity, extra = {}) {
   }
   // Fedify's own view of the activity's object (dereferenced if it was only
   // a URI; cross-origin embedded objects are re-fetched by Fedify).
+  // objectParsed = describeObject() (the same shape /_control/lookup gives,
+  // read through Fedify's accessors; its `reserialized` member is Fedify's
+  // compact re-serialisation of the parsed object).
+  const loaders = { documentLoader: ctx.documentLoader, contextLoader: ctx.contextLoader };
   try {
-    const obj = await Promise.race([
-      activity.getObject({ documentLoader: ctx.documentLoader, contextLoader: ctx.contextLoader }),
-      new Promise((_, reject) => setTimeout(() => reject(new Error("timed out after 10s")), 10000)),
-    ]);
+    const obj = await withTimeout(activity.getObject(loaders), 10000, "getObject");
     if (obj != null) {
       entry.objectType = shortType(obj);
       if (entry.objectId == null) entry.objectId = href(obj.id);
-      if (!isActor(obj)) {
-        entry.objectParsed = await obj.toJsonLd({ format: "compact", contextLoader: ctx.contextLoader });
-      }
+      if (!isActor(obj)) entry.objectParsed = await withTimeout(describeObject(obj, loaders), 10000, "describe");
     }
   } catch (error) {
     entry.objectFetchError = errorText(error);
+  }
+  // An activity with several objects (e.g. a GoToSocial-style poll vote:
+  // one Create whose object is an array of Notes).
+  if ((activity.objectIds?.length ?? 0) > 1) {
+    entry.objectIds = activity.objectIds.map(href);
+    try {
+      const objs = await withTimeout(collectAll(activity.getObjects(loaders)), 10000, "getObjects");
+      entry.objectsParsed = await Promise.all(
+        objs.map((o) => (isActor(o) ? { type: shortType(o), id: href(o.id) } : describeObject(o, loaders))),
+      );
+    } catch (error) {
+      entry.objectsFetchError = errorText(error);
+    }
   }
   if (entry.objectType == null) {
     const o = entry.object?.object;
@@ -576,13 +761,16 @@ const problems = (logs) =>
       return line.length > 2000 ? line.slice(0, 2000) + "… (truncated)" : line;
     });
 
-async function lookupActor(ctx, target) {
+async function lookupActor(ctx, target, documentLoader) {
   if (typeof target !== "string" || target === "") {
     return { error: json(400, { ok: false, reason: "missing target" }) };
   }
   let actor;
   try {
-    actor = await ctx.lookupObject(target, { signal: AbortSignal.timeout(15000) });
+    actor = await ctx.lookupObject(target, {
+      signal: AbortSignal.timeout(15000),
+      ...(documentLoader ? { documentLoader } : {}),
+    });
   } catch (error) {
     return { error: json(502, { ok: false, stage: "lookup", reason: errorText(error), log: problems(scope.getStore().logs) }) };
   }
@@ -621,6 +809,140 @@ async function send(ctx, recipient, activity, body, extra) {
   }
 }
 
+// Alice's document loader (GETs signed with her RSA key, double-knocking like
+// deliveries, and not cached, unlike ctx.documentLoader which Fedify caches
+// for 5 minutes), wrapped to keep the documents it loaded.
+async function aliceLoaders(ctx) {
+  const base = await ctx.getDocumentLoader({ identifier: IDENTIFIER });
+  const documents = [];
+  const documentLoader = async (url, options) => {
+    const doc = await base(url, options);
+    documents.push(doc);
+    return doc;
+  };
+  return { documentLoader, contextLoader: ctx.contextLoader, documents };
+}
+
+// Looks `target` up as alice.  Returns {obj, raw, loaders} or {error: Response}.
+async function lookupAsAlice(ctx, target) {
+  if (typeof target !== "string" || target === "") {
+    return { error: json(400, { ok: false, reason: "missing url" }) };
+  }
+  const loaders = await aliceLoaders(ctx);
+  let obj;
+  try {
+    obj = await ctx.lookupObject(target, {
+      documentLoader: loaders.documentLoader,
+      contextLoader: loaders.contextLoader,
+      signal: AbortSignal.timeout(15000),
+    });
+  } catch (error) {
+    return { error: json(502, { ok: false, stage: "lookup", url: target, reason: errorText(error), log: problems(scope.getStore().logs) }) };
+  }
+  if (obj == null) {
+    return {
+      error: json(502, {
+        ok: false,
+        stage: "lookup",
+        url: target,
+        reason: `Fedify could not look up ${target}`,
+        raw: loaders.documents.at(-1)?.document ?? null,
+        log: problems(scope.getStore().logs),
+      }),
+    };
+  }
+  const doc = loaders.documents.find((d) => d.documentUrl === obj.id?.href) ?? loaders.documents.at(-1);
+  return { obj, raw: doc?.document ?? null, loaders };
+}
+
+// Outgoing POSTs of one activity since outgoing[from] (one per double-knock).
+function deliveryAttempts(from, activityId) {
+  return outgoing
+    .slice(from)
+    .filter((r) => r.method === "POST" && r.activityId === activityId)
+    .map((r) => ({ inbox: r.url, scheme: r.signature?.scheme ?? null, status: r.status ?? null, ...(r.error ? { error: r.error } : {}) }));
+}
+
+async function vote(ctx, body) {
+  const style = body.style ?? "mastodon";
+  if (!["mastodon", "gotosocial"].includes(style)) {
+    return json(400, { ok: false, reason: 'style must be "mastodon" or "gotosocial"' });
+  }
+  const choices = body.choices;
+  if (!Array.isArray(choices) || choices.length === 0 || !choices.every((c) => typeof c === "string")) {
+    return json(400, { ok: false, reason: "choices must be a non-empty array of option names" });
+  }
+  const found = await lookupAsAlice(ctx, body.question);
+  if (found.error) return found.error;
+  const { obj: question, loaders } = found;
+  if (!(question instanceof vocab.Question)) {
+    return json(502, { ok: false, stage: "lookup", reason: `${body.question} is a ${shortType(question)}, not a Question` });
+  }
+  const parsed = await describeObject(question, loaders);
+  const authorId = question.attributionId ?? question.actorId;
+  if (authorId == null) return json(502, { ok: false, stage: "lookup", reason: "the Question has no attributedTo (nor actor)" });
+  const { actor: author, error } = await lookupActor(ctx, authorId.href, loaders.documentLoader);
+  if (error) return error;
+
+  // Sent as given, even if not an option / the poll is closed: the receiving
+  // server is the one to judge (unknownChoices just reports the mismatch).
+  const alice = ctx.getActorUri(IDENTIFIER);
+  const notes = choices.map((choice) => {
+    const note = new Note({
+      id: new URL(`/users/${IDENTIFIER}/votes/${randomUUID()}`, ORIGIN),
+      name: choice,
+      replyTarget: question.id,
+      attribution: alice,
+      to: author.id,
+    });
+    localObjects.set(note.id.href, note);
+    return note;
+  });
+  // GoToSocial: ONE Create whose object is the array of Notes (Fedify's
+  // Create takes several objects; with one choice it serialises a single
+  // object, not a one-element array, as GoToSocial's serialiser does too).
+  const creates = style === "mastodon"
+    ? notes.map((note) => newLocal(ctx, Create, { actor: alice, object: note, to: author.id }))
+    : [newLocal(ctx, Create, { actor: alice, objects: notes, to: author.id, published: Temporal.Now.instant() })];
+
+  const common = {
+    style,
+    question: href(question.id),
+    author: href(author.id),
+    inbox: href(author.inboxId),
+    options: parsed.options,
+    multiple: parsed.multiple,
+    closed: parsed.closed,
+    endTime: parsed.endTime,
+    unknownChoices: choices.filter((c) => !parsed.options.includes(c)),
+    activityIds: creates.map((c) => c.id.href),
+    noteIds: notes.map((n) => n.id.href),
+  };
+  const status = [];
+  const deliveries = [];
+  for (const create of creates) {
+    const from = outgoing.length;
+    const failed = await send(ctx, author, create, { preferSharedInbox: body.preferSharedInbox }, {
+      ...common,
+      failedActivityId: create.id.href,
+      sentActivityIds: deliveries.map((d) => d.activityId),
+    });
+    const attempts = deliveryAttempts(from, create.id.href);
+    if (failed) {
+      // send() built {ok:false, status, responseBody, reason, ...}; add the
+      // attempts of this activity and the earlier (successful) ones.
+      const out = await failed.json();
+      out.statuses = [...status, out.status ?? null];
+      out.unsentActivityIds = creates.slice(creates.indexOf(create) + 1).map((c) => c.id.href);
+      out.deliveries = [...deliveries, { activityId: create.id.href, attempts }];
+      return json(502, out);
+    }
+    status.push(attempts.at(-1)?.status ?? null);
+    deliveries.push({ activityId: create.id.href, attempts });
+  }
+  return json(200, { ok: true, ...common, status, deliveries });
+}
+
 async function readJsonBody(request) {
   const text = await request.text();
   if (text.trim() === "") return {};
@@ -637,6 +959,25 @@ async function control(request, path) {
       case "/_control/outgoing": return json(200, outgoing);
       case "/_control/followers": return json(200, [...followers.keys()]);
       case "/_control/following": return json(200, [...following.values()]);
+      case "/_control/signature-specs": {
+        // What Fedify's double-knock remembered per origin (no expiry): the
+        // spec it will try first next time.  After a first knock fails with
+        // any status >= 400 (404, 403 "poll closed", ...), Fedify retries
+        // with the other spec and remembers that one unless the retry got
+        // 400/401; a success on the first knock remembers the first spec.
+        const out = {};
+        for await (const e of kv.list(SPEC_PREFIX)) out[e.key[SPEC_PREFIX.length]] = e.value;
+        return json(200, out);
+      }
+      case "/_control/lookup": {
+        const target = new URL(request.url).searchParams.get("url");
+        const { obj, raw, loaders, error } = await lookupAsAlice(ctx, target);
+        if (error) return error;
+        const parsed = isActor(obj)
+          ? { type: shortType(obj), id: href(obj.id), isActor: true, name: str(obj.name), inbox: href(obj.inboxId) }
+          : await withTimeout(describeObject(obj, loaders), 15000, "describe");
+        return json(200, { ok: true, lookedUp: target, ...parsed, raw });
+      }
       case "/_control/info": {
         const keys = await ctx.getActorKeyPairs(IDENTIFIER);
         return json(200, {
@@ -665,7 +1006,10 @@ async function control(request, path) {
       received.length = 0;
       inboxRequests.length = 0;
       outgoing.length = 0;
-      return json(200, { ok: true });
+      const cleared = {};
+      if (body.signatureSpecs) cleared.signatureSpecs = await kvClear(SPEC_PREFIX);
+      if (body.documentCache) cleared.documentCache = await kvClear(DOC_CACHE_PREFIX);
+      return json(200, { ok: true, cleared });
     }
     case "/_control/follow": {
       const { actor, error } = await lookupActor(ctx, body.target);
@@ -695,6 +1039,7 @@ async function control(request, path) {
       following.delete(actor.id.href);
       return json(200, { ok: true, undoId: undo.id.href, followId: f.followId });
     }
+    case "/_control/vote": return await vote(ctx, body);
     case "/_control/note": {
       if (typeof body.content !== "string") return json(400, { ok: false, reason: "missing content" });
       const { actor, error } = await lookupActor(ctx, body.to);
@@ -726,6 +1071,7 @@ async function control(request, path) {
 // ---------------------------------------------------------------------------
 // Node http <-> fetch Request/Response glue.
 const INBOX_PATHS = new Set([`/users/${IDENTIFIER}/inbox`, "/inbox"]);
+const VOTE_PATH = new RegExp(`^/users/${IDENTIFIER}/votes/[0-9a-f-]+$`);
 
 handler = async (req, res) => {
   const url = new URL(req.url ?? "/", ORIGIN); // origin is fixed, Host is ignored
@@ -743,7 +1089,17 @@ handler = async (req, res) => {
 
   const store = { logs: [], recorded: false };
   let response;
-  if (url.pathname.startsWith("/_control/")) {
+  if (VOTE_PATH.test(url.pathname) && (req.method === "GET" || req.method === "HEAD")) {
+    // Alice's poll votes (Notes) have their own path; Fedify allows one
+    // object dispatcher per class and Note's is /users/{identifier}/notes/{id}.
+    const note = localObjects.get(`${ORIGIN}${url.pathname}`);
+    response = note == null
+      ? new Response("Not Found\n", { status: 404, headers: { "content-type": "text/plain" } })
+      : new Response(JSON.stringify(await note.toJsonLd({ contextLoader: federation.createContext(new URL(ORIGIN), undefined).contextLoader })), {
+        status: 200,
+        headers: { "content-type": "application/activity+json", vary: "Accept" },
+      });
+  } else if (url.pathname.startsWith("/_control/")) {
     response = await scope.run(store, () => control(request, url.pathname));
   } else {
     let inboxEntry = null;

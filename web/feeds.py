@@ -1,0 +1,181 @@
+"""Feeds for the programs people already use: iCalendar for calendars, Atom for readers.
+
+- `/objects/{uuid}.ics`: one event (served from web/objects.py);
+- `/actors/{handle}/events.ics`: a chapter's (or member's) upcoming events, to subscribe to;
+- `/actors/{handle}/feed.atom`: its news, blog posts, minutes, events and polls.
+
+Atom is written with xml.etree from the standard library: the format is a handful of
+elements, and ElementTree escapes text and attributes correctly, so a feed library (and
+its lxml dependency) would add weight without adding correctness. Both feeds are public,
+like the HTML pages, also in authorized-fetch mode (feed readers and calendars cannot sign).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aiohttp import web
+from icalendar import Calendar, Event
+
+from outbox.items import KINDS, derived_summary, item_from_row
+from storage import items as store
+from storage.database import Row
+from web.actors import find_actor
+from web.items import item_view, utc_iso
+from web.state import DB, NODE, TEMPLATES, Node
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+ATOM_MEDIA_TYPE = "application/atom+xml"
+CALENDAR_MEDIA_TYPE = "text/calendar"
+FEED_ENTRIES = 20
+CALENDAR_EVENTS = 200
+CACHE_CONTROL = "max-age=60, public"
+
+
+def feed_url(node: Node, handle: str) -> str:
+    return f"{node.urls.actor(handle)}/feed.atom"
+
+
+def calendar_url(node: Node, handle: str) -> str:
+    return f"{node.urls.actor(handle)}/events.ics"
+
+
+def _moment(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+# iCalendar
+
+def _vevent(row: Row) -> tuple[Event, date, date]:
+    """A VEVENT in the event's own time zone, and the span of dates it covers."""
+    item = item_from_row(row)
+    try:
+        zone = ZoneInfo(item.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    start = datetime.fromisoformat(item.starts_at or "").astimezone(zone)
+    end = datetime.fromisoformat(item.ends_at).astimezone(zone) if item.ends_at else None
+    event = Event()
+    event.add("uid", row["object_iri"])
+    event.add("dtstamp", _moment(row["updated"] or row["published"]).astimezone(UTC))
+    event.add("created", _moment(row["published"]).astimezone(UTC))
+    if row["updated"]:
+        event.add("last-modified", _moment(row["updated"]).astimezone(UTC))
+    event.add("dtstart", start)
+    if end is not None:
+        event.add("dtend", end)
+    event.add("summary", item.title)
+    description = derived_summary(item)
+    if description:
+        event.add("description", description)
+    if item.place_name:
+        event.add("location", ", ".join(filter(None, (item.place_name, item.address))))
+    elif item.online_url:
+        event.add("location", item.online_url)
+    event.add("url", row["object_iri"])
+    event.add("status", "CONFIRMED")
+    return event, start.date(), (end or start).date()
+
+
+def event_calendar(node: Node, rows: list[Row], name: str | None = None) -> bytes:
+    """An iCalendar document with one VEVENT per event row, and the VTIMEZONEs they use."""
+    calendar = Calendar()
+    calendar.add("prodid", f"-//Chapterhouse//Chapterhouse {node.version}//EN")
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    if name:
+        calendar.add("name", name)
+        calendar.add("x-wr-calname", name)
+    first, last = None, None
+    for row in rows:
+        event, starts, ends = _vevent(row)
+        calendar.add_component(event)
+        first = starts if first is None else min(first, starts)
+        last = ends if last is None else max(last, ends)
+    if first is not None and last is not None:
+        # Only the transitions around the events, not decades of them.
+        calendar.add_missing_timezones(first_date=first - timedelta(days=366),
+                                       last_date=last + timedelta(days=366))
+    return calendar.to_ical()
+
+
+def calendar_response(body: bytes, download: str | None = None) -> web.Response:
+    headers = {"Cache-Control": CACHE_CONTROL}
+    if download:
+        headers["Content-Disposition"] = f'attachment; filename="{download}"'
+    return web.Response(body=body, content_type=CALENDAR_MEDIA_TYPE, charset="utf-8",
+                        headers=headers)
+
+
+async def actor_calendar(request: web.Request) -> web.StreamResponse:
+    """`/actors/{handle}/events.ics`: upcoming events, for calendars to subscribe to."""
+    actor = await find_actor(request)
+    now = datetime.now(UTC)
+    rows = await store.upcoming_events(request.app[DB], utc_iso(now), actor.id, CALENDAR_EVENTS)
+    return calendar_response(event_calendar(request.app[NODE], rows, actor.name))
+
+
+# Atom
+
+def _text(parent: ET.Element, tag: str, text: str, **attributes: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, attributes)
+    element.text = text
+    return element
+
+
+async def actor_feed(request: web.Request) -> web.StreamResponse:
+    """`/actors/{handle}/feed.atom`: what the actor published, newest first."""
+    actor = await find_actor(request)
+    node, db = request.app[NODE], request.app[DB]
+    now = datetime.now(UTC)
+    rows = await store.latest(db, KINDS, actor.id, FEED_ENTRIES)
+    entries = [await item_view(db, row, now) for row in rows]
+    entry_template = request.app[TEMPLATES].get_template("entry.html")
+
+    assert actor.handle is not None  # find_actor with a handle never gives the node actor
+    profile = node.urls.profile(actor.handle)
+    feed = ET.Element("feed", {"xmlns": ATOM_NS})
+    _text(feed, "id", feed_url(node, actor.handle))
+    _text(feed, "title", actor.name)
+    if actor.summary:
+        _text(feed, "subtitle", actor.summary)
+    stamps = [entry.updated or entry.published for entry in entries]
+    _text(feed, "updated", max(stamps) if stamps else actor.created_at)
+    ET.SubElement(feed, "link", {"rel": "self", "type": ATOM_MEDIA_TYPE,
+                                 "href": feed_url(node, actor.handle)})
+    ET.SubElement(feed, "link", {"rel": "alternate", "type": "text/html", "href": profile})
+    author = ET.SubElement(feed, "author")
+    _text(author, "name", actor.name)
+    _text(author, "uri", profile)
+    _text(feed, "generator", "Chapterhouse", version=node.version)
+    if actor.icon_url:
+        _text(feed, "icon", actor.icon_url)
+    for view in entries:
+        entry = ET.SubElement(feed, "entry")
+        _text(entry, "id", view.id)
+        _text(entry, "title", view.title, type="text")
+        ET.SubElement(entry, "link", {"rel": "alternate", "type": "text/html", "href": view.id})
+        if view.kind == "event":
+            ET.SubElement(entry, "link", {"rel": "related", "type": CALENDAR_MEDIA_TYPE,
+                                          "href": view.ics_url})
+        _text(entry, "published", view.published)
+        _text(entry, "updated", view.updated or view.published)
+        entry_author = ET.SubElement(entry, "author")
+        _text(entry_author, "name", view.author_name)
+        _text(entry_author, "uri", node.urls.profile(view.author))
+        ET.SubElement(entry, "category", {"term": view.kind})
+        if view.summary:
+            _text(entry, "summary", view.summary, type="text")
+        _text(entry, "content", entry_template.render(node=node, item=view).strip(),
+              type="html")
+    body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return web.Response(body=body, content_type=ATOM_MEDIA_TYPE, charset="utf-8",
+                        headers={"Cache-Control": CACHE_CONTROL})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/actors/{handle}/feed.atom", actor_feed)
+    app.router.add_get("/actors/{handle}/events.ics", actor_calendar)
