@@ -141,3 +141,19 @@ async def test_event_joins_fill_up_and_leaves_free_a_place(node: Node, remote: R
     status, _ = await send(node, remote, activity(remote, "Leave", event))
     assert status == 202
     assert question(node, event)["participantCount"] == 0
+
+
+async def test_a_reply_to_an_item_is_stored_sanitised(node: Node, remote: Remote) -> None:
+    news = node.cli("post", "news", "--chapter", "dublin", "--title", "Bookfair",
+                    stdin="Come along.").stdout.strip()
+    reply = {"id": f"{remote.actor('alice')}/notes/{uuid.uuid4().hex}", "type": "Note",
+             "attributedTo": remote.actor("alice"), "inReplyTo": news,
+             "content": '<p>See you there! <img src="x" onerror="alert(1)"></p>',
+             "to": ["https://www.w3.org/ns/activitystreams#Public"]}
+    # Through the shared inbox and addressed only to the public: it is kept because it
+    # replies to one of our items.
+    status, text = await post(node, json.dumps(activity(remote, "Create", reply)).encode(),
+                              remote.key("alice"), path="/inbox")
+    assert status == 202, text
+    assert node.sql("SELECT content FROM remote_objects WHERE in_reply_to = ?", news) == [
+        ("<p>See you there! </p>",)]
