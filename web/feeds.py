@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 from icalendar import Calendar, Event
@@ -23,7 +22,8 @@ from outbox.items import KINDS, derived_summary, item_from_row
 from storage import items as store
 from storage.database import Row
 from web.actors import find_actor
-from web.items import item_view, utc_iso
+from web.errors import refuse
+from web.items import event_zone, item_view, utc_iso
 from web.state import DB, NODE, TEMPLATES, Node
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -51,10 +51,7 @@ def _moment(stamp: str) -> datetime:
 def _vevent(row: Row) -> tuple[Event, date, date]:
     """A VEVENT in the event's own time zone, and the span of dates it covers."""
     item = item_from_row(row)
-    try:
-        zone = ZoneInfo(item.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
+    zone = event_zone(item.timezone)
     start = datetime.fromisoformat(item.starts_at or "").astimezone(zone)
     end = datetime.fromisoformat(item.ends_at).astimezone(zone) if item.ends_at else None
     event = Event()
@@ -135,7 +132,8 @@ async def actor_feed(request: web.Request) -> web.StreamResponse:
     entries = [await item_view(db, row, now) for row in rows]
     entry_template = request.app[TEMPLATES].get_template("entry.html")
 
-    assert actor.handle is not None  # find_actor with a handle never gives the node actor
+    if actor.handle is None:  # the node actor has no feed
+        raise refuse(404, "the node actor has no feed")
     profile = node.urls.profile(actor.handle)
     feed = ET.Element("feed", {"xmlns": ATOM_NS})
     _text(feed, "id", feed_url(node, actor.handle))

@@ -83,7 +83,8 @@ class ItemView:
 @dataclass(frozen=True)
 class ReplyView:
     id: str
-    author_url: str | None  # only http(s) URLs are linked
+    link: str | None  # the id when it is an http(s) URL: only those are linked
+    author_url: str | None
     author_name: str
     author_handle: str | None  # @user@host
     published: str | None
@@ -98,7 +99,8 @@ def _parse(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def _zone(name: str | None) -> ZoneInfo:
+def event_zone(name: str | None) -> ZoneInfo:
+    """An event's zone; UTC for a name this machine's tz database does not know."""
     try:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
@@ -119,7 +121,7 @@ async def item_view(db: Database, row: Row, now: datetime, counts: bool = True) 
     if item.kind == "minutes":
         view.meeting_date = item.meeting_date
     elif item.kind == "event" and item.starts_at:
-        zone = _zone(item.timezone)
+        zone = event_zone(item.timezone)
         view.timezone = item.timezone
         view.starts = datetime.fromisoformat(item.starts_at).astimezone(zone)
         if item.ends_at:
@@ -165,14 +167,17 @@ async def sections(db: Database, actor_id: int | None, now: datetime | None = No
     }
 
 
+def _http(url: str) -> str | None:
+    return url if url.startswith(("https://", "http://")) else None
+
+
 def reply_view(row: Row) -> ReplyView:
     url = row["attributed_to"] or ""
-    linkable = url.startswith(("https://", "http://"))
     handle = (f"@{row['author_username']}@{row['author_host']}"
               if row["author_username"] and row["author_host"] else None)
     name = row["author_name"] or row["author_username"] or url or "?"
     return ReplyView(
-        id=row["iri"], author_url=url if linkable else None, author_name=name,
+        id=row["iri"], link=_http(row["iri"]), author_url=_http(url), author_name=name,
         author_handle=handle, published=row["published"],
         # Sanitised when it arrived; cleaning again costs little and guards the page.
         content=Markup(clean_html(row["content"] or "")),

@@ -51,8 +51,10 @@ async def object_view(request: web.Request) -> web.StreamResponse:
             response.set_status(410)
             return response
         raise web.HTTPGone(text="this object was deleted")
-    await require_signature(request)
     if media_type is not None:
+        # Authorized fetch guards what servers read; the public page stays public, as
+        # Mastodon's does in secure mode.
+        await require_signature(request)
         return as2_response(document, media_type)
     response = await object_page(request, iri, document, actor_id)
     response.headers["Vary"] = "Accept"
@@ -123,4 +125,5 @@ def setup(app: web.Application) -> None:
     app.router.add_get(f"/objects/{uuid}/replies", replies_collection)
     app.router.add_get(f"/objects/{uuid}.ics", event_calendar)
     app.router.add_get(f"/activities/{uuid}", activity_view)
+    # The app factory wires this module; the actors' feeds come along with the events'.
     feeds.setup(app)

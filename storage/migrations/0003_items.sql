@@ -50,3 +50,6 @@ CREATE TABLE event_participants (
     created_at  TEXT NOT NULL,
     UNIQUE (item_id, participant)
 );
+
+-- Replies under an item's page and in its replies collection.
+CREATE INDEX remote_objects_reply ON remote_objects (in_reply_to) WHERE in_reply_to IS NOT NULL;

@@ -59,6 +59,9 @@ def test_news_is_an_article_with_a_summary_from_its_markdown(node: Node) -> None
     assert doc["tag"] == [{"type": "Hashtag", "name": "#news"}]
     assert doc["to"] == [PUBLIC] and doc["cc"] == [f"{node.base}/actors/dublin/followers"]
     assert_expands_fully(doc)
+    replies = node.get(doc["replies"].removeprefix(node.base), accept=AS2).json()
+    assert replies["type"] == "OrderedCollection" and replies["totalItems"] == 0
+    assert_expands_fully(replies)
     outbox = node.get("/actors/dublin/outbox?page=1", accept=AS2).json()["orderedItems"]
     assert outbox[0]["type"] == "Create" and outbox[0]["object"]["id"] == doc["id"]
     assert_expands_fully(outbox[0])

@@ -77,7 +77,7 @@ def test_chapter_calendar_holds_its_upcoming_events(site: Site) -> None:
 def feed(node: Node, path: str) -> ET.Element:
     response = node.get(path)
     assert response.status == 200, response.text
-    assert response.content_type == "application/atom+xml"
+    assert response.content_type == "application/atom+xml; charset=utf-8"
     return ET.fromstring(response.body)
 
 
@@ -108,7 +108,10 @@ def test_atom_feed_has_the_chapters_items_newest_first(site: Site) -> None:
     news = by_id[site.ids["news"]]
     assert news.findtext(f"{ATOM}title") == "Bookfair this Saturday"
     assert news.find(f"{ATOM}category").get("term") == "news"
-    assert news.findtext(f"{ATOM}summary") == "Bring your books. See you there."
+    # Plain text (type="text"): what the member typed, markup included, never run.
+    assert news.findtext(f"{ATOM}summary") == (
+        "Bring your books. <script>alert(1)</script> See you there.")
+    assert news.find(f"{ATOM}summary").get("type") == "text"
     content = news.findtext(f"{ATOM}content")
     assert "<strong>Bring</strong> your books." in content and "<script>" not in content
 
@@ -140,3 +143,20 @@ def test_feed_readers_discover_the_feed_from_the_chapter_page(site: Site) -> Non
     start = head.index('type="application/atom+xml"')
     href = head[start:].split('href="', 1)[1].split('"', 1)[0]
     assert site.node.get(href.removeprefix(site.node.base)).status == 200
+
+
+def test_feeds_stay_public_in_authorized_fetch_mode(fresh_node: Node) -> None:
+    """Calendars and feed readers cannot sign requests; the AS2 replies collection can."""
+    node = fresh_node
+    node.configure(authorized_fetch=True)
+    assert node.cli("chapter", "create", "dublin", "--name", "IOPS Dublin",
+                    "--level", "local").returncode == 0
+    event = node.cli("post", "event", "--chapter", "dublin", "--title", "Bookfair",
+                     "--start", "2030-09-12T14:00", "--timezone", "Europe/Dublin",
+                     "--place-name", "Teachers' Club")
+    assert event.returncode == 0, event.stderr
+    node.start()
+    path = event.stdout.strip().removeprefix(node.base)
+    assert node.get(f"{path}/replies", accept="application/activity+json").status == 401
+    for public in (f"{path}.ics", "/actors/dublin/events.ics", "/actors/dublin/feed.atom"):
+        assert node.get(public).status == 200, public

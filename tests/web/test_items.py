@@ -12,7 +12,6 @@ from tests.nodes import Node
 from tests.web.conftest import AS2, BROWSER, NOTE_REPLIES, Site
 from web.pages import human_date
 
-
 BLOCKS = {"p", "div", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "section",
           "article", "header", "footer", "main", "br", "meter"}
 
