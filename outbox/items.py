@@ -178,7 +178,7 @@ def _validate_poll(item: Item, now: datetime) -> None:
 def body_html(markdown: str) -> str:
     # Raw HTML is off in the parser, and the result is sanitised all the same: members write
     # these, and what we send is shown by other servers.
-    return clean_html(_markdown.render(markdown)) if markdown else ""
+    return clean_html(_markdown.render(markdown)).strip() if markdown else ""
 
 
 def derived_summary(item: Item) -> str:

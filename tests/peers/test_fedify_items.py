@@ -31,6 +31,19 @@ def delivered(fedify: Fedify, node: Node, *args: str, stdin: str = "") -> dict[s
     return create["objectParsed"]
 
 
+@pytest.mark.parametrize("kind", ["news", "blog"])
+def test_news_and_blog_posts_as_fedify_reads_them(
+    fedify: Fedify, following: Node, kind: str
+) -> None:
+    parsed = delivered(fedify, following, kind, "--title", f"A {kind} item",
+                       "--summary", "What Mastodon shows.", stdin="The *whole* story.")
+    assert parsed["type"] == "Article"
+    assert parsed["name"] == f"A {kind} item"
+    assert parsed["summary"] == "What Mastodon shows."
+    assert parsed["content"] == "<p>The <em>whole</em> story.</p>"
+    assert parsed["tagNames"] == [f"#{kind}"]
+
+
 def test_an_article_as_fedify_reads_it(fedify: Fedify, following: Node) -> None:
     parsed = delivered(fedify, following, "minutes", "--title", "Minutes from Aug meeting",
                        "--meeting-date", "2026-08-12", stdin="1. Bookfair\n2. Banners\n")
