@@ -68,8 +68,8 @@ def actor_to_ap(
         document["level"] = actor.level
         if actor.location:
             document["location"] = {"type": "Place", "name": actor.location}
-        if actor.parent_handle:
-            document["parent"] = urls.actor(actor.parent_handle)
+        if actor.parent_iri:
+            document["parent"] = actor.parent_iri
         document["subchapters"] = urls.collection(handle, "subchapters")
     if actor.kind == "member":
         document["memberOf"] = [urls.actor(h) for h in member_of or []]

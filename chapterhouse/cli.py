@@ -94,6 +94,7 @@ def build_parser() -> Parser:
     chapter_set.add_argument("--manual-approval", required=True, choices=("yes", "no"),
                              help="whether an organiser approves each follower")
     chapter_set.set_defaults(run=cmd_chapter_set)
+    cli_federation.add_chapter_commands(chapter_commands)
     chapter_list = chapter_commands.add_parser("list", help="list chapters, newest first",
                                                description="List the chapters of this node.")
     data_dir_argument(chapter_list)

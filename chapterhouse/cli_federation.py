@@ -25,12 +25,48 @@ from chapterhouse.services import running
 from federation import webfinger
 from federation.client import FetchError
 from federation.urls import Urls
-from outbox import follows
+from outbox import follows, hierarchy
 from outbox.publish import PublishError
 from storage import actors as actor_store
+from storage import hierarchy as hierarchy_store
 from storage import inbox as inbox_store
 from storage import outbox as outbox_store
 from storage.database import Database
+
+
+def add_chapter_commands(
+    chapter_commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+) -> None:
+    """The hierarchy: `chapter affiliate|requests|accept|reject|leave`."""
+    affiliate = chapter_commands.add_parser(
+        "affiliate", help="ask to join a parent chapter",
+        description="Ask a chapter of a higher level, on any node, to take this chapter as a "
+        "subchapter (a Join, and a Follow to receive what it publishes).")
+    affiliate.add_argument("slug", metavar="SLUG")
+    data_dir_argument(affiliate)
+    affiliate.add_argument("--parent", required=True, metavar="HANDLE_OR_URL",
+                           help="the parent chapter: its actor URL or @slug@host")
+    affiliate.set_defaults(run=cmd_chapter_affiliate)
+    requests = chapter_commands.add_parser(
+        "requests", help="list chapters that asked to join",
+        description="List the chapters that asked to join this one, and their state.")
+    requests.add_argument("slug", metavar="SLUG")
+    data_dir_argument(requests)
+    requests.set_defaults(run=cmd_chapter_requests)
+    for name, accept in (("accept", True), ("reject", False)):
+        decide = chapter_commands.add_parser(
+            name, help=f"{name} a chapter that asked to join",
+            description=f"{name.capitalize()} a pending request to join; the chapter is told.")
+        decide.add_argument("slug", metavar="SLUG")
+        decide.add_argument("child", metavar="CHILD_URL", help="the asking chapter's actor URL")
+        data_dir_argument(decide)
+        decide.set_defaults(run=cmd_chapter_decide, accept=accept)
+    leave = chapter_commands.add_parser(
+        "leave", help="leave the parent chapter",
+        description="Leave the parent chapter: both sides drop the link.")
+    leave.add_argument("slug", metavar="SLUG")
+    data_dir_argument(leave)
+    leave.set_defaults(run=cmd_chapter_leave)
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -126,6 +162,67 @@ def cmd_deliveries_retry(args: argparse.Namespace) -> int:
     count = with_db(config, lambda db: outbox_store.retry_now(db, time.time(), host))
     print(f"{count} waiting deliver{'y' if count == 1 else 'ies'} due now"
           + (f" for {host}" if host else ""))
+    return 0
+
+
+async def _resolve(node, target: str, allow_http: bool) -> str:  # type: ignore[no-untyped-def]
+    if target.startswith(("http://", "https://")):
+        return target
+    try:
+        return await webfinger.lookup(node.client, target, allow_http=allow_http)
+    except (webfinger.BadResource, webfinger.NotHere) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_chapter_affiliate(args: argparse.Namespace) -> int:
+    config = load_config(args.data)
+
+    async def work() -> str:
+        async with running(config) as node:
+            parent = await _resolve(node, args.parent, config.allow_private_addresses)
+            return await hierarchy.affiliate(node.db, node.urls, node.actors, args.slug, parent)
+
+    try:
+        join_id = asyncio.run(work())
+    except PublishError as exc:
+        raise UsageError(str(exc)) from None
+    except FetchError as exc:
+        raise UsageError(f"cannot reach {args.parent}: {exc}") from None
+    print(f"asked to join {args.parent} ({join_id})")
+    return 0
+
+
+def cmd_chapter_requests(args: argparse.Namespace) -> int:
+    config = load_config(args.data)
+
+    async def work(db: Database):  # type: ignore[no-untyped-def]
+        chapter = await actor_store.actor_by_handle(db, args.slug)
+        if chapter is None or chapter.kind != "chapter":
+            raise UsageError(f"there is no chapter {args.slug!r} on this node")
+        return await hierarchy_store.requests(db, chapter.id)
+
+    rows = with_db(config, work)
+    if not rows:
+        print("no requests yet")
+        return 0
+    print(table([[iri, state, since[:10]] for iri, state, since in rows],
+                ["CHAPTER", "STATE", "SINCE"]))
+    return 0
+
+
+def cmd_chapter_decide(args: argparse.Namespace) -> int:
+    config = load_config(args.data)
+    _publishing(config, lambda db: hierarchy.decide(
+        db, Urls(config.base_url), args.slug, args.child, args.accept, config.hostname))
+    print(f"{'accepted' if args.accept else 'rejected'} {args.child}")
+    return 0
+
+
+def cmd_chapter_leave(args: argparse.Namespace) -> int:
+    config = load_config(args.data)
+    _publishing(config, lambda db: hierarchy.leave(
+        db, Urls(config.base_url), args.slug, config.hostname))
+    print(f"{args.slug} left its parent")
     return 0
 
 

@@ -19,11 +19,15 @@ from storage import actors as actor_store
 from storage.database import Database
 
 
-def _author(parser: argparse.ArgumentParser) -> None:
+def _author(parser: argparse.ArgumentParser, upward: bool = False) -> None:
     data_dir_argument(parser)
     author = parser.add_mutually_exclusive_group(required=True)
     author.add_argument("--chapter", metavar="SLUG", help="publish as this chapter")
     author.add_argument("--member", metavar="USERNAME", help="publish as this member")
+    if upward:
+        parser.add_argument("--upward", action="store_true",
+                            help="also send it to the parent chapter, which passes it up "
+                            "(minutes always go up)")
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -43,7 +47,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         article = kinds.add_parser(kind, help=f"publish {what}",
                                    description=f"Publish {what}: an Article whose Markdown body "
                                    "comes from --body-file, or from standard input.")
-        _author(article)
+        _author(article, upward=True)
         article.add_argument("--title", required=True)
         article.add_argument("--summary", default="",
                              help="plain text shown by Mastodon (default: the body's start)")
@@ -56,7 +60,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 
     event = kinds.add_parser("event", help="publish an event",
                              description="Publish an Event, at a place or online.")
-    _author(event)
+    _author(event, upward=True)
     event.add_argument("--title", required=True)
     event.add_argument("--start", required=True, metavar="ISO",
                        help="e.g. 2026-12-05T14:00 (read in --timezone) or with an offset")
@@ -72,7 +76,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
 
     poll = kinds.add_parser("poll", help="publish a poll",
                             description="Publish a poll that fediverse users can vote in.")
-    _author(poll)
+    _author(poll, upward=True)
     poll.add_argument("--question", required=True)
     poll.add_argument("--option", action="append", default=[], metavar="TEXT",
                       help="an answer; give two or more")
@@ -125,7 +129,8 @@ def _publish(args: argparse.Namespace, item: Item) -> int:
         urls = Urls(config.base_url)
         if item.kind == "note":
             return await publish.post_note(db, urls, handle, item.body)
-        return await content.publish_item(db, urls, handle, item)
+        return await content.publish_item(db, urls, handle, item,
+                                          upward=getattr(args, "upward", False))
 
     try:
         print(with_db(config, work))

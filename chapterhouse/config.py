@@ -45,6 +45,7 @@ class Config:
     delivery_max_attempts: int = 17
     delivery_backoff_scale: float = 1.0
     delivery_unavailable_after: int = 10
+    accept_subchapters_from: frozenset[str] = frozenset()
 
     @property
     def base_url(self) -> str:
@@ -141,7 +142,8 @@ def _number(
 
 
 def parse(raw: dict[str, Any], data_dir: Path) -> Config:
-    unknown = set(raw) - {"node", "server", "storage", "log", "federation", "delivery"}
+    unknown = set(raw) - {
+        "node", "server", "storage", "log", "federation", "delivery", "hierarchy"}
     if unknown:
         raise ConfigError(f"unknown section [{sorted(unknown)[0]}] (see config.example.toml)")
     node = _section(raw, "node", {"domain", "scheme", "name"})
@@ -155,6 +157,10 @@ def parse(raw: dict[str, Any], data_dir: Path) -> Config:
     delivery = _section(
         raw, "delivery", {"concurrency", "max_attempts", "backoff_scale", "unavailable_after"}
     )
+    hierarchy = _section(raw, "hierarchy", {"accept_subchapters_from"})
+    accept_from = hierarchy.get("accept_subchapters_from", [])
+    if not isinstance(accept_from, list) or not all(isinstance(h, str) for h in accept_from):
+        raise ConfigError("hierarchy.accept_subchapters_from must be a list of host names")
 
     try:
         domain = validate_domain(_string(node, "node", "domain", None))
@@ -206,6 +212,7 @@ def parse(raw: dict[str, Any], data_dir: Path) -> Config:
             delivery, "delivery", "backoff_scale", 1.0, 0.0001, 100.0, integer=False
         ),
         delivery_unavailable_after=_number(delivery, "delivery", "unavailable_after", 10, 1, 1000),
+        accept_subchapters_from=frozenset(h.lower() for h in accept_from),
     )
 
 

@@ -67,9 +67,11 @@ async def running(config: Config) -> AsyncIterator[Services]:
             ))
             inbox = Inbox(
                 db=db, actors=actors, transport=transport,
-                context=lambda **kw: handlers.Context(urls=urls, **kw),
+                context=lambda **kw: handlers.Context(
+                    urls=urls, accept_subchapters_from=config.accept_subchapters_from, **kw),
                 window=timedelta(seconds=config.signature_window_seconds),
                 on_queued=worker.wake,
+                node_username=config.hostname,
             )
             yield Services(config, urls, db, client, keys, transport, actors, worker, inbox)
         finally:

@@ -20,7 +20,9 @@ from federation.sanitize import clean_html, clean_text
 from federation.urls import NODE, Urls
 from inbox.activity import Activity, Refused, id_of, type_of
 from outbox import activities
+from outbox.hierarchy import may_join
 from outbox.publish import send_to
+from storage import hierarchy as hierarchy_store
 from storage import inbox as store
 from storage import items as item_store
 from storage.remote import RemoteActor
@@ -41,6 +43,10 @@ class Context:
     # Items whose totals changed (votes, participants): after the commit their new
     # version goes out, to the followers and to these inboxes.
     recount: dict[str, list[str]] = field(default_factory=dict)
+    # Hosts whose chapters may join ours without an organiser deciding.
+    accept_subchapters_from: frozenset[str] = frozenset()
+    # Local chapters whose actor document changed (parent, subchapters): Update after commit.
+    actor_updates: list[str] = field(default_factory=list)
 
     def local_handle(self, url: str | None) -> str | None:
         """The handle (or NODE) of a local actor named by url."""
@@ -96,6 +102,16 @@ async def handle_follow(tx: aiosqlite.Connection, ctx: Context, activity: Activi
 @handles("Accept", "Reject")
 async def handle_answer(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
     inner = activity.raw_object
+    if type_of(inner) in (None, "Join"):
+        # An answer to one of our chapters' Joins (matched by the Join's id when given).
+        chapter_id = await hierarchy_store.answer_from_parent(
+            tx, ctx.sender.iri, activity.object_id, accepted=activity.type == "Accept")
+        if chapter_id is not None:
+            handle = await store.handle_of_tx(tx, chapter_id)
+            if handle and activity.type == "Accept":
+                ctx.actor_updates.append(handle)
+            log.info("affiliation answered", parent=ctx.sender.iri, type=activity.type)
+            return
     if isinstance(inner, dict) and type_of(inner) not in (None, "Follow"):
         return
     changed = await store.answer_follow(
@@ -124,7 +140,11 @@ async def handle_undo(tx: aiosqlite.Connection, ctx: Context, activity: Activity
         await store.remove_reaction(tx, kind, ctx.sender.iri, activity.object_id,
                                     id_of(inner.get("object")))
     elif inner_type == "Join":
-        await _leave(tx, ctx, id_of(inner.get("object")))
+        handle = ctx.local_handle(id_of(inner.get("object")))
+        if handle is not None and handle != NODE:
+            await _child_leaves(tx, ctx, handle)
+        else:
+            await _leave(tx, ctx, id_of(inner.get("object")))
     elif inner_type == "Block":
         handle = ctx.local_handle(id_of(inner.get("object")))
         target = await store.local_target(tx, handle) if handle and handle != NODE else None
@@ -264,8 +284,41 @@ async def _event(tx: aiosqlite.Connection, iri: str | None) -> Any:
     return row
 
 
+async def _affiliation_request(
+    tx: aiosqlite.Connection, ctx: Context, activity: Activity, handle: str
+) -> None:
+    """A chapter elsewhere asks to join one of ours."""
+    target = await store.local_target(tx, handle)
+    if target is None or target.kind != "chapter":
+        return
+    join = {k: v for k, v in activity.document.items() if k != "@context"}
+    own_level = await hierarchy_store.level_of_local(tx, target.id)
+    child = await hierarchy_store.remote_ref_tx(tx, ctx.sender.iri)
+    refusal = "only chapters join chapters" if ctx.sender.type != "Group" else \
+        may_join(child.level, own_level)
+    if refusal:
+        answer = activities.answer(ctx.urls, handle, join, ctx.sender.iri, False)
+        await send_to(tx, target.id, answer, [ctx.sender.inbox])
+        ctx.queued.append(ctx.sender.inbox)
+        log.info("affiliation refused", chapter=handle, child=ctx.sender.iri, reason=refusal)
+        return
+    auto = ctx.sender.host in ctx.accept_subchapters_from
+    state = await hierarchy_store.add_request(
+        tx, target.id, ctx.sender.iri, activity.id, "accepted" if auto else "requested")
+    if state == "accepted":
+        answer = activities.answer(ctx.urls, handle, join, ctx.sender.iri, True)
+        await send_to(tx, target.id, answer, [ctx.sender.inbox])
+        ctx.queued.append(ctx.sender.inbox)
+        ctx.actor_updates.append(handle)
+    log.info("affiliation request", chapter=handle, child=ctx.sender.iri, state=state)
+
+
 @handles("Join")
 async def handle_join(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+    handle = ctx.local_handle(activity.object_id)
+    if handle is not None and handle != NODE:
+        await _affiliation_request(tx, ctx, activity, handle)
+        return
     event = await _event(tx, activity.object_id)
     if event is None:
         return
@@ -289,8 +342,19 @@ async def _leave(tx: aiosqlite.Connection, ctx: Context, event_iri: str | None) 
         ctx.recount.setdefault(event["object_iri"], []).append(ctx.sender.inbox)
 
 
+async def _child_leaves(tx: aiosqlite.Connection, ctx: Context, handle: str) -> None:
+    target = await store.local_target(tx, handle)
+    if target is not None and await hierarchy_store.remove_child(tx, target.id, ctx.sender.iri):
+        ctx.actor_updates.append(handle)
+        log.info("subchapter left", chapter=handle, child=ctx.sender.iri)
+
+
 @handles("Leave")
 async def handle_leave(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+    handle = ctx.local_handle(activity.object_id)
+    if handle is not None and handle != NODE:
+        await _child_leaves(tx, ctx, handle)
+        return
     await _leave(tx, ctx, activity.object_id)
 
 

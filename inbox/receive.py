@@ -21,6 +21,7 @@ from federation.verification import Unverified, verify_signed
 from inbox import handlers
 from inbox.activity import Activity, BadActivity, RawObject, Refused, id_of, parse
 from outbox.content import send_counts
+from outbox.hierarchy import send_actor_update
 from storage import actors as actor_store
 from storage import inbox as store
 from storage import remote as remote_store
@@ -43,6 +44,7 @@ class Inbox:
     context: Callable[..., handlers.Context]
     window: timedelta
     on_queued: Callable[[], None] = lambda: None
+    node_username: str = ""
     # Memory that spares the database a question on every POST. Local handles are only
     # ever added (a new chapter), so a positive cache cannot go stale; recent activity ids
     # answer most retries at once (older ones are caught by the insert's own dedupe).
@@ -88,7 +90,9 @@ class Inbox:
             self.actors.forget(activity.actor)
         for item_iri, inboxes in ctx.recount.items():
             await send_counts(self.db, ctx.urls, item_iri, inboxes)
-        if ctx.queued or ctx.recount:
+        for handle in dict.fromkeys(ctx.actor_updates):
+            await send_actor_update(self.db, ctx.urls, handle, self.node_username)
+        if ctx.queued or ctx.recount or ctx.actor_updates:
             self.on_queued()
         await self._host_is_alive(sender.host)
         log.info("activity accepted", type=activity.type, id=activity.id, actor=activity.actor)

@@ -9,6 +9,7 @@ from typing import Any
 from federation.text import plain_to_html
 from federation.urls import Urls
 from federation.vocab import AS_CONTEXT, PUBLIC
+from outbox.items import CONTENT_CONTEXT
 
 
 def now_iso() -> str:
@@ -24,7 +25,7 @@ def note(urls: Urls, handle: str, text: str) -> dict[str, Any]:
     actor_id = urls.actor(handle)
     note_id = urls.object(new_id())
     return {
-        "@context": AS_CONTEXT,
+        "@context": CONTENT_CONTEXT,
         "id": note_id,
         "type": "Note",
         "attributedTo": actor_id,

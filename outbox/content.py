@@ -8,6 +8,7 @@ joined. A poll that reaches its closing time gets a final `Update` carrying `clo
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,16 +18,23 @@ import structlog
 from federation.urls import Urls
 from outbox import activities
 from outbox.items import Counts, InvalidItem, Item, item_from_row, to_ap, validate
+from outbox.proving import prove
 from outbox.publish import PublishError, delete_object
 from storage import actors as actor_store
 from storage import items as store
+from storage import remote as remote_store
 from storage.database import Database, Row
 
 log = structlog.get_logger(__name__)
 
 
-async def publish_item(db: Database, urls: Urls, handle: str, item: Item) -> str:
-    """Validate and publish an item by a local chapter or member; returns its id."""
+async def publish_item(
+    db: Database, urls: Urls, handle: str, item: Item, upward: bool = False
+) -> str:
+    """Validate and publish an item by a local chapter or member; returns its id.
+
+    Minutes, and items marked `upward`, of a chapter with a parent are addressed to the
+    parent too, which passes them up the hierarchy."""
     actor = await actor_store.actor_by_handle(db, handle)
     if actor is None:
         raise PublishError(f"there is no chapter or member {handle!r} on this node")
@@ -37,8 +45,15 @@ async def publish_item(db: Database, urls: Urls, handle: str, item: Item) -> str
     object_id = urls.object(activities.new_id())
     published = activities.now_iso()
     document = to_ap(item, object_id, urls, handle, published)
+    also_to: list[str] = []
+    if actor.kind == "chapter" and (upward or item.kind == "minutes") and actor.parent_iri:
+        parent = await remote_store.actor(db, actor.parent_iri)
+        if parent is not None:
+            document["cc"].append(parent.iri)
+            also_to.append(parent.inbox)
+    document = await prove(db, urls, actor.id, document)
     create = activities.create(urls, handle, document)
-    await store.create(db, actor.id, item, document, create, published)
+    await store.create(db, actor.id, item, document, create, published, also_to)
     return object_id
 
 
@@ -81,9 +96,18 @@ async def edit_item(
         updated = _one_second_after(row["updated"])  # Mastodon needs a later `updated`
     document = to_ap(item, object_iri, urls, row["author"], row["published"], updated,
                      await _counts(db, row), row["closed_at"])
+    document = await prove(db, urls, row["actor_id"], _keep_audience(row, document))
     update = activities.create(urls, row["author"], document, kind="Update")
     await store.replace(db, object_iri, row["actor_id"], item, document, update, updated)
     return str(update["id"])
+
+
+def _keep_audience(row: Row, document: dict[str, Any]) -> dict[str, Any]:
+    """A new version is addressed like the first one (the parent stays in `cc`)."""
+    original = json.loads(row["document"])
+    document["to"], document["cc"] = original.get("to", document["to"]), original.get(
+        "cc", document["cc"])
+    return document
 
 
 def _one_second_after(stamp: str) -> str:
@@ -105,6 +129,7 @@ async def send_counts(db: Database, urls: Urls, object_iri: str, also_to: list[s
     item = item_from_row(row)
     document = to_ap(item, object_iri, urls, row["author"], row["published"], row["updated"],
                      await _counts(db, row), row["closed_at"])
+    document = await prove(db, urls, row["actor_id"], _keep_audience(row, document))
     update = activities.create(urls, row["author"], document, kind="Update")
     await store.replace(db, object_iri, row["actor_id"], item, document, update, None,
                         also_to=also_to)

@@ -51,6 +51,18 @@ CONTENT_TERMS: dict[str, Any] = {
     "chapterhouse": CHAPTERHOUSE_TERMS["chapterhouse"],
     "meetingDate": {"@id": "chapterhouse:meetingDate",
                     "@type": "http://www.w3.org/2001/XMLSchema#date"},
+    # FEP-8b32 proofs, defined here so that JSON-LD processors keep them.
+    "sec": "https://w3id.org/security#",
+    "proof": {"@id": "sec:proof", "@type": "@id", "@container": "@graph"},
+    "DataIntegrityProof": "sec:DataIntegrityProof",
+    "cryptosuite": {"@id": "sec:cryptosuite", "@type": "sec:cryptosuiteString"},
+    "verificationMethod": {"@id": "sec:verificationMethod", "@type": "@id"},
+    # As in the data-integrity context: the purpose is a term, read as an IRI.
+    "proofPurpose": {"@id": "sec:proofPurpose", "@type": "@vocab"},
+    "assertionMethod": {"@id": "sec:assertionMethod", "@type": "@id", "@container": "@set"},
+    "proofValue": {"@id": "sec:proofValue", "@type": "sec:multibase"},
+    "created": {"@id": "http://purl.org/dc/terms/created",
+                "@type": "http://www.w3.org/2001/XMLSchema#dateTime"},
 }
 CONTENT_CONTEXT: list[Any] = [AS_CONTEXT, CONTENT_TERMS]
 

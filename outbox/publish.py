@@ -9,6 +9,7 @@ import aiosqlite
 
 from federation.urls import Urls
 from outbox import activities
+from outbox.proving import prove
 from storage import actors as actor_store
 from storage import outbox as store
 from storage.database import Database
@@ -31,7 +32,7 @@ async def post_note(db: Database, urls: Urls, handle: str, text: str) -> str:
         raise PublishError("a note must not be empty")
     if len(text) > MAX_NOTE:
         raise PublishError(f"a note is at most {MAX_NOTE} characters")
-    note = activities.note(urls, handle, text)
+    note = await prove(db, urls, actor.id, activities.note(urls, handle, text))
     create = activities.create(urls, handle, note)
     await store.publish(db, actor.id, create["id"], "Create", create,
                         new_object=(note["id"], "Note", note))

@@ -37,7 +37,7 @@ class ActorRecord:
     # chapters only
     level: str | None = None
     location: str | None = None
-    parent_handle: str | None = None
+    parent_iri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,12 @@ class MemberRef:
 _ACTOR_SELECT = """
 SELECT a.id, a.kind, a.handle, a.name, a.summary, a.icon_url, a.discoverable, a.created_at,
        rsa.public_key AS rsa_public_pem, ed.public_key AS ed25519_multibase,
-       a.manually_approves, c.level, c.location, parent.handle AS parent_handle
+       a.manually_approves, c.level, c.location, p.parent_iri
 FROM actors a
 JOIN actor_keys rsa ON rsa.actor_id = a.id AND rsa.algorithm = 'rsa-2048'
 JOIN actor_keys ed ON ed.actor_id = a.id AND ed.algorithm = 'ed25519'
 LEFT JOIN chapters c ON c.actor_id = a.id
-LEFT JOIN actors parent ON parent.id = c.parent_id
+LEFT JOIN parents p ON p.chapter_id = c.actor_id AND p.state = 'accepted'
 """
 
 
@@ -254,15 +254,16 @@ async def following_page(db: Database, actor_id: int, offset: int, limit: int) -
 
 async def subchapters_count(db: Database, chapter_id: int) -> int:
     return int(await db.fetchvalue(
-        "SELECT count(*) FROM chapters WHERE parent_id = ?", (chapter_id,)
+        "SELECT count(*) FROM subchapters WHERE chapter_id = ? AND state = 'accepted'",
+        (chapter_id,),
     ))
 
 
 async def subchapters_page(db: Database, chapter_id: int, offset: int, limit: int) -> list[Any]:
-    """Handles of the subchapters; the caller turns them into actor ids."""
+    """Actor ids of the accepted subchapters, newest first."""
     rows = await db.fetchall(
-        "SELECT a.handle FROM chapters c JOIN actors a ON a.id = c.actor_id"
-        " WHERE c.parent_id = ? ORDER BY c.founded_at DESC, a.id DESC LIMIT ? OFFSET ?",
+        "SELECT child_iri FROM subchapters WHERE chapter_id = ? AND state = 'accepted'"
+        " ORDER BY decided_at DESC, id DESC LIMIT ? OFFSET ?",
         (chapter_id, limit, offset),
     )
     return [r[0] for r in rows]
@@ -298,3 +299,13 @@ async def set_manual_approval(db: Database, handle: str, manual: bool) -> bool:
 async def handle_of(db: Database, actor_id: int) -> str | None:
     """The handle of a local actor (None for the node actor)."""
     return await db.fetchvalue("SELECT handle FROM actors WHERE id = ?", (actor_id,))
+
+
+async def proof_key(db: Database, actor_id: int) -> tuple[str, str | None] | None:
+    """(Ed25519 private key PEM, handle) of a local actor, for object integrity proofs."""
+    row = await db.fetchone(
+        "SELECT k.private_key, a.handle FROM actor_keys k JOIN actors a ON a.id = k.actor_id"
+        " WHERE k.algorithm = 'ed25519' AND a.id = ?",
+        (actor_id,),
+    )
+    return None if row is None else (row[0], row[1])

@@ -300,3 +300,8 @@ async def forget_remote_actor(tx: aiosqlite.Connection, iri: str) -> None:
     await tx.execute("DELETE FROM followers WHERE follower_iri = ?", (iri,))
     await tx.execute("DELETE FROM following WHERE target_iri = ?", (iri,))
     await tx.execute("DELETE FROM remote_actors WHERE iri = ?", (iri,))
+
+
+async def handle_of_tx(tx: aiosqlite.Connection, actor_id: int) -> str | None:
+    rows = await tx.execute_fetchall("SELECT handle FROM actors WHERE id = ?", (actor_id,))
+    return rows[0][0] if rows else None

@@ -26,9 +26,10 @@ def _values(item: Any) -> dict[str, Any]:
 
 async def create(
     db: Database, actor_id: int, item: Any, document: dict[str, Any],
-    activity: dict[str, Any], published: str,
+    activity: dict[str, Any], published: str, also_to: list[str] | None = None,
 ) -> None:
-    """Store an item, its AS2 object and its Create, and queue the fan-out: one transaction."""
+    """Store an item, its AS2 object and its Create, and queue the fan-out (and the
+    deliveries to `also_to`, such as a parent chapter's inbox): one transaction."""
     async with db.transaction() as tx:
         await insert_object(tx, document["id"], actor_id, document["type"], document, published)
         values = _values(item)
@@ -43,6 +44,8 @@ async def create(
         activity_id = await insert_activity(
             tx, activity["id"], actor_id, "Create", True, activity, published)
         await queue_fanout(tx, activity_id, actor_id)
+        for inbox in also_to or []:
+            await queue_delivery(tx, activity_id, inbox, time.time())
 
 
 async def replace(
@@ -70,8 +73,9 @@ async def replace(
                 await queue_delivery(tx, activity_id, inbox, now)
 
 
-_SELECT = ("SELECT i.*, a.handle AS author, a.name AS author_name, a.kind AS author_kind"
-           " FROM items i JOIN actors a ON a.id = i.actor_id")
+_SELECT = ("SELECT i.*, a.handle AS author, a.name AS author_name, a.kind AS author_kind,"
+           " o.document FROM items i JOIN actors a ON a.id = i.actor_id"
+           " JOIN objects o ON o.iri = i.object_iri")
 
 
 async def by_iri(db: Database, object_iri: str) -> Row | None:

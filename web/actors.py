@@ -113,8 +113,6 @@ async def collection(request: web.Request) -> web.StreamResponse:
         raise refuse(404, f"{name} has only {collections.page_count(total)} page(s)")
     size = collections.PAGE_SIZE
     items = await page_of(db, found.id, (page - 1) * size, size)
-    if name == "subchapters":
-        items = [urls.actor(handle) for handle in items]
     return as2_response(collections.ordered_collection_page(collection_id, page, total, items))
 
 

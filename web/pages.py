@@ -11,6 +11,7 @@ from markupsafe import Markup
 from federation.text import plain_to_html
 from outbox.items import KINDS
 from storage import actors as store
+from storage import hierarchy as hierarchy_store
 from storage import items as item_store
 from storage.actors import ActorRecord
 from web.items import item_views, sections
@@ -84,7 +85,10 @@ async def render_actor_page(request: web.Request, actor: ActorRecord) -> web.Res
             "chapter.html",
             chapter=actor,
             members=await store.members(db, chapter_id=actor.id),
-            subchapters=await store.subchapters_page(db, actor.id, 0, 1000),
+            parent=await hierarchy_store.chapter_ref(db, actor.parent_iri)
+            if actor.parent_iri else None,
+            subtree=await hierarchy_store.subtree_chapters(db, actor.id),
+            subtree_minutes=await hierarchy_store.subtree_minutes(db, actor.id),
             **await sections(db, actor.id),
         )
     return render(

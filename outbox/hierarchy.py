@@ -1,0 +1,143 @@
+"""Affiliation between chapters on any nodes: join a parent, decide on subchapters, leave.
+
+A chapter asks its parent with a `Join` (and a `Follow`, to receive what the parent
+publishes); the parent's organiser (or a configured rule) answers with `Accept` or
+`Reject`; both sides then send an `Update` of their actor document, which now names the
+parent (child) or lists the subchapter (parent). Only a lower level joins a higher one,
+which also rules out cycles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.documents import actor_to_ap
+from federation.remote_actors import RemoteActors
+from federation.urls import Urls
+from outbox import activities
+from outbox.publish import PublishError, send_to
+from storage import actors as actor_store
+from storage import hierarchy as store
+from storage import inbox as inbox_store
+from storage import outbox as outbox_store
+from storage import remote as remote_store
+from storage.database import Database
+
+RANKS = {"local": 0, "regional": 1, "national": 2, "international": 3}
+
+
+def may_join(child_level: str | None, parent_level: str | None) -> str | None:
+    """Why a chapter of one level may not join one of another, or None if it may."""
+    if child_level not in RANKS or parent_level not in RANKS:
+        return "both must be Chapterhouse chapters with a level"
+    if RANKS[child_level] >= RANKS[parent_level]:
+        return f"a {child_level} chapter can only join a chapter of a higher level " \
+               f"(not {parent_level})"
+    return None
+
+
+async def _chapter(db: Database, handle: str) -> Any:
+    chapter = await actor_store.actor_by_handle(db, handle)
+    if chapter is None or chapter.kind != "chapter":
+        raise PublishError(f"there is no chapter {handle!r} on this node")
+    return chapter
+
+
+async def send_actor_update(db: Database, urls: Urls, handle: str, node_username: str) -> None:
+    """Tell the chapter's followers its actor document changed (its parent or subchapters)."""
+    chapter = await _chapter(db, handle)
+    document = actor_to_ap(chapter, urls, node_username)
+    update = {
+        "@context": document["@context"],
+        "id": urls.activity(activities.new_id()),
+        "type": "Update",
+        "actor": document["id"],
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        "cc": [document["followers"]],
+        "object": {k: v for k, v in document.items() if k != "@context"},
+    }
+    await outbox_store.publish(db, chapter.id, update["id"], "Update", update)
+
+
+async def affiliate(
+    db: Database, urls: Urls, actors: RemoteActors, handle: str, parent_iri: str
+) -> str:
+    """Ask to join a parent chapter; returns the Join's id."""
+    chapter = await _chapter(db, handle)
+    existing = await store.parent_of(db, chapter.id)
+    if existing is not None:
+        raise PublishError(f"{handle} already has a parent ({existing.parent_iri}, "
+                           f"{existing.state}); `chapter leave` first")
+    if parent_iri == urls.actor(handle):
+        raise PublishError("a chapter cannot join itself")
+    parent = await actors.refresh(parent_iri)
+    ref = await store.chapter_ref(db, parent.iri)
+    if parent.type != "Group":
+        raise PublishError(f"{parent.iri} is a {parent.type}, not a chapter")
+    refusal = may_join(chapter.level, ref.level)
+    if refusal:
+        raise PublishError(refusal)
+    join = {
+        "@context": activities.AS_CONTEXT,
+        "id": urls.activity(activities.new_id()),
+        "type": "Join",
+        "actor": urls.actor(handle),
+        "to": [parent.iri],
+        "object": parent.iri,
+    }
+    follow = activities.follow(urls, handle, parent.iri)
+    async with db.transaction() as tx:
+        await store.request_parent(tx, chapter.id, parent.iri, join["id"])
+        await inbox_store.add_following(tx, chapter.id, parent.iri, follow["id"])
+        await send_to(tx, chapter.id, join, [parent.inbox])
+        await send_to(tx, chapter.id, follow, [parent.inbox])
+    return str(join["id"])
+
+
+async def decide(
+    db: Database, urls: Urls, handle: str, child_iri: str, accept: bool, node_username: str
+) -> None:
+    """The parent organiser's answer to a chapter that asked to join."""
+    chapter = await _chapter(db, handle)
+    child = await remote_store.actor(db, child_iri)
+    async with db.transaction() as tx:
+        join_iri = await store.decide(tx, chapter.id, child_iri, accept)
+        if join_iri is None or child is None:
+            raise PublishError(f"{child_iri} has no pending request to join {handle}")
+        join: dict[str, Any] | str = await inbox_store.recorded_activity(tx, join_iri) or join_iri
+        if isinstance(join, dict):
+            join.pop("@context", None)
+        answer = activities.answer(urls, handle, join, child_iri, accept)
+        await send_to(tx, chapter.id, answer, [child.inbox])
+    if accept:
+        await send_actor_update(db, urls, handle, node_username)
+
+
+async def leave(db: Database, urls: Urls, handle: str, node_username: str) -> str:
+    """Leave the parent: both sides drop the link, and the chapter stops following it."""
+    chapter = await _chapter(db, handle)
+    parent = await store.parent_of(db, chapter.id)
+    if parent is None:
+        raise PublishError(f"{handle} has no parent")
+    remote = await remote_store.actor(db, parent.parent_iri)
+    if remote is None:
+        raise PublishError(f"{parent.parent_iri} is unknown here")
+    leave_activity = {
+        "@context": activities.AS_CONTEXT,
+        "id": urls.activity(activities.new_id()),
+        "type": "Leave",
+        "actor": urls.actor(handle),
+        "to": [parent.parent_iri],
+        "object": parent.parent_iri,
+    }
+    follow_iri = await inbox_store.following_follow_iri(db, chapter.id, parent.parent_iri)
+    async with db.transaction() as tx:
+        await store.drop_parent(tx, chapter.id)
+        await send_to(tx, chapter.id, leave_activity, [remote.inbox])
+        if follow_iri:
+            follow = activities.follow(urls, handle, parent.parent_iri) | {"id": follow_iri}
+            follow.pop("@context")
+            await inbox_store.remove_following(tx, chapter.id, parent.parent_iri)
+            await send_to(tx, chapter.id, activities.undo(urls, handle, follow), [remote.inbox])
+    await send_actor_update(db, urls, handle, node_username)
+    return str(leave_activity["id"])

@@ -1,0 +1,219 @@
+"""Queries about the chapter hierarchy: parents (child's side) and subchapters (parent's side)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from storage.database import Database, utcnow
+
+
+class AlreadyAffiliated(Exception):
+    """The chapter already has a parent, or a request pending."""
+
+
+@dataclass(frozen=True)
+class Parent:
+    parent_iri: str
+    state: str
+    join_iri: str
+
+
+@dataclass(frozen=True)
+class ChapterRef:
+    """A chapter known from what federated: its id, and what its actor document says."""
+
+    iri: str
+    name: str
+    level: str | None
+    location: str | None
+    founded: str | None
+    state: str | None = None
+
+
+async def request_parent(
+    tx: aiosqlite.Connection, chapter_id: int, parent_iri: str, join_iri: str
+) -> None:
+    try:
+        await tx.execute(
+            "INSERT INTO parents (chapter_id, parent_iri, state, join_iri, created_at)"
+            " VALUES (?, ?, 'requested', ?, ?)",
+            (chapter_id, parent_iri, join_iri, utcnow()))
+    except sqlite3.IntegrityError:
+        raise AlreadyAffiliated(chapter_id) from None
+
+
+async def parent_of(db: Database, chapter_id: int) -> Parent | None:
+    row = await db.fetchone(
+        "SELECT parent_iri, state, join_iri FROM parents WHERE chapter_id = ?", (chapter_id,))
+    return None if row is None else Parent(*row)
+
+
+async def answer_from_parent(
+    tx: aiosqlite.Connection, parent_iri: str, join_iri: str | None, accepted: bool
+) -> int | None:
+    """The child's side of an Accept or Reject of its Join: the local chapter it concerns."""
+    where = "parent_iri = ? AND state = 'requested'"
+    params: tuple[Any, ...] = (parent_iri,)
+    if join_iri:
+        where += " AND join_iri = ?"
+        params += (join_iri,)
+    rows = await tx.execute_fetchall(f"SELECT chapter_id FROM parents WHERE {where}", params)
+    if not rows:
+        return None
+    chapter_id = int(rows[0][0])
+    if accepted:
+        await tx.execute("UPDATE parents SET state = 'accepted' WHERE chapter_id = ?",
+                         (chapter_id,))
+    else:
+        await tx.execute("DELETE FROM parents WHERE chapter_id = ?", (chapter_id,))
+    return chapter_id
+
+
+async def drop_parent(tx: aiosqlite.Connection, chapter_id: int) -> None:
+    await tx.execute("DELETE FROM parents WHERE chapter_id = ?", (chapter_id,))
+
+
+async def children_of_remote_parent(tx: aiosqlite.Connection, parent_iri: str) -> list[int]:
+    """Local chapters whose accepted parent is this (remote) chapter."""
+    rows = await tx.execute_fetchall(
+        "SELECT chapter_id FROM parents WHERE parent_iri = ? AND state = 'accepted'",
+        (parent_iri,))
+    return [int(r[0]) for r in rows]
+
+
+async def add_request(
+    tx: aiosqlite.Connection, chapter_id: int, child_iri: str, join_iri: str, state: str
+) -> str:
+    """Record a chapter's Join; returns the state it is in (an accepted child stays so)."""
+    rows = await tx.execute_fetchall(
+        "INSERT INTO subchapters (chapter_id, child_iri, state, join_iri, created_at,"
+        " decided_at) VALUES (?, ?, ?, ?, ?, CASE WHEN ? = 'requested' THEN NULL ELSE ? END)"
+        " ON CONFLICT (chapter_id, child_iri) DO UPDATE SET join_iri = excluded.join_iri,"
+        " state = CASE WHEN subchapters.state = 'accepted' THEN 'accepted'"
+        " ELSE excluded.state END RETURNING state",
+        (chapter_id, child_iri, state, join_iri, utcnow(), state, utcnow()))
+    return str(rows[0][0])
+
+
+async def requests(db: Database, chapter_id: int) -> list[tuple[str, str, str]]:
+    """(child id, state, since) of every chapter that asked to join, newest first."""
+    rows = await db.fetchall(
+        "SELECT child_iri, state, created_at FROM subchapters WHERE chapter_id = ?"
+        " ORDER BY id DESC", (chapter_id,))
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+async def decide(
+    tx: aiosqlite.Connection, chapter_id: int, child_iri: str, accept: bool
+) -> str | None:
+    """An organiser's answer; the Join's id, or None if there was no pending request."""
+    rows = await tx.execute_fetchall(
+        "SELECT join_iri FROM subchapters WHERE chapter_id = ? AND child_iri = ?"
+        " AND state = 'requested'", (chapter_id, child_iri))
+    if not rows:
+        return None
+    await tx.execute(
+        "UPDATE subchapters SET state = ?, decided_at = ? WHERE chapter_id = ? AND child_iri = ?",
+        ("accepted" if accept else "rejected", utcnow(), chapter_id, child_iri))
+    return str(rows[0][0])
+
+
+async def remove_child(tx: aiosqlite.Connection, chapter_id: int, child_iri: str) -> bool:
+    cursor = await tx.execute(
+        "DELETE FROM subchapters WHERE chapter_id = ? AND child_iri = ?", (chapter_id, child_iri))
+    return cursor.rowcount == 1
+
+
+async def parents_of_child(tx: aiosqlite.Connection, child_iri: str) -> list[int]:
+    """Local chapters that accepted this chapter as a subchapter."""
+    rows = await tx.execute_fetchall(
+        "SELECT chapter_id FROM subchapters WHERE child_iri = ? AND state = 'accepted'",
+        (child_iri,))
+    return [int(r[0]) for r in rows]
+
+
+def _ref(iri: str, document: str | None, state: str | None = None) -> ChapterRef:
+    doc: dict[str, Any] = json.loads(document) if document else {}
+    location = doc.get("location")
+    return ChapterRef(
+        iri=iri,
+        name=str(doc.get("name") or doc.get("preferredUsername") or iri),
+        level=doc.get("level") if isinstance(doc.get("level"), str) else None,
+        location=location.get("name") if isinstance(location, dict) else None,
+        founded=doc.get("published") if isinstance(doc.get("published"), str) else None,
+        state=state,
+    )
+
+
+async def subchapter_refs(db: Database, chapter_id: int) -> list[ChapterRef]:
+    rows = await db.fetchall(
+        "SELECT s.child_iri, r.document FROM subchapters s"
+        " LEFT JOIN remote_actors r ON r.iri = s.child_iri"
+        " WHERE s.chapter_id = ? AND s.state = 'accepted' ORDER BY s.decided_at DESC",
+        (chapter_id,))
+    return [_ref(r[0], r[1]) for r in rows]
+
+
+async def chapter_ref(db: Database, iri: str) -> ChapterRef:
+    document = await db.fetchvalue("SELECT document FROM remote_actors WHERE iri = ?", (iri,))
+    return _ref(iri, document)
+
+
+async def subtree_chapters(db: Database, chapter_id: int, limit: int = 10) -> list[ChapterRef]:
+    """Chapters below this one, as far as what federated tells: its accepted subchapters and
+    the chapters whose items reached it through them. Newest founded first."""
+    rows = await db.fetchall(
+        "SELECT iri, document FROM remote_actors WHERE type = 'Group' AND ("
+        " iri IN (SELECT child_iri FROM subchapters WHERE chapter_id = :c AND state = 'accepted')"
+        " OR iri IN (SELECT o.attributed_to FROM remote_objects o"
+        "  JOIN remote_object_audience a ON a.object_id = o.id"
+        "  WHERE a.actor_id = :c AND o.via IS NOT NULL))",
+        {"c": chapter_id})
+    refs = [_ref(r[0], r[1]) for r in rows]
+    refs.sort(key=lambda ref: ref.founded or "", reverse=True)
+    return refs[:limit]
+
+
+async def level_of_local(tx: aiosqlite.Connection, chapter_id: int) -> str | None:
+    rows = await tx.execute_fetchall("SELECT level FROM chapters WHERE actor_id = ?",
+                                     (chapter_id,))
+    return rows[0][0] if rows else None
+
+
+async def remote_ref_tx(tx: aiosqlite.Connection, iri: str) -> ChapterRef:
+    rows = await tx.execute_fetchall("SELECT document FROM remote_actors WHERE iri = ?", (iri,))
+    return _ref(iri, rows[0][0] if rows else None)
+
+
+async def subtree_minutes(db: Database, chapter_id: int, limit: int = 10) -> list[dict[str, Any]]:
+    """Minutes that reached this chapter from chapters below it, newest first, with who
+    wrote them and which chapter passed them on."""
+    rows = await db.fetchall(
+        "SELECT o.iri, o.document, o.published, author.document AS author_doc,"
+        " via.document AS via_doc, o.via FROM remote_objects o"
+        " JOIN remote_object_audience a ON a.object_id = o.id"
+        " LEFT JOIN remote_actors author ON author.iri = o.attributed_to"
+        " LEFT JOIN remote_actors via ON via.iri = o.via"
+        " WHERE a.actor_id = ? AND o.deleted_at IS NULL AND o.type = 'Article'"
+        " AND json_extract(o.document, '$.meetingDate') IS NOT NULL"
+        " ORDER BY o.published DESC, o.id DESC LIMIT ?",
+        (chapter_id, limit))
+    minutes = []
+    for row in rows:
+        document = json.loads(row["document"])
+        author = _ref("", row["author_doc"])
+        via = _ref(row["via"] or "", row["via_doc"]) if row["via_doc"] else None
+        minutes.append({
+            "iri": row["iri"],
+            "name": str(document.get("name") or row["iri"]),
+            "summary": str(document.get("summary") or ""),
+            "meeting_date": document.get("meetingDate"),
+            "chapter_name": author.name,
+            "via_name": via.name if via and via.iri != document.get("attributedTo") else None,
+        })
+    return minutes
