@@ -72,6 +72,7 @@ async def running(config: Config) -> AsyncIterator[Services]:
                 window=timedelta(seconds=config.signature_window_seconds),
                 on_queued=worker.wake,
                 node_username=config.hostname,
+                local_base=config.base_url,
             )
             yield Services(config, urls, db, client, keys, transport, actors, worker, inbox)
         finally:

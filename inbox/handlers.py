@@ -8,6 +8,7 @@ elsewhere (the sender, an object from its origin) was fetched before the transac
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from outbox.publish import send_to
 from storage import hierarchy as hierarchy_store
 from storage import inbox as store
 from storage import items as item_store
+from storage import outbox as outbox_store
 from storage.remote import RemoteActor
 
 log = structlog.get_logger(__name__)
@@ -230,6 +232,41 @@ async def _votes(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> 
     return True
 
 
+async def _announce(
+    tx: aiosqlite.Connection, ctx: Context, chapter_id: int, obj: dict[str, Any], upward: bool,
+) -> None:
+    """One of our chapters passes an object on: to its followers, and (upward) to its own
+    parent, so that it climbs the hierarchy."""
+    handle = await store.handle_of_tx(tx, chapter_id)
+    if handle is None:
+        return
+    parent = await hierarchy_store.accepted_parent_inbox(tx, chapter_id) if upward else None
+    announce = activities.announce(ctx.urls, handle, obj, [parent[0]] if parent else [])
+    activity_id = await outbox_store.insert_activity(
+        tx, announce["id"], chapter_id, "Announce", True, announce, announce["published"])
+    await outbox_store.queue_fanout(tx, activity_id, chapter_id)
+    if parent is not None:
+        await outbox_store.queue_delivery(tx, activity_id, parent[1], time.time())
+    ctx.queued.append(parent[1] if parent else "")
+    log.info("announced", chapter=handle, object=obj.get("id"), upward=upward)
+
+
+async def _relay(
+    tx: aiosqlite.Connection, ctx: Context, obj: dict[str, Any], addressed: list[int],
+    new: bool,
+) -> None:
+    """Upward: what an accepted subchapter sends to one of ours goes on up. Downward: what
+    our chapters' parent itself publishes goes on to their followers. Only once per id."""
+    if not new:
+        return
+    for chapter_id in await hierarchy_store.parents_of_child(tx, ctx.sender.iri):
+        if chapter_id in addressed:
+            await _announce(tx, ctx, chapter_id, obj, upward=True)
+    if id_of(obj.get("attributedTo")) == ctx.sender.iri:
+        for chapter_id in await hierarchy_store.children_of_remote_parent(tx, ctx.sender.iri):
+            await _announce(tx, ctx, chapter_id, obj, upward=False)
+
+
 @handles("Create", "Update")
 async def handle_create(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
     obj = activity.object
@@ -251,9 +288,15 @@ async def handle_create(tx: aiosqlite.Connection, ctx: Context, activity: Activi
     audience = await _audience(tx, ctx, activity)
     if not audience:
         return
-    stored = await store.upsert_remote_object(tx, _object_fields(obj), audience)
+    new = not await store.remote_object_exists(tx, obj["id"])
+    stored = await store.upsert_remote_object(tx, _object_fields(obj), audience,
+                                              via=ctx.sender.iri)
     log.info("object stored" if stored else "object was deleted before",
              object=obj["id"], type=activity.type)
+    if stored and activity.type == "Create":
+        addressed = await store.concerned_actor_ids(
+            tx, [h for h in map(ctx.local_handle, activity.audience()) if h and h != NODE], "")
+        await _relay(tx, ctx, obj, addressed, new)
 
 
 @handles("Delete")
@@ -269,8 +312,33 @@ async def handle_delete(tx: aiosqlite.Connection, ctx: Context, activity: Activi
         await store.delete_remote_object(tx, activity.object_id)
 
 
+async def _announced_object(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+    """An object a chapter passed on to us: kept, and passed on again, only when it comes
+    from one of our accepted subchapters (upward) or from our chapters' parent (kept)."""
+    obj = activity.object
+    if obj is None or type_of(obj) not in OBJECT_TYPES:
+        return
+    from_children = await hierarchy_store.parents_of_child(tx, ctx.sender.iri)
+    from_parent = await hierarchy_store.children_of_remote_parent(tx, ctx.sender.iri)
+    audience = list(dict.fromkeys(from_children + from_parent))
+    if not audience:
+        log.info("announce not relayed: not from a subchapter or parent", by=ctx.sender.iri)
+        return
+    new = not await store.remote_object_exists(tx, obj["id"])
+    if not await store.upsert_remote_object(tx, _object_fields(obj), audience,
+                                            via=ctx.sender.iri):
+        return
+    if new:
+        for chapter_id in from_children:
+            await _announce(tx, ctx, chapter_id, obj, upward=True)
+    log.info("announced object stored", object=obj["id"], via=ctx.sender.iri, new=new)
+
+
 @handles("Like", "Announce")
 async def handle_reaction(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+    if activity.type == "Announce" and activity.object is not None:
+        await _announced_object(tx, ctx, activity)
+        return
     if activity.object_id is None or not ctx.urls.is_local(activity.object_id):
         return
     kind = "like" if activity.type == "Like" else "announce"

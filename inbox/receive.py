@@ -13,8 +13,10 @@ from datetime import timedelta
 
 import structlog
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from federation.client import FetchError
+from federation.proofs import ProofError, verification_method_of, verify_proof
 from federation.remote_actors import InvalidActor, Lru, RemoteActors, same_origin
 from federation.transport import Transport
 from federation.verification import Unverified, verify_signed
@@ -45,6 +47,7 @@ class Inbox:
     window: timedelta
     on_queued: Callable[[], None] = lambda: None
     node_username: str = ""
+    local_base: str = ""
     # Memory that spares the database a question on every POST. Local handles are only
     # ever added (a new chapter), so a positive cache cannot go stale; recent activity ids
     # answer most retries at once (older ones are caught by the insert's own dedupe).
@@ -121,9 +124,12 @@ class Inbox:
         An inline object is trusted only when it comes from its own origin in an activity
         signed by its actor; otherwise it is fetched from where its id points.
         """
+        raw = activity.raw_object
+        if activity.type == "Announce" and isinstance(raw, dict):
+            await self._announced_object(activity, raw)
+            return
         if activity.type not in OBJECT_CARRIERS:
             return
-        raw = activity.raw_object
         if isinstance(raw, list):
             activity.objects = self._inline_list(activity, raw, relayed)
             activity.object = activity.objects[0]
@@ -132,6 +138,8 @@ class Inbox:
         if object_id is None:
             raise Refused(400, f"{activity.type} has no object id")
         if isinstance(raw, dict) and not relayed and same_origin(object_id, activity.actor):
+            if "proof" in raw:
+                await self._check_proof(raw)
             activity.object = raw
         else:
             try:
@@ -148,6 +156,45 @@ class Inbox:
                 await self.actors.save_document(activity.object, activity.actor)
             except InvalidActor as exc:
                 raise Refused(400, str(exc)) from None
+
+    async def _announced_object(self, activity: Activity, raw: RawObject) -> None:
+        """An object a chapter passes on (Announce). Its integrity proof stands in for its
+        origin, which may be offline; without a proof it is fetched from the origin."""
+        object_id = id_of(raw)
+        if object_id is None or self._local(object_id):
+            return  # a boost of one of ours, counted by id
+        if "proof" in raw:
+            await self._check_proof(raw)
+            activity.object = raw
+            return
+        try:
+            document, final_url = await self.transport.fetch(object_id)
+        except FetchError as exc:
+            raise Refused(503 if exc.temporary else 400,
+                          f"cannot fetch {object_id}: {exc}") from None
+        if document.get("id") != object_id or not same_origin(final_url, object_id):
+            raise Refused(400, f"{object_id} answered with another object")
+        activity.object = document
+
+    def _local(self, url: str) -> bool:
+        return same_origin(url, self.local_base) if self.local_base else False
+
+    async def _check_proof(self, obj: RawObject) -> None:
+        """FEP-8b32: the proof must verify with an Ed25519 key of the object's author."""
+        try:
+            method = verification_method_of(obj)
+            public_key, owner, _fresh = await self.actors.key(method)
+            if owner != id_of(obj.get("attributedTo")):
+                raise ProofError("the proof's key is not the author's")
+            if not isinstance(public_key, Ed25519PublicKey):
+                raise ProofError("the proof's key is not an Ed25519 key")
+            verify_proof(obj, public_key)
+        except ProofError as exc:
+            log.warning("integrity proof rejected", object=obj.get("id"), reason=str(exc))
+            raise Refused(401, f"integrity proof of {obj.get('id')}: {exc}") from None
+        except FetchError as exc:
+            raise Refused(503 if exc.temporary else 401,
+                          f"cannot get the key of the proof: {exc}") from None
 
     @staticmethod
     def _inline_list(activity: Activity, raw: list[object], relayed: bool) -> list[RawObject]:

@@ -48,7 +48,8 @@ def create(urls: Urls, handle: str, obj: dict[str, Any], kind: str = "Create") -
         "published": now_iso() if kind != "Create" else obj.get("published", now_iso()),
         "to": obj.get("to", [PUBLIC]),
         "cc": obj.get("cc", []),
-        "object": {k: v for k, v in obj.items() if k != "@context"},
+        # Embedded whole: an integrity proof covers the object's own @context too.
+        "object": obj if "proof" in obj else {k: v for k, v in obj.items() if k != "@context"},
     }
 
 
@@ -110,4 +111,20 @@ def undo(urls: Urls, handle: str | None, activity: dict[str, Any]) -> dict[str, 
         "actor": urls.actor(handle),
         "to": activity.get("to", []),
         "object": {k: v for k, v in activity.items() if k != "@context"},
+    }
+
+
+def announce(urls: Urls, handle: str, obj: dict[str, Any], also_cc: list[str]) -> dict[str, Any]:
+    """A chapter passing on an object (FEP-1b12: Announce of the object itself, which is
+    what Mastodon can show). The object is embedded whole, its own @context and proof
+    included, so that a node further on can check the proof without asking its origin."""
+    return {
+        "@context": AS_CONTEXT,
+        "id": urls.activity(new_id()),
+        "type": "Announce",
+        "actor": urls.actor(handle),
+        "published": now_iso(),
+        "to": [PUBLIC],
+        "cc": [urls.collection(handle, "followers"), *also_cc],
+        "object": obj,
     }

@@ -217,3 +217,13 @@ async def subtree_minutes(db: Database, chapter_id: int, limit: int = 10) -> lis
             "via_name": via.name if via and via.iri != document.get("attributedTo") else None,
         })
     return minutes
+
+
+async def accepted_parent_inbox(
+    tx: aiosqlite.Connection, chapter_id: int
+) -> tuple[str, str] | None:
+    """(id, inbox) of a local chapter's accepted parent, when we know where to send."""
+    rows = await tx.execute_fetchall(
+        "SELECT p.parent_iri, r.inbox FROM parents p JOIN remote_actors r ON r.iri = p.parent_iri"
+        " WHERE p.chapter_id = ? AND p.state = 'accepted'", (chapter_id,))
+    return (rows[0][0], rows[0][1]) if rows else None

@@ -176,21 +176,27 @@ async def concerned_actor_ids(
     return [int(row[0]) for row in rows]
 
 
+async def remote_object_exists(tx: aiosqlite.Connection, iri: str) -> bool:
+    rows = await tx.execute_fetchall("SELECT 1 FROM remote_objects WHERE iri = ?", (iri,))
+    return bool(rows)
+
+
 async def upsert_remote_object(
-    tx: aiosqlite.Connection, fields: dict[str, Any], audience: list[int]
+    tx: aiosqlite.Connection, fields: dict[str, Any], audience: list[int],
+    via: str | None = None,
 ) -> bool:
     """Store or update a remote object; False if it was deleted before (ids are not reused)."""
     rows = await tx.execute_fetchall(
         "INSERT INTO remote_objects (iri, type, attributed_to, content, summary, in_reply_to,"
-        " published, updated, document, received_at)"
+        " published, updated, document, received_at, via)"
         " VALUES (:iri, :type, :attributed_to, :content, :summary, :in_reply_to, :published,"
-        " :updated, :document, :now)"
+        " :updated, :document, :now, :via)"
         " ON CONFLICT (iri) DO UPDATE SET type = excluded.type, content = excluded.content,"
         " summary = excluded.summary, in_reply_to = excluded.in_reply_to,"
         " updated = excluded.updated, document = excluded.document"
         " WHERE remote_objects.deleted_at IS NULL"
         " RETURNING id",
-        {**fields, "now": utcnow()},
+        {**fields, "now": utcnow(), "via": via},
     )
     if not rows:
         return False  # a tombstone: the WHERE above kept it as it is

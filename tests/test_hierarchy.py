@@ -1,0 +1,170 @@
+"""Four nodes as four processes: Dublin (local) → Leinster (regional) → Ireland (national)
+→ International. Affiliation, minutes climbing the chain with their integrity proofs, and
+what must not climb."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from federation.signatures import CAVAGE, SigningKey, load_private_key, sign_request
+from tests.nodes import Node, request, wait_for
+
+AS2 = "application/activity+json"
+CHAIN = [("dublin", "local"), ("leinster", "regional"), ("ireland", "national"),
+         ("international", "international")]
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Node]]:
+    root = tmp_path_factory.mktemp("chain")
+    nodes: dict[str, Node] = {}
+    for slug, level in CHAIN:
+        node = Node.init(root, slug).federating()
+        assert node.cli("chapter", "create", slug, "--name", slug.title(), "--level", level,
+                        "--location", f"{slug.title()} place").returncode == 0
+        node.start()
+        nodes[slug] = node
+    assert nodes["dublin"].cli("chapter", "create", "cork", "--name", "Cork",
+                               "--level", "local").returncode == 0
+    yield nodes
+    for node in nodes.values():
+        if node.process is not None and node.process.poll() is None:
+            node.stop()
+
+
+def actor_id(node: Node, slug: str) -> str:
+    return f"{node.base}/actors/{slug}"
+
+
+def affiliate(child: Node, slug: str, parent: Node, parent_slug: str, accept: bool) -> None:
+    result = child.cli("chapter", "affiliate", slug, "--parent", actor_id(parent, parent_slug))
+    assert result.returncode == 0, result.stderr
+    wait_for(lambda: actor_id(child, slug) in parent.cli("chapter", "requests",
+                                                         parent_slug).stdout,
+             what=f"{parent_slug} to see {slug}'s request")
+    result = parent.cli("chapter", "accept" if accept else "reject", parent_slug,
+                        actor_id(child, slug))
+    assert result.returncode == 0, result.stderr
+
+
+def stored(node: Node, iri: str) -> list[tuple[Any, ...]]:
+    return node.sql("SELECT attributed_to, via FROM remote_objects WHERE iri = ?", iri)
+
+
+def test_affiliation_up_the_chain(chain: dict[str, Node]) -> None:
+    for (child, _), (parent, _) in itertools.pairwise(CHAIN):
+        affiliate(chain[child], child, chain[parent], parent, accept=True)
+    for (child, _), (parent, _) in itertools.pairwise(CHAIN):
+        doc = wait_for(lambda c=child, p=parent: chain[c].get(
+            f"/actors/{c}", accept=AS2).json().get("parent") == actor_id(chain[p], p),
+            what=f"{child} to know its parent")
+        assert doc
+        page = chain[parent].get(f"/actors/{parent}/subchapters?page=1", accept=AS2).json()
+        assert page["orderedItems"] == [actor_id(chain[child], child)]
+
+
+def test_rules_of_affiliation(chain: dict[str, Node]) -> None:
+    dublin = chain["dublin"]
+    # A second parent, a parent of the same level, the wrong kind of actor: refused.
+    result = dublin.cli("chapter", "affiliate", "dublin", "--parent",
+                        actor_id(chain["ireland"], "ireland"))
+    assert result.returncode == 2 and "already has a parent" in result.stderr
+    result = dublin.cli("chapter", "affiliate", "cork", "--parent", actor_id(dublin, "dublin"))
+    assert result.returncode == 2 and "higher level" in result.stderr
+    # Rejected: cork asks leinster, leinster says no, and cork has no parent.
+    affiliate(dublin, "cork", chain["leinster"], "leinster", accept=False)
+    wait_for(lambda: not dublin.sql(
+        "SELECT 1 FROM parents p JOIN actors a ON a.id = p.chapter_id WHERE a.handle = 'cork'"),
+        what="cork to hear the Reject")
+    assert "parent" not in dublin.get("/actors/cork", accept=AS2).json()
+
+
+def post_minutes(node: Node, title: str) -> str:
+    result = node.cli("post", "minutes", "--chapter", "dublin", "--title", title,
+                      "--meeting-date", "2026-11-20", stdin="1. Bookfair\n2. Banners\n")
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_minutes_climb_to_the_top(chain: dict[str, Node]) -> None:
+    minutes = post_minutes(chain["dublin"], "Minutes of November")
+    dublin = actor_id(chain["dublin"], "dublin")
+    assert wait_for(lambda: stored(chain["leinster"], minutes), what="Leinster") == [
+        (dublin, dublin)]
+    assert wait_for(lambda: stored(chain["ireland"], minutes), what="Ireland") == [
+        (dublin, actor_id(chain["leinster"], "leinster"))]
+    assert wait_for(lambda: stored(chain["international"], minutes),
+                    what="International") == [(dublin, actor_id(chain["ireland"], "ireland"))]
+    page = chain["international"].get("/@international", accept="text/html").text
+    assert "Minutes of November" in page and "Dublin" in page
+
+
+def test_minutes_verify_at_the_top_while_the_local_node_is_down(chain: dict[str, Node]) -> None:
+    ireland, leinster, dublin = chain["ireland"], chain["leinster"], chain["dublin"]
+    ireland.stop()
+    minutes = post_minutes(dublin, "Minutes posted while Ireland was down")
+    wait_for(lambda: stored(leinster, minutes), what="Leinster")
+    dublin.stop()  # from now on nobody can ask Dublin anything
+    ireland.start()
+    assert leinster.cli("deliveries", "retry", "--host", ireland.domain).returncode == 0
+    assert wait_for(lambda: stored(ireland, minutes), timeout=30, what="Ireland")
+    assert wait_for(lambda: stored(chain["international"], minutes), timeout=30,
+                    what="International")
+    dublin.start()
+
+
+def signed_post(node: Node, key_node: Node, handle: str, body: dict[str, Any]) -> int:
+    (pem,) = key_node.sql(
+        "SELECT k.private_key FROM actor_keys k JOIN actors a ON a.id = k.actor_id"
+        " WHERE a.handle = ? AND k.algorithm = 'rsa-2048'", handle)[0]
+    key = SigningKey(f"{actor_id(key_node, handle)}#main-key", load_private_key(pem))
+    data = json.dumps(body).encode()
+    url = f"{node.base}/inbox"
+    headers = {"Content-Type": AS2}
+    headers.update(sign_request(CAVAGE, "POST", url, headers, data, key))
+    return request(url, method="POST", headers=headers, body=data).status
+
+
+def test_a_tampered_item_is_rejected(chain: dict[str, Node]) -> None:
+    minutes = post_minutes(chain["dublin"], "Minutes to tamper with")
+    wait_for(lambda: stored(chain["leinster"], minutes), what="Leinster")
+    original = chain["dublin"].get(minutes.removeprefix(chain["dublin"].base), accept=AS2).json()
+    tampered = original | {"content": "<p>We decided to dissolve.</p>",
+                           "id": f"{original['id']}x"}
+    leinster = chain["leinster"]
+    announce = {"@context": "https://www.w3.org/ns/activitystreams",
+                "id": f"{leinster.base}/activities/{uuid.uuid4().hex}", "type": "Announce",
+                "actor": actor_id(leinster, "leinster"), "object": tampered}
+    status = signed_post(chain["ireland"], leinster, "leinster", announce)
+    assert status == 401
+    assert stored(chain["ireland"], tampered["id"]) == []
+    assert "integrity proof rejected" in chain["ireland"].log()
+
+
+def test_an_item_from_an_unaffiliated_chapter_is_not_relayed(chain: dict[str, Node]) -> None:
+    dublin, leinster = chain["dublin"], chain["leinster"]
+    cork = actor_id(dublin, "cork")
+    note = {"id": f"{dublin.base}/objects/{uuid.uuid4().hex}", "type": "Article",
+            "name": "Cork minutes", "attributedTo": cork, "content": "<p>x</p>",
+            "meetingDate": "2026-11-01", "to": [actor_id(leinster, "leinster")]}
+    create = {"@context": "https://www.w3.org/ns/activitystreams",
+              "id": f"{dublin.base}/activities/{uuid.uuid4().hex}", "type": "Create",
+              "actor": cork, "object": note, "to": [actor_id(leinster, "leinster")]}
+    assert signed_post(leinster, dublin, "cork", create) == 202
+    assert leinster.sql("SELECT count(*) FROM activities WHERE type = 'Announce'"
+                        " AND document LIKE ?", f"%{note['id']}%") == [(0,)]
+
+
+def test_the_parent_s_announcements_reach_the_children(chain: dict[str, Node]) -> None:
+    result = chain["ireland"].cli("post", "news", "--chapter", "ireland", "--title",
+                                  "National assembly", stdin="All chapters welcome.")
+    news = result.stdout.strip()
+    assert wait_for(lambda: stored(chain["leinster"], news), what="Leinster")
+    # Leinster passes it on to its own followers (Dublin follows it).
+    assert wait_for(lambda: stored(chain["dublin"], news), what="Dublin")
