@@ -168,3 +168,17 @@ def test_the_parent_s_announcements_reach_the_children(chain: dict[str, Node]) -
     assert wait_for(lambda: stored(chain["leinster"], news), what="Leinster")
     # Leinster passes it on to its own followers (Dublin follows it).
     assert wait_for(lambda: stored(chain["dublin"], news), what="Dublin")
+
+
+def test_leaving_undoes_the_link_on_both_sides(chain: dict[str, Node]) -> None:
+    dublin, leinster = chain["dublin"], chain["leinster"]
+    result = dublin.cli("chapter", "leave", "dublin")
+    assert result.returncode == 0, result.stderr
+    assert "parent" not in dublin.get("/actors/dublin", accept=AS2).json()
+    wait_for(lambda: leinster.get("/actors/leinster/subchapters",
+                                  accept=AS2).json()["totalItems"] == 0,
+             what="Leinster to drop Dublin")
+    assert dublin.sql("SELECT count(*) FROM following f JOIN actors a ON a.id = f.actor_id"
+                      " WHERE a.handle = 'dublin'") == [(0,)]
+    again = dublin.cli("chapter", "leave", "dublin")
+    assert again.returncode == 2 and "has no parent" in again.stderr
