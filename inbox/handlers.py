@@ -41,7 +41,7 @@ class Context:
     urls: Urls
     sender: RemoteActor  # the activity's actor, from the cache
     target: str | None  # the handle whose personal inbox was used, if any
-    queued: list[str] = field(default_factory=list)  # inboxes we queued deliveries to
+    queued: list[str] = field(default_factory=list)  # inboxes or activities we queued
     # Items whose totals changed (votes, participants): after the commit their new
     # version goes out, to the followers and to these inboxes.
     recount: dict[str, list[str]] = field(default_factory=dict)
@@ -247,7 +247,7 @@ async def _announce(
     await outbox_store.queue_fanout(tx, activity_id, chapter_id)
     if parent is not None:
         await outbox_store.queue_delivery(tx, activity_id, parent[1], time.time())
-    ctx.queued.append(parent[1] if parent else "")
+    ctx.queued.append(announce["id"])
     log.info("announced", chapter=handle, object=obj.get("id"), upward=upward)
 
 
@@ -294,8 +294,8 @@ async def handle_create(tx: aiosqlite.Connection, ctx: Context, activity: Activi
     log.info("object stored" if stored else "object was deleted before",
              object=obj["id"], type=activity.type)
     if stored and activity.type == "Create":
-        addressed = await store.concerned_actor_ids(
-            tx, [h for h in map(ctx.local_handle, activity.audience()) if h and h != NODE], "")
+        addressed = await store.actor_ids(
+            tx, [h for h in map(ctx.local_handle, activity.audience()) if h and h != NODE])
         await _relay(tx, ctx, obj, addressed, new)
 
 

@@ -163,6 +163,15 @@ async def is_followed_by_local(tx: aiosqlite.Connection, remote_iri: str) -> boo
     return next(iter(rows), None) is not None
 
 
+async def actor_ids(tx: aiosqlite.Connection, handles: list[str]) -> list[int]:
+    """Ids of the local actors with these handles."""
+    if not handles:
+        return []
+    marks = ",".join("?" * len(handles))
+    rows = await tx.execute_fetchall(f"SELECT id FROM actors WHERE handle IN ({marks})", handles)
+    return [int(row[0]) for row in rows]
+
+
 async def concerned_actor_ids(
     tx: aiosqlite.Connection, handles: list[str], author: str
 ) -> list[int]:
