@@ -6,7 +6,7 @@ PEER := tests/peers/fedify
 DEMO ?= .demo
 PORT ?= 8080
 
-.PHONY: run test lint bench clean
+.PHONY: run demo test lint bench clean
 
 # A virtualenv with Chapterhouse (editable) and the test tools.
 $(BIN)/chapterhouse: pyproject.toml
@@ -32,6 +32,11 @@ run: $(BIN)/chapterhouse
 	fi
 	$(BIN)/chapterhouse serve --data $(DEMO) --listen 127.0.0.1:$(PORT)
 
+# Four nodes on 127.0.0.1:8101-8104, Dublin → Leinster → Ireland → International, minutes
+# posted at Dublin climbing to International; Ctrl-C stops them (kept in .demo-federation/).
+demo: $(BIN)/chapterhouse
+	$(BIN)/chapterhouse demo
+
 test: $(BIN)/chapterhouse $(PEER)/node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/pytest
@@ -39,8 +44,9 @@ test: $(BIN)/chapterhouse $(PEER)/node_modules/.package-lock.json
 bench: $(BIN)/chapterhouse
 	$(BIN)/python bench/discovery.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/hierarchy.py
 	$(BIN)/python bench/inbox_throughput.py
 	$(BIN)/python bench/signatures.py
 
 clean:
-	rm -rf $(VENV) $(PEER)/node_modules $(DEMO)
+	rm -rf $(VENV) $(PEER)/node_modules $(DEMO) .demo-federation

@@ -19,7 +19,7 @@ import structlog
 from aiohttp import web
 
 from actors.registry import LEVELS, RegistryError, add_member, create_chapter, ensure_node_actor
-from chapterhouse import __version__, cli_federation, cli_publishing, logs
+from chapterhouse import __version__, cli_federation, cli_publishing, demo, logs
 from chapterhouse.app import create_app
 from chapterhouse.cli_support import (
     Parser,
@@ -120,6 +120,7 @@ def build_parser() -> Parser:
     member_list.set_defaults(run=cmd_member_list)
     cli_publishing.add_commands(commands)
     cli_federation.add_commands(commands)
+    demo.add_command(commands)
     return parser
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import nh3
 
 TAGS = {"p", "br", "span", "a", "del", "s", "pre", "code", "em", "strong", "b", "i", "u",
-        "ul", "ol", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6"}
+        "ul", "ol", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6",
+        # Markdown tables in minutes (attendance, votes); Mastodon flattens them itself.
+        "table", "thead", "tbody", "tr", "th", "td"}
 ATTRIBUTES = {"a": {"href", "class"}, "span": {"class"}, "ol": {"start", "reversed"},
               "li": {"value"}}
 URL_SCHEMES = {"http", "https", "mailto"}
