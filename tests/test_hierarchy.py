@@ -182,3 +182,25 @@ def test_leaving_undoes_the_link_on_both_sides(chain: dict[str, Node]) -> None:
                       " WHERE a.handle = 'dublin'") == [(0,)]
     again = dublin.cli("chapter", "leave", "dublin")
     assert again.returncode == 2 and "has no parent" in again.stderr
+
+
+def test_a_configured_host_is_accepted_without_an_organiser(tmp_path: Any) -> None:
+    local = Node.init(tmp_path, "galway").federating()
+    national = Node.init(tmp_path, "eire").federating()
+    national.configure(accept_subchapters_from=[local.domain])
+    assert local.cli("chapter", "create", "galway", "--name", "Galway",
+                     "--level", "local").returncode == 0
+    assert national.cli("chapter", "create", "eire", "--name", "Éire",
+                        "--level", "national").returncode == 0
+    local.start()
+    national.start()
+    try:
+        result = local.cli("chapter", "affiliate", "galway", "--parent",
+                           actor_id(national, "eire"))
+        assert result.returncode == 0, result.stderr
+        wait_for(lambda: local.get("/actors/galway", accept=AS2).json().get("parent")
+                 == actor_id(national, "eire"), what="the automatic Accept")
+        assert "accepted" in national.cli("chapter", "requests", "eire").stdout
+    finally:
+        local.stop()
+        national.stop()
