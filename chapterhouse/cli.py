@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import ipaddress
 import signal
+import sqlite3
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -299,6 +300,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"chapterhouse: error: {exc}", file=sys.stderr)
         return 2
+    except sqlite3.OperationalError as exc:
+        # "database is locked" after the busy timeout: the node is very busy; try again.
+        print(f"chapterhouse: error: the database is busy ({exc}); try again", file=sys.stderr)
+        return 1
     except UnusableDatabase as exc:
         # Say so and stop: no traceback, and nothing for a supervisor to restart in a loop.
         print(f"chapterhouse: error: {exc}", file=sys.stderr)

@@ -169,6 +169,9 @@ class DeliveryWorker:
         last_record = time.monotonic()
         try:
             while True:
+                # Cleared before looking for rows, never after: a wake-up that arrives while
+                # we claim or record must not be lost (it would cost a whole poll period).
+                self._wake.clear()
                 try:
                     await self._top_up(inflight)
                 except asyncio.CancelledError:
@@ -179,13 +182,16 @@ class DeliveryWorker:
                 if not inflight:
                     if done:
                         await self._record(done)
-                    self._wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
                     continue
+                woken = asyncio.ensure_future(self._wake.wait())
                 finished, _ = await asyncio.wait(
-                    inflight, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                    {*inflight, woken}, timeout=poll_seconds,
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
+                woken.cancel()
+                finished.discard(woken)
                 for task in finished:
                     inflight.discard(task)
                     if task.exception() is None:
