@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -174,6 +175,16 @@ async def _resolve(node, target: str, allow_http: bool) -> str:  # type: ignore[
         raise UsageError(str(exc)) from None
 
 
+def _online(work: Callable[[], Awaitable[str]], target: str) -> str:
+    """Run a command that talks to another server; its failures are one-line errors."""
+    try:
+        return asyncio.run(work())
+    except PublishError as exc:
+        raise UsageError(str(exc)) from None
+    except FetchError as exc:
+        raise UsageError(f"cannot reach {target}: {exc}") from None
+
+
 def cmd_chapter_affiliate(args: argparse.Namespace) -> int:
     config = load_config(args.data)
 
@@ -182,13 +193,7 @@ def cmd_chapter_affiliate(args: argparse.Namespace) -> int:
             parent = await _resolve(node, args.parent, config.allow_private_addresses)
             return await hierarchy.affiliate(node.db, node.urls, node.actors, args.slug, parent)
 
-    try:
-        join_id = asyncio.run(work())
-    except PublishError as exc:
-        raise UsageError(str(exc)) from None
-    except FetchError as exc:
-        raise UsageError(f"cannot reach {args.parent}: {exc}") from None
-    print(f"asked to join {args.parent} ({join_id})")
+    print(f"asked to join {args.parent} ({_online(work, args.parent)})")
     return 0
 
 
@@ -231,23 +236,10 @@ def cmd_follow(args: argparse.Namespace) -> int:
 
     async def work() -> str:
         async with running(config) as node:
-            target = args.target
-            if not target.startswith(("http://", "https://")):
-                try:
-                    target = await webfinger.lookup(
-                        node.client, target, allow_http=config.allow_private_addresses
-                    )
-                except (webfinger.BadResource, webfinger.NotHere) as exc:
-                    raise UsageError(str(exc)) from None
+            target = await _resolve(node, args.target, config.allow_private_addresses)
             return await follows.follow(node.db, node.urls, node.actors, args.handle, target)
 
-    try:
-        follow_id = asyncio.run(work())
-    except PublishError as exc:
-        raise UsageError(str(exc)) from None
-    except FetchError as exc:
-        raise UsageError(f"cannot reach {args.target}: {exc}") from None
-    print(f"follow request sent as {follow_id}")
+    print(f"follow request sent as {_online(work, args.target)}")
     return 0
 
 
