@@ -28,6 +28,7 @@ log = structlog.get_logger(__name__)
 LEASE_SECONDS = 120.0  # longer than one attempt can take (client timeouts are 30 s)
 MAX_RETRY_AFTER = 24 * 3600.0
 RECORD_EVERY = 8  # outcomes per write while a round is running
+GLANCE = 0.05  # seconds between looks at the database while idle
 # Answers after which trying again makes sense (Mastodon's list); other 4xx are final.
 RETRYABLE_4XX = frozenset({401, 408, 429})
 
@@ -182,8 +183,7 @@ class DeliveryWorker:
                 if not inflight:
                     if done:
                         await self._record(done)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout=poll_seconds)
+                    await self._idle(poll_seconds)
                     continue
                 woken = asyncio.ensure_future(self._wake.wait())
                 finished, _ = await asyncio.wait(
@@ -204,6 +204,20 @@ class DeliveryWorker:
         finally:
             for task in inflight:
                 task.cancel()
+
+    async def _idle(self, poll_seconds: float) -> None:
+        """Wait for a wake-up from this process, a commit by another process (the CLI
+        posting), or the poll period, whichever comes first. Checking the database's
+        data_version every GLANCE seconds costs one tiny query and spares a post up to a
+        second of waiting."""
+        deadline = time.monotonic() + poll_seconds
+        version = await self.db.data_version()
+        while time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=GLANCE)
+                return
+            if await self.db.data_version() != version:
+                return
 
     async def _top_up(self, inflight: set[asyncio.Task[Outcome]]) -> None:
         now = time.time()

@@ -134,6 +134,11 @@ class Database:
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
 
+    async def data_version(self) -> int:
+        """Changes whenever another connection (another process: the CLI) commits; a cheap
+        way to notice new rows without reading any table."""
+        return int(await self.fetchvalue("PRAGMA data_version"))
+
     async def schema_version(self) -> int:
         if self._writer is None:
             raise RuntimeError("database is not open")
