@@ -130,6 +130,11 @@ class Database:
             raise RuntimeError("database is not open")
         return list(await self._reader.execute_fetchall(sql, tuple(params)))
 
+    async def execute_fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        """The reader's answer, under the name aiosqlite connections use, so a query
+        function can take either the database or a transaction's connection."""
+        return await self.fetchall(sql, params)
+
     async def fetchvalue(self, sql: str, params: Iterable[Any] = ()) -> Any:
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]

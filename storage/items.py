@@ -131,17 +131,11 @@ async def vote_counts(
     db: Database | aiosqlite.Connection, item_id: int
 ) -> tuple[dict[str, int], int]:
     """(votes per option, distinct voters)."""
-    sql_counts = "SELECT choice, count(*) FROM poll_votes WHERE item_id = ? GROUP BY choice"
-    sql_voters = "SELECT count(DISTINCT voter) FROM poll_votes WHERE item_id = ?"
-    if isinstance(db, Database):
-        rows = await db.fetchall(sql_counts, (item_id,))
-        voters = await db.fetchvalue(sql_voters, (item_id,))
-    else:
-        rows = await db.execute_fetchall(sql_counts, (item_id,))
-        rows = list(rows)
-        async with db.execute(sql_voters, (item_id,)) as cursor:
-            (voters,) = await cursor.fetchone()  # type: ignore[misc]
-    return {r[0]: int(r[1]) for r in rows}, int(voters or 0)
+    rows = await db.execute_fetchall(
+        "SELECT choice, count(*) FROM poll_votes WHERE item_id = ? GROUP BY choice", (item_id,))
+    voters = await db.execute_fetchall(
+        "SELECT count(DISTINCT voter) FROM poll_votes WHERE item_id = ?", (item_id,))
+    return {r[0]: int(r[1]) for r in rows}, int(next(iter(voters))[0])
 
 
 async def has_voted(tx: aiosqlite.Connection, item_id: int, voter: str) -> bool:
@@ -162,12 +156,9 @@ async def add_vote(
 
 
 async def participant_count(db: Database | aiosqlite.Connection, item_id: int) -> int:
-    sql = "SELECT count(*) FROM event_participants WHERE item_id = ?"
-    if isinstance(db, Database):
-        return int(await db.fetchvalue(sql, (item_id,)))
-    rows = await db.execute_fetchall(sql, (item_id,))
-    (count,) = next(iter(rows), None)  # type: ignore[misc]
-    return int(count)
+    rows = await db.execute_fetchall(
+        "SELECT count(*) FROM event_participants WHERE item_id = ?", (item_id,))
+    return int(next(iter(rows))[0])
 
 
 async def add_participant(

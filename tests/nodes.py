@@ -147,6 +147,12 @@ class Node:
         with sqlite3.connect(self.database) as conn:
             return conn.execute(query, params).fetchall()
 
+    def chapter(self, slug: str, name: str, level: str = "local", *extra: str) -> Node:
+        """Create a chapter through the CLI (the test fails if that does not work)."""
+        result = self.cli("chapter", "create", slug, "--name", name, "--level", level, *extra)
+        assert result.returncode == 0, result.stderr
+        return self
+
     def cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         return run_cli(*args, "--data", str(self.data), stdin=stdin)
 

@@ -32,9 +32,7 @@ def public_pem(key: rsa.RSAPrivateKey) -> str:
 
 @pytest.fixture(scope="module")
 def inbox_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    node = Node.init(tmp_path_factory.mktemp("inbox")).federating()
-    assert node.cli("chapter", "create", "dublin", "--name", "IOPS Dublin",
-                    "--level", "local").returncode == 0
+    node = Node.init(tmp_path_factory.mktemp("inbox")).federating().chapter("dublin", "IOPS Dublin")
     node.start()
     yield node
     node.stop()

@@ -20,9 +20,7 @@ LATER = (datetime.now(UTC) + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%S+00:0
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    node = Node.init(tmp_path_factory.mktemp("votes")).federating()
-    assert node.cli("chapter", "create", "dublin", "--name", "Dublin",
-                    "--level", "local").returncode == 0
+    node = Node.init(tmp_path_factory.mktemp("votes")).federating().chapter("dublin", "Dublin")
     node.start()
     yield node
     node.stop()

@@ -58,8 +58,7 @@ def fedify() -> Iterator[Fedify]:
 @pytest.fixture(scope="module")
 def chapter_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     node = Node.init(tmp_path_factory.mktemp("fedify-peer")).federating()
-    assert node.cli("chapter", "create", "dublin", "--name", "IOPS Dublin",
-                    "--level", "local").returncode == 0
+    node.chapter("dublin", "IOPS Dublin")
     node.start()
     yield node
     node.stop()
