@@ -211,6 +211,12 @@ async def _votes(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> 
         return False
     if poll["deleted_at"] is not None:
         raise Refused(410, "this poll was deleted")
+    for note in notes:
+        # The voter is the note's author, whom the note's origin or the signature vouches
+        # for; the wrapping activity's actor is only a claim.
+        if id_of(note.get("attributedTo")) != ctx.sender.iri:
+            raise Refused(403, "a vote counts for its author only, and its attributedTo "
+                               "is not the activity's actor")
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if poll["closed_at"] is not None or poll["closes_at"] <= now:
         raise Refused(403, "this poll is closed")
@@ -253,12 +259,10 @@ async def _announce(
 
 async def _relay(
     tx: aiosqlite.Connection, ctx: Context, obj: dict[str, Any], addressed: list[int],
-    new: bool,
 ) -> None:
     """Upward: what an accepted subchapter sends to one of ours goes on up. Downward: what
-    our chapters' parent itself publishes goes on to their followers. Only once per id."""
-    if not new:
-        return
+    our chapters' parent itself publishes goes on to their followers. Once per version:
+    a new object, or a newer version of it (edited minutes climb like the first ones)."""
     for chapter_id in await hierarchy_store.parents_of_child(tx, ctx.sender.iri):
         if chapter_id in addressed:
             await _announce(tx, ctx, chapter_id, obj, upward=True)
@@ -288,15 +292,15 @@ async def handle_create(tx: aiosqlite.Connection, ctx: Context, activity: Activi
     audience = await _audience(tx, ctx, activity)
     if not audience:
         return
-    new = not await store.remote_object_exists(tx, obj["id"])
-    stored = await store.upsert_remote_object(tx, _object_fields(obj), audience,
-                                              via=ctx.sender.iri)
-    log.info("object stored" if stored else "object was deleted before",
-             object=obj["id"], type=activity.type)
-    if stored and activity.type == "Create":
+    stored = await store.store_remote_object(tx, _object_fields(obj), audience,
+                                             via=ctx.sender.iri)
+    log.info("remote object", outcome=stored.value, object=obj["id"], type=activity.type)
+    if stored is store.Stored.NOT_THE_AUTHORS:
+        raise Refused(403, f"{obj['id']} is stored here as someone else's")
+    if stored.changed:
         addressed = await store.actor_ids(
             tx, [h for h in map(ctx.local_handle, activity.audience()) if h and h != NODE])
-        await _relay(tx, ctx, obj, addressed, new)
+        await _relay(tx, ctx, obj, addressed)
 
 
 @handles("Delete")
@@ -324,14 +328,16 @@ async def _announced_object(tx: aiosqlite.Connection, ctx: Context, activity: Ac
     if not audience:
         log.info("announce not relayed: not from a subchapter or parent", by=ctx.sender.iri)
         return
-    new = not await store.remote_object_exists(tx, obj["id"])
-    if not await store.upsert_remote_object(tx, _object_fields(obj), audience,
-                                            via=ctx.sender.iri):
-        return
-    if new:
+    # A chapter passing an object on may replay an old version (its proof stays valid):
+    # only a newer one replaces what we have.
+    stored = await store.store_remote_object(tx, _object_fields(obj), audience,
+                                             via=ctx.sender.iri, newer_only=True)
+    log.info("announced object", outcome=stored.value, object=obj["id"], via=ctx.sender.iri)
+    if stored is store.Stored.NOT_THE_AUTHORS:
+        raise Refused(403, f"{obj['id']} is stored here as someone else's")
+    if stored.changed:
         for chapter_id in from_children:
             await _announce(tx, ctx, chapter_id, obj, upward=True)
-    log.info("announced object stored", object=obj["id"], via=ctx.sender.iri, new=new)
 
 
 @handles("Like", "Announce")

@@ -21,7 +21,7 @@ from federation.remote_actors import InvalidActor, Lru, RemoteActors, same_origi
 from federation.transport import Transport
 from federation.verification import Unverified, verify_signed
 from inbox import handlers
-from inbox.activity import Activity, BadActivity, RawObject, Refused, id_of, parse
+from inbox.activity import Activity, BadActivity, RawObject, Refused, as_list, id_of, parse
 from outbox.content import send_counts
 from outbox.hierarchy import send_actor_update
 from storage import actors as actor_store
@@ -141,15 +141,17 @@ class Inbox:
             if "proof" in raw:
                 await self._check_proof(raw)
             activity.object = raw
+        elif isinstance(raw, dict) and relayed and "proof" in raw:
+            # A relayed object whose author's key proves it needs no trip to its origin.
+            await self._check_proof(raw)
+            activity.object = raw
         else:
-            try:
-                document, final_url = await self.transport.fetch(object_id)
-            except FetchError as exc:
-                status = 503 if exc.temporary else 400
-                raise Refused(status, f"cannot fetch {object_id}: {exc}") from None
-            if document.get("id") != object_id or not same_origin(final_url, object_id):
-                raise Refused(400, f"{object_id} answered with another object")
-            activity.object = document
+            activity.object = await self._fetch_object(object_id)
+        _bind_to_origin(activity.object)
+        if relayed and not same_origin(object_id, activity.actor):
+            # Whoever signed, the actor we act for must be vouched for by the object's
+            # own origin: a relay cannot speak for an actor of a third server.
+            raise Refused(403, f"{object_id} is not on the origin of {activity.actor}")
         activity.objects = [activity.object]
         if activity.type == "Update" and activity.object.get("id") == activity.actor:
             try:
@@ -166,7 +168,11 @@ class Inbox:
         if "proof" in raw:
             await self._check_proof(raw)
             activity.object = raw
-            return
+        else:
+            activity.object = await self._fetch_object(object_id)
+        _bind_to_origin(activity.object)
+
+    async def _fetch_object(self, object_id: str) -> RawObject:
         try:
             document, final_url = await self.transport.fetch(object_id)
         except FetchError as exc:
@@ -174,7 +180,7 @@ class Inbox:
                           f"cannot fetch {object_id}: {exc}") from None
         if document.get("id") != object_id or not same_origin(final_url, object_id):
             raise Refused(400, f"{object_id} answered with another object")
-        activity.object = document
+        return document
 
     def _local(self, url: str) -> bool:
         return same_origin(url, self.local_base) if self.local_base else False
@@ -184,7 +190,7 @@ class Inbox:
         try:
             method = verification_method_of(obj)
             public_key, owner, _fresh = await self.actors.key(method)
-            if owner != id_of(obj.get("attributedTo")):
+            if owner != id_of(obj.get("attributedTo")) or not same_origin(method, owner):
                 raise ProofError("the proof's key is not the author's")
             if not isinstance(public_key, Ed25519PublicKey):
                 raise ProofError("the proof's key is not an Ed25519 key")
@@ -226,6 +232,24 @@ class Inbox:
         state = await remote_store.host_state(self.db, host)
         if state is not None and (state.failures or state.unavailable_since):
             await remote_store.host_answered(self.db, host, time.time())
+
+
+def _bind_to_origin(obj: RawObject) -> None:
+    """An object speaks for authors on its own origin only.
+
+    Its origin (by serving it) or its author's key (by a proof whose key the author owns)
+    vouches for it; neither can vouch for an author on another server, so an object that
+    names one is refused whole rather than stored under someone else's name.
+    """
+    object_id = id_of(obj)
+    if object_id is None:
+        raise Refused(400, "the object has no http(s) id")
+    for author in as_list(obj.get("attributedTo")):
+        author_id = id_of(author)
+        if author_id is None:
+            raise Refused(400, f"{object_id} has an attributedTo that is not an http(s) id")
+        if not same_origin(author_id, object_id):
+            raise Refused(403, f"{object_id} is not on the origin of its author {author_id}")
 
 
 async def _read_body(request: web.Request) -> bytes:

@@ -6,8 +6,10 @@ activity is either wholly applied and recorded, or neither.
 
 from __future__ import annotations
 
+import enum
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
@@ -185,37 +187,81 @@ async def concerned_actor_ids(
     return [int(row[0]) for row in rows]
 
 
-async def remote_object_exists(tx: aiosqlite.Connection, iri: str) -> bool:
-    rows = await tx.execute_fetchall("SELECT 1 FROM remote_objects WHERE iri = ?", (iri,))
-    return bool(rows)
+class Stored(enum.Enum):
+    """What became of a remote object we were given."""
+
+    CREATED = "created"
+    REPLACED = "replaced"  # a newer version by the same author
+    REFRESHED = "refreshed"  # the same version sent again by its author (new totals)
+    KEPT = "kept"  # ours is as new or newer: an old version cannot overwrite it
+    DELETED = "deleted"  # a tombstone: ids are not reused
+    NOT_THE_AUTHORS = "not the author's"  # someone else's object under the same id
+
+    @property
+    def changed(self) -> bool:
+        return self in (Stored.CREATED, Stored.REPLACED)
 
 
-async def upsert_remote_object(
+def _moment(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _version(updated: Any, published: Any) -> datetime:
+    return _moment(updated) or _moment(published) or datetime.min.replace(tzinfo=UTC)
+
+
+async def store_remote_object(
     tx: aiosqlite.Connection, fields: dict[str, Any], audience: list[int],
-    via: str | None = None,
-) -> bool:
-    """Store or update a remote object; False if it was deleted before (ids are not reused)."""
+    via: str | None = None, newer_only: bool = False,
+) -> Stored:
+    """Store a remote object, or replace the stored one with this version.
+
+    Only its own author ever replaces an object: a version attributed to anyone else is
+    refused, whoever vouched for it. With `newer_only` (a version passed on by a chapter,
+    proven by the author's key but possibly replayed), an older version is kept out too.
+    """
     rows = await tx.execute_fetchall(
-        "INSERT INTO remote_objects (iri, type, attributed_to, content, summary, in_reply_to,"
-        " published, updated, document, received_at, via)"
-        " VALUES (:iri, :type, :attributed_to, :content, :summary, :in_reply_to, :published,"
-        " :updated, :document, :now, :via)"
-        " ON CONFLICT (iri) DO UPDATE SET type = excluded.type, content = excluded.content,"
-        " summary = excluded.summary, in_reply_to = excluded.in_reply_to,"
-        " updated = excluded.updated, document = excluded.document"
-        " WHERE remote_objects.deleted_at IS NULL"
-        " RETURNING id",
-        {**fields, "now": utcnow(), "via": via},
-    )
-    if not rows:
-        return False  # a tombstone: the WHERE above kept it as it is
-    object_id = rows[0][0]
+        "SELECT id, attributed_to, updated, published, deleted_at FROM remote_objects"
+        " WHERE iri = ?", (fields["iri"],))
+    existing = next(iter(rows), None)
+    if existing is None:
+        rows = await tx.execute_fetchall(
+            "INSERT INTO remote_objects (iri, type, attributed_to, content, summary,"
+            " in_reply_to, published, updated, document, received_at, via)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (fields["iri"], fields["type"], fields["attributed_to"], fields["content"],
+             fields["summary"], fields["in_reply_to"], fields["published"], fields["updated"],
+             fields["document"], utcnow(), via))
+        object_id, outcome = rows[0][0], Stored.CREATED
+    else:
+        object_id = existing[0]
+        if existing[4] is not None:
+            return Stored.DELETED
+        if existing[1] != fields["attributed_to"]:
+            return Stored.NOT_THE_AUTHORS
+        newer = _version(fields["updated"], fields["published"]) > _version(
+            existing[2], existing[3])
+        if newer_only and not newer:
+            outcome = Stored.KEPT
+        else:
+            await tx.execute(
+                "UPDATE remote_objects SET type = ?, content = ?, summary = ?,"
+                " in_reply_to = ?, updated = ?, document = ? WHERE id = ?",
+                (fields["type"], fields["content"], fields["summary"], fields["in_reply_to"],
+                 fields["updated"], fields["document"], object_id))
+            outcome = Stored.REPLACED if newer else Stored.REFRESHED
     await tx.executemany(
         "INSERT INTO remote_object_audience (object_id, actor_id) VALUES (?, ?)"
         " ON CONFLICT DO NOTHING",
         [(object_id, actor_id) for actor_id in audience],
     )
-    return True
+    return outcome
 
 
 async def remote_object_author(tx: aiosqlite.Connection, iri: str) -> str | None:

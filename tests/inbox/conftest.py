@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 from aiohttp import ClientSession, web
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from federation.multikey import encode_ed25519
+from federation.proofs import add_proof
 from federation.signatures import CAVAGE, SigningKey, sign_request
 from tests.nodes import Node
 
@@ -23,6 +26,8 @@ def new_key() -> rsa.RSAPrivateKey:
 
 
 KEYS = {"alice": new_key(), "mallory": new_key()}
+# Ed25519 keys for FEP-8b32 integrity proofs, served as each actor's Multikey.
+PROOF_KEYS = {name: Ed25519PrivateKey.generate() for name in KEYS}
 
 
 def public_pem(key: rsa.RSAPrivateKey) -> str:
@@ -52,9 +57,23 @@ class Remote:
     def key(self, name: str) -> SigningKey:
         return SigningKey(f"{self.actor(name)}#main-key", KEYS[name])
 
+    def prove(self, name: str, document: dict[str, Any]) -> dict[str, Any]:
+        """The document with an integrity proof by this actor's Ed25519 key."""
+        return add_proof(document, PROOF_KEYS[name], f"{self.actor(name)}#ed25519-key")
+
 
 @pytest.fixture
 async def remote(aiohttp_server: Any) -> AsyncIterator[Remote]:
+    yield await serve_remote(aiohttp_server)
+
+
+@pytest.fixture
+async def elsewhere(aiohttp_server: Any) -> AsyncIterator[Remote]:
+    """A second server (another origin) with actors of the same names."""
+    yield await serve_remote(aiohttp_server)
+
+
+async def serve_remote(aiohttp_server: Any) -> Remote:
     app = web.Application()
     holder: dict[str, Remote] = {}
 
@@ -68,6 +87,9 @@ async def remote(aiohttp_server: Any) -> AsyncIterator[Remote]:
             "endpoints": {"sharedInbox": f"{holder['r'].base}/inbox"},
             "publicKey": {"id": f"{me}#main-key", "owner": me,
                           "publicKeyPem": public_pem(KEYS[name])},
+            "assertionMethod": [{
+                "id": f"{me}#ed25519-key", "type": "Multikey", "controller": me,
+                "publicKeyMultibase": encode_ed25519(PROOF_KEYS[name].public_key())}],
         }, content_type=AS2)
 
     async def inbox(request: web.Request) -> web.Response:
@@ -85,7 +107,7 @@ async def remote(aiohttp_server: Any) -> AsyncIterator[Remote]:
     app.router.add_post("/inbox", inbox)
     server = await aiohttp_server(app, host="127.0.0.1")
     holder["r"] = Remote(f"http://127.0.0.1:{server.port}")
-    yield holder["r"]
+    return holder["r"]
 
 
 def follow(remote: Remote, node: Node, name: str = "alice") -> dict[str, Any]:
