@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,60 @@ log = structlog.get_logger(__name__)
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 Row = aiosqlite.Row
+# Positional values for `?` placeholders, or named values for `:name` ones.
+Params = Sequence[Any] | Mapping[str, Any]
+
+# What SQLite reads as a placeholder, once string literals, quoted identifiers and
+# comments (where `?` and `:` are only text) are skipped.
+_SQL_TOKEN = re.compile(
+    r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\]"""
+    r"|--[^\n]*|/\*.*?(?:\*/|$)"
+    r"|(?P<numbered>\?\d+)|(?P<anonymous>\?)|(?P<named>[:@$][A-Za-z_][A-Za-z0-9_]*)",
+    re.DOTALL,
+)
+
+
+@lru_cache(maxsize=512)
+def _placeholders(sql: str) -> tuple[int, frozenset[str]]:
+    """(how many positional values, which names) the statement's placeholders take."""
+    count, names = 0, set()
+    for match in _SQL_TOKEN.finditer(sql):
+        if match["numbered"]:
+            count = max(count, int(match["numbered"][1:]))
+        elif match["anonymous"]:
+            count += 1
+        elif match["named"]:
+            names.add(match["named"][1:])
+    return count, frozenset(names)
+
+
+def bindings(sql: str, params: Params) -> tuple[Any, ...] | dict[str, Any]:
+    """The values for the statement's placeholders, checked against them.
+
+    sqlite3 binds any sequence by position, and on Python 3.11 even binds a tuple to
+    `:name` placeholders, so a dict turned into a tuple (its keys), a set (no order) or a
+    string (one character each) would run with the wrong values and no error. Only a
+    list or tuple for `?` placeholders, or a mapping for named ones, is accepted.
+    """
+    count, names = _placeholders(sql)
+    if isinstance(params, Mapping):
+        if count:
+            raise ValueError(f"the statement has positional placeholders; give a sequence "
+                             f"of {count} values, not a mapping")
+        missing, unused = names - params.keys(), params.keys() - names
+        if missing or unused:
+            raise ValueError(f"named parameters do not match the statement: missing "
+                             f"{sorted(missing)}, unused {sorted(unused)}")
+        return dict(params)
+    if not isinstance(params, list | tuple):
+        raise TypeError(f"query parameters must be a list or tuple of values or a mapping "
+                        f"of names to values, not {type(params).__name__}")
+    if names:
+        raise ValueError(f"the statement has named placeholders "
+                         f"({', '.join(sorted(names))}); give a mapping")
+    if len(params) != count:
+        raise ValueError(f"the statement takes {count} parameter(s), {len(params)} given")
+    return tuple(params)
 
 
 class UnusableDatabase(Exception):
@@ -117,25 +172,25 @@ class Database:
             else:
                 await self._writer.execute("COMMIT")
 
-    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         if self._reader is None:
             raise RuntimeError("database is not open")
         # One call on the connection's thread: a cursor left open between calls would
         # pin the shared reader to an old snapshot and hide commits from other readers.
-        rows = await self._reader.execute_fetchall(sql, tuple(params))
+        rows = await self._reader.execute_fetchall(sql, bindings(sql, params))
         return next(iter(rows), None)
 
-    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         if self._reader is None:
             raise RuntimeError("database is not open")
-        return list(await self._reader.execute_fetchall(sql, tuple(params)))
+        return list(await self._reader.execute_fetchall(sql, bindings(sql, params)))
 
-    async def execute_fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+    async def execute_fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         """The reader's answer, under the name aiosqlite connections use, so a query
         function can take either the database or a transaction's connection."""
         return await self.fetchall(sql, params)
 
-    async def fetchvalue(self, sql: str, params: Iterable[Any] = ()) -> Any:
+    async def fetchvalue(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
 

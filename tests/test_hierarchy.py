@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from federation.proofs import add_proof
 from federation.signatures import CAVAGE, SigningKey, load_private_key, sign_request
 from tests.nodes import Node, request, wait_for
 
@@ -67,6 +68,20 @@ def test_affiliation_up_the_chain(chain: dict[str, Node]) -> None:
         assert doc
         page = chain[parent].get(f"/actors/{parent}/subchapters?page=1", accept=AS2).json()
         assert page["orderedItems"] == [actor_id(chain[child], child)]
+
+
+def newest_chapters(node: Node, slug: str) -> str:
+    """The "Newest chapters" part of a chapter's page ('' when the page has none)."""
+    page = node.get(f"/@{slug}", accept="text/html").text
+    _, found, rest = page.partition('<section class="subchapters">')
+    return found + rest.partition("</section>")[0]
+
+
+def test_a_chapter_page_shows_its_newest_subchapters(chain: dict[str, Node]) -> None:
+    section = newest_chapters(chain["leinster"], "leinster")
+    assert "Newest chapters" in section
+    assert f'href="{actor_id(chain["dublin"], "dublin")}"' in section
+    assert "Dublin place" in section and "Local chapter" in section
 
 
 def test_rules_of_affiliation(chain: dict[str, Node]) -> None:
@@ -168,6 +183,72 @@ def test_the_parent_s_announcements_reach_the_children(chain: dict[str, Node]) -
     assert wait_for(lambda: stored(chain["leinster"], news), what="Leinster")
     # Leinster passes it on to its own followers (Dublin follows it).
     assert wait_for(lambda: stored(chain["dublin"], news), what="Dublin")
+
+
+def proven(node: Node, handle: str, document: dict[str, Any]) -> dict[str, Any]:
+    """The document with an integrity proof by a local actor's own Ed25519 key."""
+    (pem,) = node.sql(
+        "SELECT k.private_key FROM actor_keys k JOIN actors a ON a.id = k.actor_id"
+        " WHERE a.handle = ? AND k.algorithm = 'ed25519'", handle)[0]
+    return add_proof(document, load_private_key(pem), f"{actor_id(node, handle)}#ed25519-key")
+
+
+def announce(node: Node, handle: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return {"@context": "https://www.w3.org/ns/activitystreams",
+            "id": f"{node.base}/activities/{uuid.uuid4().hex}", "type": "Announce",
+            "actor": actor_id(node, handle), "object": obj}
+
+
+def content(node: Node, iri: str) -> list[tuple[Any, ...]]:
+    return node.sql("SELECT attributed_to, content FROM remote_objects WHERE iri = ?", iri)
+
+
+def test_a_subchapter_cannot_rewrite_someone_else_s_object(chain: dict[str, Node]) -> None:
+    ireland, leinster, dublin = chain["ireland"], chain["leinster"], chain["dublin"]
+    result = ireland.cli("post", "news", "--chapter", "ireland", "--title", "Congress",
+                         stdin="Congress meets in Athlone.")
+    news = result.stdout.strip()
+    before = wait_for(lambda: content(leinster, news), what="Leinster to hold the news")
+    # Dublin, an accepted subchapter of Leinster, proves a text of its own under the id of
+    # Ireland's news: its key is Dublin's, so it may only speak for objects on its origin.
+    forged = proven(dublin, "dublin", {
+        "id": news, "type": "Note", "attributedTo": actor_id(dublin, "dublin"),
+        "content": "<p>Congress is cancelled.</p>", "to": [actor_id(leinster, "leinster")]})
+    assert signed_post(leinster, dublin, "dublin", announce(dublin, "dublin", forged)) == 403
+    # Nor may it claim an id on its own origin that is already stored as someone else's.
+    reply = {"id": f"{dublin.base}/objects/{uuid.uuid4().hex}", "type": "Note",
+             "attributedTo": actor_id(dublin, "cork"), "content": "<p>Cork's reply</p>",
+             "inReplyTo": news, "to": [actor_id(leinster, "leinster")]}
+    create = {"@context": "https://www.w3.org/ns/activitystreams",
+              "id": f"{dublin.base}/activities/{uuid.uuid4().hex}", "type": "Create",
+              "actor": actor_id(dublin, "cork"), "object": reply,
+              "to": [actor_id(leinster, "leinster")]}
+    assert signed_post(leinster, dublin, "cork", create) == 202
+    claimed = proven(dublin, "dublin", reply | {"attributedTo": actor_id(dublin, "dublin"),
+                                                "content": "<p>Dublin's now</p>"})
+    assert signed_post(leinster, dublin, "dublin", announce(dublin, "dublin", claimed)) == 403
+    assert content(leinster, news) == before
+    assert content(leinster, reply["id"]) == [(actor_id(dublin, "cork"), "<p>Cork's reply</p>")]
+
+
+def test_edited_minutes_climb_and_an_old_version_cannot_come_back(
+    chain: dict[str, Node]
+) -> None:
+    dublin, leinster, top = chain["dublin"], chain["leinster"], chain["international"]
+    minutes = post_minutes(dublin, "Minutes of the AGM")
+    wait_for(lambda: content(top, minutes), what="the minutes at the top")
+    first = dublin.get(minutes.removeprefix(dublin.base), accept=AS2).json()
+    body = dublin.data / "corrected.md"
+    body.write_text("1. Bookfair moved to Saturday\n")
+    result = dublin.cli("edit", minutes, "--body-file", str(body))
+    assert result.returncode == 0, result.stderr
+    # The correction climbs all the way, like the minutes did.
+    wait_for(lambda: "Saturday" in content(top, minutes)[0][1], what="the correction at the top")
+    # Leinster passing on the first version again (its proof is still valid) restores nothing.
+    first.pop("@context", None)
+    assert signed_post(chain["ireland"], leinster, "leinster",
+                       announce(leinster, "leinster", first)) == 202
+    assert "Saturday" in content(chain["ireland"], minutes)[0][1]
 
 
 def test_leaving_undoes_the_link_on_both_sides(chain: dict[str, Node]) -> None:

@@ -74,3 +74,34 @@ async def test_there_is_only_one_node_actor(tmp_path: Path) -> None:
         assert await store.ensure_node_actor(db, "Node", KEYS) is True
         assert await store.ensure_node_actor(db, "Node", KEYS) is False
         assert await store.count_actors(db, "node") == 1
+
+
+async def test_named_parameters_are_bound_by_name(tmp_path: Path) -> None:
+    async with Database(tmp_path / "db.sqlite3") as db:
+        row = await db.fetchone("SELECT :b, :a, :a", {"a": "first", "b": "second"})
+        assert tuple(row) == ("second", "first", "first")  # type: ignore[arg-type]
+        # `?` and `:` inside literals, identifiers and comments are text, not placeholders.
+        assert await db.fetchvalue(
+            "SELECT '?:x' || ? AS \"a?\" -- :y ?\n", ["!"]) == "?:x!"
+
+
+@pytest.mark.parametrize("sql,params,error", [
+    ("SELECT ?", {1}, TypeError),  # a set has no order
+    ("SELECT ?, ?", "ab", TypeError),  # would bind one character each
+    ("SELECT ?", b"a", TypeError),
+    ("SELECT ?", (value for value in [1]), TypeError),
+    ("SELECT ?", {"a": 1}, ValueError),  # a mapping for a positional placeholder
+    ("SELECT :a", ("a",), ValueError),  # a sequence for a named one
+    ("SELECT :a", {"a": 1, "b": 2}, ValueError),
+    ("SELECT :a, :b", {"a": 1}, ValueError),
+    ("SELECT ?, ?", (1,), ValueError),
+    ("SELECT ?", (1, 2), ValueError),
+    ("SELECT ?2", (1,), ValueError),
+])
+async def test_parameters_that_cannot_be_bound_right_are_refused(
+    tmp_path: Path, sql: str, params: object, error: type[Exception]
+) -> None:
+    async with Database(tmp_path / "db.sqlite3") as db:
+        for query in (db.fetchall, db.fetchone, db.fetchvalue, db.execute_fetchall):
+            with pytest.raises(error):
+                await query(sql, params)  # type: ignore[arg-type]
