@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from importlib import resources
@@ -13,6 +11,7 @@ from aiohttp import web
 from chapterhouse import __version__
 from chapterhouse.config import Config
 from chapterhouse.services import running
+from chapterhouse.supervise import Supervisor
 from federation.urls import Urls
 from inbox import routes as inbox_routes
 from outbox.content import run_scheduler
@@ -20,6 +19,8 @@ from web import actors as actor_routes
 from web import discovery, objects, pages
 from web.errors import handle_errors
 from web.state import DB, NODE, REMOTE_ACTORS, SETTINGS, TEMPLATES, Node, Settings
+
+SUPERVISOR = web.AppKey("supervisor", Supervisor)
 
 # Activities are small; Mastodon refuses anything over 1 MB and so do we.
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -50,16 +51,13 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
             app[DB] = node.db
             app[REMOTE_ACTORS] = node.actors
             app[inbox_routes.INBOX] = node.inbox
-            tasks = [
-                asyncio.create_task(node.worker.run()),
-                asyncio.create_task(run_scheduler(node.db, node.urls, node.worker.wake)),
-            ] if deliver else []
+            supervisor = app[SUPERVISOR] = Supervisor()
+            if deliver:
+                supervisor.start("delivery worker", node.worker.run)
+                supervisor.start("poll scheduler",
+                                 lambda: run_scheduler(node.db, node.urls, node.worker.wake))
             yield
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await supervisor.stop()
 
     app.cleanup_ctx.append(services)
     pages.setup(app)

@@ -131,6 +131,10 @@ def _publishing(config: Config, work) -> str:  # type: ignore[no-untyped-def]
         raise UsageError(str(exc)) from None
 
 
+# A running worker takes up due work within seconds; this long means it is not doing so.
+OVERDUE_AFTER = 300.0
+
+
 def cmd_deliveries(args: argparse.Namespace) -> int:
     if args.data is None:
         raise UsageError("the following arguments are required: --data")
@@ -138,9 +142,10 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
 
     async def work(db: Database):  # type: ignore[no-untyped-def]
         return (await outbox_store.queue_by_host(db), await outbox_store.pending_fanouts(db),
-                await outbox_store.next_due(db))
+                await outbox_store.next_due(db),
+                await outbox_store.overdue(db, time.time() - OVERDUE_AFTER))
 
-    hosts, fanouts, next_due = with_db(config, work)
+    hosts, fanouts, next_due, overdue = with_db(config, work)
     if not hosts and not fanouts:
         print("no deliveries yet")
         return 0
@@ -154,6 +159,12 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
     if next_due is not None:
         due = datetime.fromtimestamp(next_due, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         print(f"next attempt due {due}")
+    if overdue:
+        # The worker lives in `serve`; this command cannot ask it, but its backlog shows.
+        print(f"warning: {overdue} deliver{'y' if overdue == 1 else 'ies'} due more than"
+              f" {OVERDUE_AFTER / 60:.0f} minutes ago not yet taken up: the node is far behind"
+              " or its delivery worker is not running (is `chapterhouse serve` running? its log"
+              " says \"background task failed\" when the worker fails)")
     return 0
 
 

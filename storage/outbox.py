@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -255,6 +256,22 @@ async def next_due(db: Database) -> float | None:
 
 async def pending_fanouts(db: Database) -> int:
     return int(await db.fetchvalue("SELECT count(*) FROM fanouts"))
+
+
+async def overdue(db: Database, before: float) -> int:
+    """Deliveries and fan-outs that a running worker would have taken up before `before`:
+    due, not leased, to a host that is not waiting for its hourly probe. Many of them mean
+    the worker is far behind or not running at all."""
+    stamp = datetime.fromtimestamp(before, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    deliveries = await db.fetchvalue(
+        "SELECT count(*) FROM deliveries d LEFT JOIN hosts h ON h.host = d.host"
+        " WHERE d.state = 'queued' AND d.next_attempt_at < :before"
+        " AND (d.locked_until IS NULL OR d.locked_until < :before)"
+        " AND (h.unavailable_since IS NULL OR h.next_probe_at < :before)",
+        {"before": before},
+    )
+    fanouts = await db.fetchvalue("SELECT count(*) FROM fanouts WHERE created_at < ?", (stamp,))
+    return int(deliveries) + int(fanouts)
 
 
 async def queue_by_host(db: Database) -> list[HostQueue]:

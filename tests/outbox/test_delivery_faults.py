@@ -109,3 +109,16 @@ def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(tmp_path: Path) -> Non
         assert sum(counts.values()) <= 60 + 4 + 7
         assert node.sql("SELECT state, count(*) FROM deliveries GROUP BY state") == [
             ("delivered", 60)]
+
+
+def test_deliveries_warns_when_due_work_is_not_taken_up(tmp_path: Path) -> None:
+    node = chapter_node(tmp_path)  # never started: nothing takes the work up
+    add_followers(node, Receivers(hosts=1), per_host=1)
+    post(node, "Bookfair")
+    assert "warning" not in node.cli("deliveries").stdout  # just queued: not late yet
+    with sqlite3.connect(node.database) as conn:
+        conn.execute("UPDATE fanouts SET created_at = '2026-01-01T00:00:00Z'")
+    result = node.cli("deliveries")
+    assert result.returncode == 0
+    assert "warning: 1 delivery due more than 5 minutes ago not yet taken up" in result.stdout
+    assert "background task failed" in result.stdout

@@ -16,6 +16,7 @@ from chapterhouse.config import parse, render_initial
 from chapterhouse.services import Services, running
 from outbox.publish import post_note
 from storage import remote as remote_store
+from storage.database import Database
 
 LATER = 10**7  # seconds: far enough ahead that every backoff has passed
 
@@ -55,13 +56,13 @@ async def peer(aiohttp_server: Any) -> Peer:
     return state
 
 
-async def follower_at(node: Services, base: str, name: str = "u1") -> None:
+async def follower_at(db: Database, base: str, name: str = "u1") -> None:
     iri = f"{base}/users/{name}"
     host = base.removeprefix("http://")
-    await remote_store.save_actor(node.db, {
+    await remote_store.save_actor(db, {
         "iri": iri, "type": "Person", "host": host, "inbox": f"{iri}/inbox",
         "shared_inbox": f"{base}/inbox", "username": name, "name": name}, [], {})
-    async with node.db.transaction() as tx:
+    async with db.transaction() as tx:
         await tx.execute(
             "INSERT INTO followers (actor_id, follower_iri, state, created_at)"
             " SELECT id, ?, 'accepted', 'now' FROM actors WHERE handle = 'dublin'", (iri,))
@@ -73,7 +74,7 @@ async def deliveries(node: Services) -> list[tuple[Any, ...]]:
 
 
 async def test_statuses_decide_retry_or_give_up(node: Services, peer: Peer) -> None:
-    await follower_at(node, peer.base)
+    await follower_at(node.db, peer.base)
     peer.answers = [(500, {}), (401, {}), (401, {}), (429, {"Retry-After": "120"}), (202, {})]
     await post_note(node.db, node.urls, "dublin", "hello")
     await node.worker.run_once()
@@ -91,7 +92,7 @@ async def test_statuses_decide_retry_or_give_up(node: Services, peer: Peer) -> N
 
 
 async def test_a_final_4xx_is_not_retried(node: Services, peer: Peer) -> None:
-    await follower_at(node, peer.base)
+    await follower_at(node.db, peer.base)
     peer.answers = [(404, {})]
     await post_note(node.db, node.urls, "dublin", "hello")
     await node.worker.run_once()
@@ -102,7 +103,7 @@ async def test_a_final_4xx_is_not_retried(node: Services, peer: Peer) -> None:
 async def test_a_failing_host_is_marked_unavailable_and_probed(
     node: Services, peer: Peer
 ) -> None:
-    await follower_at(node, peer.base)
+    await follower_at(node.db, peer.base)
     peer.answers = [(503, {})] * 4
     for text in ("one", "two"):
         await post_note(node.db, node.urls, "dublin", text)
@@ -123,7 +124,7 @@ async def test_a_failing_host_is_marked_unavailable_and_probed(
 
 async def test_followers_on_one_host_get_one_post(node: Services, peer: Peer) -> None:
     for name in ("u1", "u2", "u3"):
-        await follower_at(node, peer.base, name)
+        await follower_at(node.db, peer.base, name)
     await post_note(node.db, node.urls, "dublin", "to all of you")
     await node.worker.run_once()
     assert await deliveries(node) == [("delivered", 1, 202)]
@@ -134,7 +135,7 @@ async def test_a_refused_address_is_given_up_without_retrying(tmp_path: Path) ->
     raw = tomllib.loads(render_initial("chapters.example.org", "https", "Test"))
     async with running(parse(raw, tmp_path)) as node:  # private addresses not allowed
         await create_chapter(node.db, "chapters.example.org", "dublin", "Dublin", "local")
-        await follower_at(node, "http://10.0.0.1:8080")
+        await follower_at(node.db, "http://10.0.0.1:8080")
         await post_note(node.db, node.urls, "dublin", "hello")
         await node.worker.run_once()
         rows = await node.db.fetchall("SELECT state, last_error FROM deliveries")
@@ -154,7 +155,7 @@ async def test_the_signature_scheme_that_works_is_remembered(
     app = web.Application()
     app.router.add_post("/inbox", inbox)
     server = await aiohttp_server(app, host="127.0.0.1")
-    await follower_at(node, f"http://127.0.0.1:{server.port}")
+    await follower_at(node.db, f"http://127.0.0.1:{server.port}")
     await post_note(node.db, node.urls, "dublin", "first")
     await node.worker.run_once()
     assert seen == ["draft-cavage", "rfc9421"]  # the double knock
