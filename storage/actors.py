@@ -202,7 +202,9 @@ async def count_actors(db: Database, kind: str) -> int:
 
 
 async def count_local_posts(db: Database) -> int:
-    return int(await db.fetchvalue("SELECT count(*) FROM activities WHERE type = 'Create'"))
+    """Notes and items that are still published: a Create stays in the outbox after its
+    object is deleted, so the objects are counted, not the Creates."""
+    return int(await db.fetchvalue("SELECT count(*) FROM objects WHERE deleted_at IS NULL"))
 
 
 # The collections every actor has. Each is (count, page) over one table, newest first.

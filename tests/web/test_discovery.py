@@ -6,6 +6,7 @@ import re
 from urllib.parse import quote
 
 from tests.nodes import Node
+from tests.web.conftest import Site
 
 
 def webfinger(node: Node, resource: str):  # type: ignore[no-untyped-def]
@@ -110,3 +111,16 @@ def test_host_meta_points_at_webfinger(node: Node) -> None:
     assert response.content_type.startswith("application/xrd+xml")
     assert (f'template="{node.base}/.well-known/webfinger?resource={{uri}}"'
             in response.text)
+
+
+def test_local_posts_leave_out_deleted_posts(site: Site) -> None:
+    def local_posts() -> int:
+        return int(site.node.get("/nodeinfo/2.1").json()["usage"]["localPosts"])
+
+    before = local_posts()
+    note = site.node.cli("post", "note", "Posted to be deleted.", "--chapter", "galway")
+    assert note.returncode == 0, note.stderr
+    assert local_posts() == before + 1
+    deleted = site.node.cli("delete", note.stdout.strip())
+    assert deleted.returncode == 0, deleted.stderr
+    assert local_posts() == before
