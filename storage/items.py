@@ -101,6 +101,17 @@ async def latest(
         (*params, limit))
 
 
+async def latest_notes(db: Database, actor_id: int, limit: int = 10) -> list[Row]:
+    """An actor's notes that are still published, newest first. Notes have no `items` row:
+    the AS2 document is all there is of them."""
+    return await db.fetchall(
+        "SELECT o.iri, o.document, o.published, a.handle AS author, a.name AS author_name,"
+        " a.kind AS author_kind FROM objects o JOIN actors a ON a.id = o.actor_id"
+        " WHERE o.actor_id = ? AND o.type = 'Note' AND o.deleted_at IS NULL"
+        " ORDER BY o.published DESC, o.id DESC LIMIT ?",
+        (actor_id, limit))
+
+
 async def upcoming_events(
     db: Database, now_iso: str, actor_id: int | None = None, limit: int = 50,
 ) -> list[Row]:

@@ -8,6 +8,9 @@ upcoming and whether a poll is still open.
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup
 
-from federation.sanitize import clean_html
+from federation.sanitize import clean_html, clean_text
 from outbox.items import body_html, derived_summary, item_from_row
 from storage import items as store
 from storage.database import Database, Row
@@ -23,6 +26,8 @@ from storage.database import Database, Row
 # How many of each kind a home or chapter page lists.
 LATEST = 5
 UPCOMING = 10
+# A note has no title; lists show its start, this long at most.
+NOTE_TITLE = 80
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,21 @@ async def item_view(db: Database, row: Row, now: datetime, counts: bool = True) 
         view.closed = row["closed_at"] is not None or (
             item.closes_at is not None and _parse(item.closes_at) <= now)
     return view
+
+
+def note_view(row: Row) -> ItemView:
+    """A note (a `latest_notes` row) as a list shows it: its text stands in for a title."""
+    document: dict[str, Any] = json.loads(row["document"])
+    content = clean_html(str(document.get("content") or ""))
+    # Paragraph and line breaks become spaces, or their words would run together.
+    spaced = re.sub(r"(?i)</p>|<br\s*/?>", " ", content)
+    text = " ".join(html.unescape(clean_text(spaced, limit=len(spaced))).split())
+    title = text if len(text) <= NOTE_TITLE else text[:NOTE_TITLE].rsplit(" ", 1)[0] + "…"
+    return ItemView(
+        id=row["iri"], kind="note", title=title, summary=text, own_summary="",
+        content=Markup(content), author=row["author"], author_name=row["author_name"],
+        author_kind=row["author_kind"], published=row["published"], updated=None,
+    )
 
 
 async def item_views(db: Database, rows: list[Row], now: datetime) -> list[ItemView]:

@@ -14,8 +14,10 @@ from storage import actors as store
 from storage import hierarchy as hierarchy_store
 from storage import items as item_store
 from storage.actors import ActorRecord
-from web.items import item_views, sections
+from web.items import item_views, note_view, sections
 from web.state import DB, NODE, TEMPLATES
+
+MEMBER_POSTS = 10  # the newest a member's page lists
 
 LEVEL_LABELS = {
     "local": "Local chapter",
@@ -91,13 +93,18 @@ async def render_actor_page(request: web.Request, actor: ActorRecord) -> web.Res
             subtree_minutes=await hierarchy_store.subtree_minutes(db, actor.id),
             **await sections(db, actor.id),
         )
+    # Notes are kept apart from the items (news, blogs, ...), yet a member writes both.
+    posts = await item_views(db, await item_store.latest(db, KINDS, actor.id, MEMBER_POSTS),
+                             datetime.now(UTC))
+    posts += [note_view(row) for row in await item_store.latest_notes(db, actor.id,
+                                                                      MEMBER_POSTS)]
+    posts.sort(key=lambda post: post.published, reverse=True)
     return render(
         request,
         "member.html",
         member=actor,
         chapters=await store.member_chapters(db, actor.id),
-        posts=await item_views(db, await item_store.latest(db, KINDS, actor.id, 10),
-                               datetime.now(UTC)),
+        posts=posts[:MEMBER_POSTS],
     )
 
 

@@ -115,6 +115,24 @@ def test_member_page_lists_what_the_member_wrote(site: Site) -> None:
     assert "Bookfair this Saturday" not in text
 
 
+def test_member_page_lists_the_member_s_notes(site: Site) -> None:
+    node = site.node
+    added = node.cli("member", "add", "cian", "--chapter", "galway", "--name", "Cian Walsh")
+    assert added.returncode == 0, added.stderr
+    posted = []
+    for text in ("Leaflets are at the printer.\n\nPick them up on Friday.", "Sent by mistake."):
+        result = node.cli("post", "note", text, "--member", "cian")
+        assert result.returncode == 0, result.stderr
+        posted.append(result.stdout.strip())
+    assert node.cli("delete", posted[1]).returncode == 0
+    page = html_page(node, "/@cian")
+    posts = visible_text(page)[visible_text(page).index("Posts"):]
+    assert "Nothing published yet." not in posts
+    assert "Note Leaflets are at the printer. Pick them up on Friday. by Cian Walsh" in posts
+    assert f'href="{posted[0]}"' in page
+    assert "Sent by mistake." not in posts
+
+
 def test_news_page_has_title_author_date_body_and_replies(site: Site) -> None:
     page = html_page(site.node, site.path("news"))
     published = site.node.get(site.path("news"), accept=AS2).json()["published"]
