@@ -8,6 +8,7 @@ and ending with a letter, digit or '_', at most 30 characters (Mastodon's local 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 MAX_LENGTH = 30
 _HANDLE_RE = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$")
@@ -25,18 +26,37 @@ class InvalidHandle(ValueError):
     """The handle cannot be used; the message says why."""
 
 
-def validate_handle(handle: str) -> str:
+def _check(handle: str) -> str | None:
+    """Why the handle cannot be used, or None."""
     if not handle:
-        raise InvalidHandle("a handle must not be empty")
+        return "a handle must not be empty"
     if len(handle) > MAX_LENGTH:
-        raise InvalidHandle(f"{handle!r} is longer than {MAX_LENGTH} characters")
+        return f"{handle!r} is longer than {MAX_LENGTH} characters"
     if handle != handle.lower():
-        raise InvalidHandle(f"{handle!r} must be lower case (try {handle.lower()!r})")
+        return f"{handle!r} must be lower case"
     if not _HANDLE_RE.match(handle):
-        raise InvalidHandle(
-            f"{handle!r} may only contain a-z, 0-9, '_' and '-', and must not start or end "
-            "with '-'"
-        )
+        return (f"{handle!r} may only contain a-z, 0-9, '_' and '-', and must not start or "
+                "end with '-'")
     if handle in RESERVED:
-        raise InvalidHandle(f"{handle!r} is reserved on every node")
-    return handle
+        return f"{handle!r} is reserved on every node"
+    return None
+
+
+def suggest_handle(text: str) -> str | None:
+    """A valid handle made from text such as a chapter's name ("Dublin City" ->
+    "dublin-city"), or None when nothing usable is left of it."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9_]+", "-", ascii_text.lower()).strip("-")
+    slug = slug[:MAX_LENGTH].rstrip("-")
+    return slug if _check(slug) is None else None
+
+
+def validate_handle(handle: str) -> str:
+    reason = _check(handle)
+    if reason is None:
+        return handle
+    suggestion = suggest_handle(handle)
+    # Only a suggestion that is itself accepted; "try 'dublin city'" would fail again.
+    if suggestion is not None and suggestion != handle:
+        reason += f" (try {suggestion!r})"
+    raise InvalidHandle(reason)

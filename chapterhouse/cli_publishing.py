@@ -47,7 +47,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         article = kinds.add_parser(kind, help=f"publish {what}",
                                    description=f"Publish {what}: an Article whose Markdown body "
                                    "comes from --body-file, or from standard input.")
-        _author(article, upward=True)
+        # Minutes always go up to the parent: an option for it would only mislead.
+        _author(article, upward=kind != "minutes")
         article.add_argument("--title", required=True)
         article.add_argument("--summary", default="",
                              help="plain text shown by Mastodon (default: the body's start)")

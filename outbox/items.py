@@ -130,9 +130,13 @@ def validate(item: Item, now: datetime | None = None) -> Item:
     item.summary = _text("summary", item.summary, MAX_SUMMARY)
     item.body = _text("body", item.body, MAX_BODY)
     if item.kind == "minutes" and item.meeting_date is not None:
+        given = item.meeting_date.strip()
         try:
-            item.meeting_date = date.fromisoformat(item.meeting_date.strip()).isoformat()
-        except ValueError:
+            item.meeting_date = date.fromisoformat(given).isoformat()
+        except ValueError as exc:
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", given):
+                # The right shape, so the calendar is what refused it: say how.
+                raise InvalidItem(f"meeting date {given} is not a date: {exc}") from None
             raise InvalidItem(
                 f"meeting date {item.meeting_date!r} is not YYYY-MM-DD") from None
     if item.kind == "event":

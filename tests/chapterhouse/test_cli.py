@@ -129,6 +129,52 @@ def test_bad_arguments_get_one_line_and_exit_2_and_change_nothing(
     assert (tmp_path / "n" / "chapterhouse.sqlite3").stat().st_size >= before
 
 
+@pytest.mark.parametrize("given,suggested", [
+    ("Dublin City", "dublin-city"),
+    ("Baile Átha Cliath", "baile-atha-cliath"),
+    (" Cork/Kerry ", "cork-kerry"),
+    ("dub lin", "dub-lin"),
+    ("x-", "x"),
+])
+def test_a_suggested_handle_is_one_that_works(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], given: str, suggested: str
+) -> None:
+    data = str(tmp_path / "n")
+    run(capsys, "init", "--data", data, "--domain", "chapters.example.org")
+    code, _, err = run(capsys, "chapter", "create", given, "--data", data, "--name", "X",
+                       "--level", "local")
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"(try {suggested!r})" in err, err
+    code, out, err = run(capsys, "chapter", "create", suggested, "--data", data, "--name", "X",
+                         "--level", "local")
+    assert code == 0, err
+    assert f"@{suggested}@chapters.example.org" in out
+
+
+def test_no_suggestion_that_would_be_refused_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = str(tmp_path / "n")
+    run(capsys, "init", "--data", data, "--domain", "chapters.example.org")
+    for given in ("Inbox", "???"):
+        code, _, err = run(capsys, "chapter", "create", given, "--data", data, "--name", "X",
+                           "--level", "local")
+        assert code == 2 and "try" not in err, err
+
+
+def test_upward_is_offered_only_where_it_changes_something(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "post", "minutes", "--help")
+    assert code == 0 and "--upward" not in out  # minutes always go up
+    for kind in ("news", "blog", "event", "poll"):
+        code, out, _ = run(capsys, "post", kind, "--help")
+        assert code == 0 and "--upward" in out, kind
+    code, _, err = run(capsys, "post", "minutes", "--data", "x", "--chapter", "c",
+                       "--title", "t", "--upward")
+    assert code == 2 and "unrecognized arguments: --upward" in err
+
+
 def test_commands_on_a_directory_without_a_node_say_how_to_make_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -152,6 +152,8 @@ def test_a_poll_is_a_question_as_mastodon_writes_it(node: Node) -> None:
       "--online-url", "javascript:alert(1)"], "http(s)"),
     (["news", "--title", "  "], "title must not be empty"),
     (["minutes", "--title", "M", "--meeting-date", "12/08/2026"], "YYYY-MM-DD"),
+    (["minutes", "--title", "M", "--meeting-date", "2026-02-30"],
+     "meeting date 2026-02-30 is not a date: day is out of range for month"),
 ])
 def test_bad_items_are_refused_and_nothing_is_stored(
     node: Node, args: list[str], reason: str
