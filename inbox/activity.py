@@ -67,6 +67,9 @@ class Activity:
     object: RawObject | None = field(default=None)
     # GoToSocial sends the votes of a multiple-choice poll as one Create of several Notes.
     objects: list[RawObject] = field(default_factory=list)
+    # Signed by someone other than `actor`: only the object (as its origin or its author's
+    # proof vouches for it) is trusted, not what the relay wrapped around it.
+    relayed: bool = False
 
     @property
     def raw_object(self) -> Any:
@@ -74,7 +77,8 @@ class Activity:
 
     def audience(self) -> list[str]:
         found: list[str] = []
-        for source in (self.document, self.object or {}):
+        sources = (self.object or {},) if self.relayed else (self.document, self.object or {})
+        for source in sources:
             for key in ("to", "cc", "bto", "bcc", "audience"):
                 found.extend(url for url in map(id_of, as_list(source.get(key))) if url)
         return list(dict.fromkeys(found))

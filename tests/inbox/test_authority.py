@@ -297,3 +297,38 @@ async def test_an_announced_object_is_bound_to_its_author_s_origin(
     status, _ = await send(node, remote, activity(remote, "Announce", {"id": served["id"]}))
     assert status == 403
     assert stored(node, note["id"]) == stored(node, served["id"]) == []
+
+
+async def test_a_relay_cannot_take_the_id_of_the_actor_s_next_activity(
+    node: Node, remote: Remote
+) -> None:
+    item = news(node)
+    first = serve(remote, reply(remote, remote.actor("alice"), item, "First."))
+    relayed = activity(remote, "Create", first["id"])
+    assert (await send(node, remote, relayed, name="mallory"))[0] == 202
+    # Alice's own activity under that id is still hers to send, and is applied.
+    second = reply(remote, remote.actor("alice"), item, "Second.")
+    assert (await send(node, remote, relayed | {"object": second}))[0] == 202
+    assert stored(node, second["id"]) == [(remote.actor("alice"), "<p>Second.</p>")]
+
+
+async def test_a_relay_cannot_address_an_object_to_our_chapters(
+    node: Node, remote: Remote
+) -> None:
+    # Alice's public note, addressed to nobody here; Mallory's wrapper adds Dublin.
+    note = serve(remote, {"id": f"{remote.base}/objects/{uuid.uuid4().hex}", "type": "Note",
+                          "attributedTo": remote.actor("alice"), "content": "<p>Hi</p>",
+                          "to": [PUBLIC]})
+    wrapped = activity(remote, "Create", note["id"], to=[dublin(node)])
+    assert (await send(node, remote, wrapped, name="mallory"))[0] == 202
+    assert stored(node, note["id"]) == []
+
+
+async def test_nobody_relays_what_our_own_actors_say(node: Node, remote: Remote) -> None:
+    item = news(node)
+    forged = {"@context": "https://www.w3.org/ns/activitystreams",
+              "id": f"{node.base}/activities/{uuid.uuid4().hex}", "type": "Create",
+              "actor": dublin(node), "object": item}
+    status, text = await send(node, remote, forged, name="mallory")
+    assert status == 403, text
+    assert node.sql("SELECT count(*) FROM remote_objects WHERE iri = ?", item) == [(0,)]
