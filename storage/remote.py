@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import aiosqlite
+
 from storage.database import Database, utcnow
 
 
@@ -76,6 +78,16 @@ _ACTOR_COLUMNS = "id, iri, type, host, inbox, shared_inbox, username, name, fetc
 async def actor(db: Database, iri: str) -> RemoteActor | None:
     row = await db.fetchone(f"SELECT {_ACTOR_COLUMNS} FROM remote_actors WHERE iri = ?", (iri,))
     return None if row is None else RemoteActor(**dict(row))
+
+
+async def inboxes_of(tx: aiosqlite.Connection, iris: list[str]) -> list[str]:
+    """The inboxes of those of these remote actors we know, in the caller's transaction."""
+    if not iris:
+        return []
+    marks = ", ".join("?" for _ in iris)
+    rows = await tx.execute_fetchall(
+        f"SELECT inbox FROM remote_actors WHERE iri IN ({marks})", tuple(iris))
+    return [row[0] for row in rows]
 
 
 async def key(db: Database, key_id: str) -> tuple[RemoteKey, str] | None:
