@@ -42,12 +42,13 @@ class Context:
     sender: RemoteActor  # the activity's actor, from the cache
     target: str | None  # the handle whose personal inbox was used, if any
     queued: list[str] = field(default_factory=list)  # inboxes or activities we queued
-    # Items whose totals changed (votes, participants): after the commit their new
-    # version goes out, to the followers and to these inboxes.
+    # Items whose totals changed (votes, participants): before the commit, their new
+    # version is queued for the followers and these inboxes (Inbox.receive).
     recount: dict[str, list[str]] = field(default_factory=dict)
     # Hosts whose chapters may join ours without an organiser deciding.
     accept_subchapters_from: frozenset[str] = frozenset()
-    # Local chapters whose actor document changed (parent, subchapters): Update after commit.
+    # Local chapters whose actor document changed (parent, subchapters): Update queued
+    # before the commit.
     actor_updates: list[str] = field(default_factory=list)
 
     def local_handle(self, url: str | None) -> str | None:

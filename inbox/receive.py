@@ -1,7 +1,7 @@
 """The inbox pipeline: size → shape → signature → dedupe → store → dispatch → 202.
 
 The 202 is sent only after the activity and everything it caused (a follower row, a
-queued Accept) are committed together.
+queued Accept, an Update with new poll totals) are committed together.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from federation.transport import Transport
 from federation.verification import Unverified, verify_signed
 from inbox import handlers
 from inbox.activity import Activity, BadActivity, RawObject, Refused, as_list, id_of, parse
-from outbox.content import send_counts
-from outbox.hierarchy import send_actor_update
+from outbox.content import queue_counts
+from outbox.hierarchy import queue_actor_update
 from storage import actors as actor_store
 from storage import inbox as store
 from storage import remote as remote_store
@@ -88,13 +88,15 @@ class Inbox:
             handler = handlers.HANDLERS.get(activity.type)
             if handler is not None:
                 await handler(tx, ctx, activity)
+            # What must follow (new totals, a changed actor document) is queued in this
+            # transaction: committed with the activity, or not at all.
+            for item_iri, inboxes in ctx.recount.items():
+                await queue_counts(tx, ctx.urls, item_iri, inboxes)
+            for handle in dict.fromkeys(ctx.actor_updates):
+                await queue_actor_update(tx, ctx.urls, handle, self.node_username)
         self._recent.put(activity.id, True)
         if activity.type == "Delete" and activity.object_id == activity.actor:
             self.actors.forget(activity.actor)
-        for item_iri, inboxes in ctx.recount.items():
-            await send_counts(self.db, ctx.urls, item_iri, inboxes)
-        for handle in dict.fromkeys(ctx.actor_updates):
-            await send_actor_update(self.db, ctx.urls, handle, self.node_username)
         if ctx.queued or ctx.recount or ctx.actor_updates:
             self.on_queued()
         await self._host_is_alive(sender.host)

@@ -63,8 +63,8 @@ async def _counts(db: Database | aiosqlite.Connection, row: Row) -> Counts:
     return Counts(votes=votes, voters=voters, participants=participants)
 
 
-async def _live_row(db: Database, object_iri: str) -> Row:
-    row = await store.by_iri(db, object_iri)
+async def _live_row(db: Database | aiosqlite.Connection, object_iri: str) -> Row:
+    row = await store.by_iri_tx(db, object_iri)
     if row is None:
         raise PublishError(f"{object_iri} is not an item of this node")
     if row["deleted_at"] is not None:
@@ -77,28 +77,35 @@ async def edit_item(
     summary: str | None = None, body: str | None = None,
 ) -> str:
     """Change an item's text and send the new version (with a later `updated`)."""
-    row = await _live_row(db, object_iri)
-    item = item_from_row(row)
-    if title is None and summary is None and body is None:
-        raise PublishError("nothing to change: give --title, --summary or --body-file")
-    item.title = title if title is not None else item.title
-    item.summary = summary if summary is not None else item.summary
-    item.body = body if body is not None else item.body
-    published = datetime.fromisoformat(row["published"].replace("Z", "+00:00"))
-    try:
-        # Checked as of publication: a poll's closing time does not have to be in the
-        # future again to fix a typo in its question.
-        validate(item, now=published)
-    except InvalidItem as exc:
-        raise PublishError(str(exc)) from None
-    updated = activities.now_iso()
-    if row["updated"] and updated <= row["updated"]:
-        updated = _one_second_after(row["updated"])  # Mastodon needs a later `updated`
-    document = to_ap(item, object_iri, urls, row["author"], row["published"], updated,
-                     await _counts(db, row), row["closed_at"])
-    document = await prove(db, urls, row["actor_id"], _keep_audience(row, document))
-    update = activities.create(urls, row["author"], document, kind="Update")
-    await store.replace(db, object_iri, row["actor_id"], item, document, update, updated)
+    # Read and written in one transaction: a vote counted between a read and the write
+    # would be missing from the new version's totals.
+    async with db.transaction() as tx:
+        row = await _live_row(tx, object_iri)
+        item = item_from_row(row)
+        if title is None and summary is None and body is None:
+            raise PublishError("nothing to change: give --title, --summary or --body-file")
+        item.title = title if title is not None else item.title
+        item.summary = summary if summary is not None else item.summary
+        item.body = body if body is not None else item.body
+        published = datetime.fromisoformat(row["published"].replace("Z", "+00:00"))
+        try:
+            # Checked as of publication: a poll's closing time does not have to be in the
+            # future again to fix a typo in its question.
+            validate(item, now=published)
+        except InvalidItem as exc:
+            raise PublishError(str(exc)) from None
+        updated = activities.now_iso()
+        if row["updated"] and updated <= row["updated"]:
+            updated = _one_second_after(row["updated"])  # Mastodon needs a later `updated`
+        document = to_ap(item, object_iri, urls, row["author"], row["published"], updated,
+                         await _counts(tx, row), row["closed_at"])
+        document = await prove(tx, urls, row["actor_id"], _keep_audience(row, document))
+        update = activities.create(urls, row["author"], document, kind="Update")
+        # Actors addressed by name (the parent chapter of minutes) get the new version
+        # too, so that a correction climbs the hierarchy like the first version did.
+        addressed = [iri for iri in document["to"] + document["cc"] if isinstance(iri, str)]
+        await store.replace(tx, object_iri, row["actor_id"], item, document, update, updated,
+                            also_to=await remote_store.inboxes_of(tx, addressed))
     return str(update["id"])
 
 
@@ -120,18 +127,25 @@ async def delete_item(db: Database, urls: Urls, object_iri: str) -> str:
     return await delete_object(db, urls, object_iri)
 
 
-async def send_counts(db: Database, urls: Urls, object_iri: str, also_to: list[str]) -> None:
-    """New totals (votes, participants) into the document and out to the followers, plus
-    the inboxes in `also_to` (voters and participants who may not follow)."""
-    row = await store.by_iri(db, object_iri)
+async def queue_counts(
+    tx: aiosqlite.Connection, urls: Urls, object_iri: str, also_to: list[str]
+) -> None:
+    """New totals (votes, participants) into the document, and its Update queued for the
+    followers and the inboxes in `also_to` (voters and participants who may not follow).
+
+    Runs in the transaction that changed the totals: the Update is then committed with
+    the vote or join (a stop right after the commit cannot lose it), and the version it
+    carries is built from what that transaction sees, never from an older read that an
+    edit committed in between would make stale."""
+    row = await store.by_iri_tx(tx, object_iri)
     if row is None or row["deleted_at"] is not None:
         return
     item = item_from_row(row)
     document = to_ap(item, object_iri, urls, row["author"], row["published"], row["updated"],
-                     await _counts(db, row), row["closed_at"])
-    document = await prove(db, urls, row["actor_id"], _keep_audience(row, document))
+                     await _counts(tx, row), row["closed_at"])
+    document = await prove(tx, urls, row["actor_id"], _keep_audience(row, document))
     update = activities.create(urls, row["author"], document, kind="Update")
-    await store.replace(db, object_iri, row["actor_id"], item, document, update, None,
+    await store.replace(tx, object_iri, row["actor_id"], item, document, update, None,
                         also_to=also_to)
 
 
@@ -140,10 +154,14 @@ async def close_due_polls(db: Database, urls: Urls, now: datetime | None = None)
     now = now or datetime.now(UTC)
     closed = 0
     for row in await store.polls_to_close(db, now.strftime("%Y-%m-%dT%H:%M:%SZ")):
-        if await store.set_closed(db, row["id"], row["closes_at"]):
-            await send_counts(db, urls, row["object_iri"], [])
-            closed += 1
-            log.info("poll closed", poll=row["object_iri"])
+        # Closed and announced in one transaction: a poll closed without its final Update
+        # would never get one, since only open polls are looked at.
+        async with db.transaction() as tx:
+            if not await store.set_closed(tx, row["id"], row["closes_at"]):
+                continue
+            await queue_counts(tx, urls, row["object_iri"], [])
+        closed += 1
+        log.info("poll closed", poll=row["object_iri"])
     return closed
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiosqlite
+
 from actors.documents import actor_to_ap
 from federation.remote_actors import RemoteActors
 from federation.urls import Urls
@@ -36,16 +38,22 @@ def may_join(child_level: str | None, parent_level: str | None) -> str | None:
     return None
 
 
-async def _chapter(db: Database, handle: str) -> Any:
+async def _chapter(db: Database | aiosqlite.Connection, handle: str) -> Any:
     chapter = await actor_store.actor_by_handle(db, handle)
     if chapter is None or chapter.kind != "chapter":
         raise PublishError(f"there is no chapter {handle!r} on this node")
     return chapter
 
 
-async def send_actor_update(db: Database, urls: Urls, handle: str, node_username: str) -> None:
-    """Tell the chapter's followers its actor document changed (its parent or subchapters)."""
-    chapter = await _chapter(db, handle)
+async def queue_actor_update(
+    tx: aiosqlite.Connection, urls: Urls, handle: str, node_username: str
+) -> None:
+    """Tell the chapter's followers its actor document changed (its parent or subchapters).
+
+    Runs in the transaction that changed it, so that the Update is committed with the
+    change (nothing between the two can lose it) and describes what that transaction sees.
+    """
+    chapter = await _chapter(tx, handle)
     document = actor_to_ap(chapter, urls, node_username)
     update = {
         "@context": document["@context"],
@@ -56,7 +64,9 @@ async def send_actor_update(db: Database, urls: Urls, handle: str, node_username
         "cc": [document["followers"]],
         "object": {k: v for k, v in document.items() if k != "@context"},
     }
-    await outbox_store.publish(db, chapter.id, update["id"], "Update", update)
+    activity_id = await outbox_store.insert_activity(
+        tx, update["id"], chapter.id, "Update", True, update, activities.now_iso())
+    await outbox_store.queue_fanout(tx, activity_id, chapter.id)
 
 
 async def affiliate(
@@ -109,8 +119,8 @@ async def decide(
             join.pop("@context", None)
         answer = activities.answer(urls, handle, join, child_iri, accept)
         await send_to(tx, chapter.id, answer, [child.inbox])
-    if accept:
-        await send_actor_update(db, urls, handle, node_username)
+        if accept:
+            await queue_actor_update(tx, urls, handle, node_username)
 
 
 async def leave(db: Database, urls: Urls, handle: str, node_username: str) -> str:
@@ -139,5 +149,5 @@ async def leave(db: Database, urls: Urls, handle: str, node_username: str) -> st
             follow.pop("@context")
             await inbox_store.remove_following(tx, chapter.id, parent.parent_iri)
             await send_to(tx, chapter.id, activities.undo(urls, handle, follow), [remote.inbox])
-    await send_actor_update(db, urls, handle, node_username)
+        await queue_actor_update(tx, urls, handle, node_username)
     return str(leave_activity["id"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiosqlite
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from federation.proofs import add_proof
@@ -15,7 +16,7 @@ from storage.database import Database
 
 
 async def prove(
-    db: Database, urls: Urls, actor_id: int, document: dict[str, Any]
+    db: Database | aiosqlite.Connection, urls: Urls, actor_id: int, document: dict[str, Any]
 ) -> dict[str, Any]:
     """The document with a proof by its author's Ed25519 key (`#ed25519-key`)."""
     found = await actor_store.proof_key(db, actor_id)

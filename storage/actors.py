@@ -7,6 +7,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+import aiosqlite
+
 from storage.database import Database, Row, utcnow
 
 
@@ -150,8 +152,12 @@ async def node_actor(db: Database) -> ActorRecord | None:
     return None if row is None else _actor(row)
 
 
-async def actor_by_handle(db: Database, handle: str) -> ActorRecord | None:
-    row = await db.fetchone(_ACTOR_SELECT + " WHERE a.handle = ?", (handle,))
+async def actor_by_handle(
+    db: Database | aiosqlite.Connection, handle: str
+) -> ActorRecord | None:
+    """By the reader, or inside a transaction that is about to describe the actor."""
+    rows = await db.execute_fetchall(_ACTOR_SELECT + " WHERE a.handle = ?", (handle,))
+    row = next(iter(rows), None)
     return None if row is None else _actor(row)
 
 
@@ -303,11 +309,14 @@ async def handle_of(db: Database, actor_id: int) -> str | None:
     return await db.fetchvalue("SELECT handle FROM actors WHERE id = ?", (actor_id,))
 
 
-async def proof_key(db: Database, actor_id: int) -> tuple[str, str | None] | None:
+async def proof_key(
+    db: Database | aiosqlite.Connection, actor_id: int
+) -> tuple[str, str | None] | None:
     """(Ed25519 private key PEM, handle) of a local actor, for object integrity proofs."""
-    row = await db.fetchone(
+    rows = await db.execute_fetchall(
         "SELECT k.private_key, a.handle FROM actor_keys k JOIN actors a ON a.id = k.actor_id"
         " WHERE k.algorithm = 'ed25519' AND a.id = ?",
         (actor_id,),
     )
+    row = next(iter(rows), None)
     return None if row is None else (row[0], row[1])

@@ -49,28 +49,30 @@ async def create(
 
 
 async def replace(
-    db: Database, object_iri: str, actor_id: int, item: Any, document: dict[str, Any],
-    activity: dict[str, Any] | None, updated: str | None, also_to: list[str] | None = None,
+    tx: aiosqlite.Connection, object_iri: str, actor_id: int, item: Any,
+    document: dict[str, Any], activity: dict[str, Any] | None, updated: str | None,
+    also_to: list[str] | None = None,
 ) -> None:
     """Store a new version of an item (an edit, or new totals) and, with an activity,
-    queue its Update to the followers and to the inboxes in `also_to`."""
-    async with db.transaction() as tx:
-        values = _values(item)
-        sets = ", ".join(f"{k} = :{k}" for k in values)
-        await tx.execute(
-            f"UPDATE items SET {sets}, updated = COALESCE(:updated, updated)"
-            " WHERE object_iri = :iri",
-            {**values, "updated": updated, "iri": object_iri},
-        )
-        await tx.execute("UPDATE objects SET document = ? WHERE iri = ?",
-                         (json.dumps(document, ensure_ascii=False), object_iri))
-        if activity is not None:
-            activity_id = await insert_activity(
-                tx, activity["id"], actor_id, activity["type"], True, activity, utcnow())
-            await queue_fanout(tx, activity_id, actor_id)
-            now = time.time()
-            for inbox in dict.fromkeys(also_to or []):
-                await queue_delivery(tx, activity_id, inbox, now)
+    queue its Update to the followers and to the inboxes in `also_to`. In the caller's
+    transaction, which must also be the one that read what the new version is made of:
+    a version built from an older read would undo whatever was committed in between."""
+    values = _values(item)
+    sets = ", ".join(f"{k} = :{k}" for k in values)
+    await tx.execute(
+        f"UPDATE items SET {sets}, updated = COALESCE(:updated, updated)"
+        " WHERE object_iri = :iri",
+        {**values, "updated": updated, "iri": object_iri},
+    )
+    await tx.execute("UPDATE objects SET document = ? WHERE iri = ?",
+                     (json.dumps(document, ensure_ascii=False), object_iri))
+    if activity is not None:
+        activity_id = await insert_activity(
+            tx, activity["id"], actor_id, activity["type"], True, activity, utcnow())
+        await queue_fanout(tx, activity_id, actor_id)
+        now = time.time()
+        for inbox in dict.fromkeys(also_to or []):
+            await queue_delivery(tx, activity_id, inbox, now)
 
 
 _SELECT = ("SELECT i.*, a.handle AS author, a.name AS author_name, a.kind AS author_kind,"
@@ -82,7 +84,10 @@ async def by_iri(db: Database, object_iri: str) -> Row | None:
     return await db.fetchone(f"{_SELECT} WHERE i.object_iri = ?", (object_iri,))
 
 
-async def by_iri_tx(tx: aiosqlite.Connection, object_iri: str) -> Row | None:
+async def by_iri_tx(
+    tx: Database | aiosqlite.Connection, object_iri: str
+) -> Row | None:
+    """By a transaction that will write what it read (or by the reader)."""
     rows = await tx.execute_fetchall(f"{_SELECT} WHERE i.object_iri = ?", (object_iri,))
     return next(iter(rows), None)
 
@@ -195,11 +200,10 @@ async def polls_to_close(db: Database, now_iso: str) -> list[Row]:
         " AND i.closes_at <= ?", (now_iso,))
 
 
-async def set_closed(db: Database, item_id: int, when: str) -> bool:
-    async with db.transaction() as tx:
-        cursor = await tx.execute(
-            "UPDATE items SET closed_at = ? WHERE id = ? AND closed_at IS NULL", (when, item_id))
-        return cursor.rowcount == 1
+async def set_closed(tx: aiosqlite.Connection, item_id: int, when: str) -> bool:
+    cursor = await tx.execute(
+        "UPDATE items SET closed_at = ? WHERE id = ? AND closed_at IS NULL", (when, item_id))
+    return cursor.rowcount == 1
 
 
 async def replies_to(db: Database, object_iri: str) -> list[Row]:
