@@ -395,6 +395,11 @@ class GuardedClient:
             reason = str(exc) or type(exc).__name__
             raise self._failure(f"{host}: {reason}", True, method, host, started,
                                 hop) from None
+        except UnicodeError as exc:
+            # A host name the idna codec refuses (an empty or 64-character label) passes
+            # yarl and fails inside getaddrinfo, which aiohttp lets through unwrapped.
+            raise self._failure(f"{host}: bad host name ({exc})", False, method, host,
+                                started, hop) from None
 
     def _failure(
         self, reason: str, temporary: bool, method: str, host: str, started: float, hop: int

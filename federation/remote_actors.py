@@ -18,6 +18,7 @@ from federation.client import FetchError
 from federation.multikey import decode_ed25519
 from federation.signatures import PublicKey, load_public_key
 from federation.transport import Transport
+from federation.urls import http_url, origin_of
 from storage import remote as store
 from storage.database import Database
 from storage.remote import RemoteActor, RemoteKey
@@ -32,17 +33,11 @@ class InvalidActor(FetchError):
     """A fetched document that is not a usable actor; the message says why."""
 
 
-def same_origin(a: str, b: str) -> bool:
-    pa, pb = urlsplit(a), urlsplit(b)
-    return (pa.scheme, pa.netloc.lower()) == (pb.scheme, pb.netloc.lower())
-
-
-def _http_url(value: Any) -> str | None:
-    if isinstance(value, str) and urlsplit(value).scheme in ("http", "https") and urlsplit(
-        value
-    ).netloc:
-        return value
-    return None
+def same_origin(a: object, b: object) -> bool:
+    """Both are usable http(s) URLs on one scheme, host and port (False for anything a peer
+    could send that is not such a URL, rather than urlsplit's ValueError)."""
+    origin = origin_of(a)
+    return origin is not None and origin == origin_of(b)
 
 
 def _id_of(value: Any) -> str | None:
@@ -98,19 +93,19 @@ def parse_keys(document: RawObject, actor_id: str) -> list[RemoteKey]:
 
 def parse_actor(document: RawObject, fetched_url: str) -> tuple[dict[str, Any], list[RemoteKey]]:
     """Fields for the cache and the keys of an actor document, or InvalidActor."""
-    actor_id = _http_url(document.get("id"))
+    actor_id = http_url(document.get("id"))
     if actor_id is None:
         raise InvalidActor("actor document has no http(s) id")
     if not same_origin(actor_id, fetched_url):
         raise InvalidActor(f"actor {actor_id} was served from another origin ({fetched_url})")
     if not _types(document) & ACTOR_TYPES:
         raise InvalidActor(f"{actor_id} is not an actor (type {document.get('type')!r})")
-    inbox = _http_url(document.get("inbox"))
+    inbox = http_url(document.get("inbox"))
     if inbox is None:
         raise InvalidActor(f"actor {actor_id} has no inbox")
     endpoints = document.get("endpoints")
-    shared = _http_url(endpoints.get("sharedInbox")) if isinstance(endpoints, dict) else None
-    shared = shared or _http_url(document.get("sharedInbox"))
+    shared = http_url(endpoints.get("sharedInbox")) if isinstance(endpoints, dict) else None
+    shared = shared or http_url(document.get("sharedInbox"))
     username = document.get("preferredUsername")
     name = document.get("name")
     fields = {

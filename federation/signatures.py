@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 import http_sf  # installed with http-message-signatures, which parses with it too
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
@@ -91,7 +91,10 @@ def load_public_key(pem: str) -> PublicKey:
 
     The PEM usually comes from a remote actor: treat a ValueError like a failed signature.
     """
-    key = load_pem_public_key(pem.encode("ascii"))
+    try:
+        key = load_pem_public_key(pem.encode("ascii"))
+    except UnsupportedAlgorithm as exc:  # an EC curve OpenSSL lacks; not a ValueError
+        raise ValueError(f"unsupported public key: {exc}") from None
     if not isinstance(key, PublicKey):
         raise ValueError(f"unsupported public key type {type(key).__name__}")
     return key

@@ -9,15 +9,15 @@ works is remembered.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import structlog
 
+from federation import strict_json
 from federation.client import FetchError, GuardedClient, HttpResponse
 from federation.signatures import CAVAGE, RFC9421, SigningKey, sign_request
+from federation.urls import http_url, origin_of
 from federation.vocab import AS2_MEDIA_TYPE, LD_MEDIA_TYPE
 from storage import remote as store
 from storage.database import Database
@@ -36,7 +36,8 @@ class NotActivityJson(FetchError):
 
 
 def host_of(url: str) -> str:
-    return urlsplit(url).netloc.lower()
+    origin = origin_of(url)
+    return origin[1] if origin else ""
 
 
 def other(scheme: str) -> str:
@@ -67,6 +68,10 @@ class Transport:
         self, method: str, url: str, body: bytes | None, key: SigningKey,
         headers: Mapping[str, str],
     ) -> HttpResponse:
+        if http_url(url) is None:
+            # Peers choose these URLs (key ids, object ids, inboxes): a bad one is their
+            # error, never an exception of ours.
+            raise FetchError(f"not an http(s) URL we can use: {str(url)[:100]!r}")
         host = host_of(url)
         first = await self._scheme(host)
 
@@ -109,9 +114,7 @@ class Transport:
         if media_type not in AS2_TYPES:
             raise NotActivityJson(f"{url} is {media_type or 'untyped'}, not ActivityStreams JSON")
         try:
-            document = json.loads(response.body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise NotActivityJson(f"{url} is not valid JSON") from None
-        if not isinstance(document, dict):
-            raise NotActivityJson(f"{url} is not a JSON object")
+            document = strict_json.loads_object(response.body)
+        except strict_json.BadJson as exc:
+            raise NotActivityJson(f"{url}: {exc}") from None
         return document, response.url

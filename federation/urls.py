@@ -2,9 +2,57 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from urllib.parse import urlsplit
 
 NODE = "node"  # what `parse_actor_url` returns for the node's own actor
+
+# What Mastodon and most browsers still handle; ids longer than this are not worth a row.
+MAX_URL_LENGTH = 2048
+# Control characters, whitespace and lone surrogates (from headers aiohttp could not
+# decode) have no place in a URL and break the log, SQLite or the next request.
+_NOT_IN_URLS = re.compile(r"[\x00-\x20\x7f-\x9f\ud800-\udfff]")
+
+
+def http_url(value: object) -> str | None:
+    """`value` if it is an http(s) URL from elsewhere that we can store, compare and fetch,
+    else None.
+
+    Many strings pass urlsplit and fail later: `http://[::1` raises ValueError there,
+    `http://h:99999/` only on `.port`, so both are asked here, once, for every URL a peer
+    hands us. Host names that IDNA cannot encode are left to the HTTP client.
+    """
+    if not isinstance(value, str) or not value or len(value) > MAX_URL_LENGTH:
+        return None
+    if _NOT_IN_URLS.search(value):
+        return None
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # ValueError for a port out of range or not a number
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host_port = parts.netloc.rpartition("@")[2]
+    if host_port.startswith("["):
+        # urlsplit takes "[::1]junk" and "[not an address]"; yarl and sockets do not.
+        address, closed, rest = host_port[1:].partition("]")
+        if not closed or (rest and not rest.startswith(":")):
+            return None
+        try:
+            ipaddress.IPv6Address(address)
+        except ValueError:
+            return None
+    return value
+
+
+def origin_of(url: object) -> tuple[str, str] | None:
+    """(scheme, host[:port]) of an http(s) URL from elsewhere, or None for anything else."""
+    if http_url(url) is None:
+        return None
+    parts = urlsplit(str(url))
+    return parts.scheme, parts.netloc.lower()
 
 
 class Urls:

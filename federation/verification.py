@@ -10,6 +10,7 @@ import structlog
 from federation.client import FetchError
 from federation.remote_actors import RemoteActors
 from federation.signatures import SignatureError, signature_key_id, verify_request
+from federation.urls import http_url
 
 log = structlog.get_logger(__name__)
 
@@ -31,6 +32,9 @@ async def verify_signed(
         _scheme, key_id = signature_key_id(headers)
     except SignatureError as exc:
         raise Unverified(str(exc)) from None
+    if http_url(key_id) is None:
+        # It would be fetched, looked up in SQLite and logged: only a plain URL may be.
+        raise Unverified(f"keyId {key_id[:100]!r} is not an http(s) URL")
     refresh = False
     while True:
         try:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote
 
+from federation import strict_json
 from federation.client import FetchError, GuardedClient
 from federation.urls import NODE, Urls
 from federation.vocab import AS2_MEDIA_TYPE
@@ -97,9 +97,9 @@ async def lookup(client: GuardedClient, handle: str, allow_http: bool = False) -
             last_error = f"{host} answered {response.status}"
             continue
         try:
-            links = json.loads(response.body).get("links", [])
-        except (ValueError, AttributeError):
-            raise NotHere(f"{host} sent an unreadable WebFinger answer") from None
+            links = strict_json.loads_object(response.body).get("links", [])
+        except strict_json.BadJson as exc:
+            raise NotHere(f"{host} sent an unreadable WebFinger answer: {exc}") from None
         for link in links if isinstance(links, list) else []:
             if (isinstance(link, dict) and link.get("rel") == "self"
                     and isinstance(link.get("href"), str)

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+from federation import strict_json
+from federation.urls import http_url
 
 RawObject = dict[str, Any]  # JSON from elsewhere, not validated yet
 
 
 class BadActivity(ValueError):
     """The body is not an activity we can read; str() is the one-line reason (400)."""
-
-
-def http_url(value: Any) -> str | None:
-    if isinstance(value, str) and len(value) <= 2048:
-        parts = urlsplit(value)
-        if parts.scheme in ("http", "https") and parts.netloc:
-            return value
-    return None
 
 
 def id_of(value: Any) -> str | None:
@@ -86,9 +80,9 @@ class Activity:
 
 def parse(body: bytes) -> Activity:
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BadActivity("body is not JSON") from None
+        document = strict_json.loads(body)
+    except strict_json.BadJson as exc:
+        raise BadActivity(f"body refused: {exc}") from None
     if not isinstance(document, dict):
         raise BadActivity("body is not a JSON object")
     activity_id = http_url(document.get("id"))

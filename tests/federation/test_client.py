@@ -284,6 +284,21 @@ async def test_dns_failure_is_temporary() -> None:
     assert "gone.example" in str(error)
 
 
+@pytest.mark.parametrize("url", [
+    "http://a..b/users/a",  # an empty label
+    "http://" + "a" * 64 + ".example/users/a",  # a label over 63 characters
+])
+@pytest.mark.parametrize("private", [True, False])
+async def test_a_host_name_idna_refuses_is_a_permanent_fetch_error(
+    url: str, private: bool
+) -> None:
+    # The system resolver, as a node uses it: the idna codec fails before any lookup.
+    async with GuardedClient(allow_private_addresses=private) as client:
+        error = await fails(client.get(url))
+    assert error.temporary is False
+    assert "bad host name" in str(error)
+
+
 def results(*addresses: str) -> list[ResolveResult]:
     return [
         ResolveResult(hostname="peer.example", host=a, port=443,

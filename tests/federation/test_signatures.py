@@ -1056,6 +1056,21 @@ def test_unusable_keys_raise_value_error() -> None:
             load_private_key(bad)
 
 
+# A public key on secp112r1, a curve OpenSSL does not support: cryptography raises
+# UnsupportedAlgorithm, which is not a ValueError, for what is only a peer's odd key.
+SECP112R1_PEM = """-----BEGIN PUBLIC KEY-----
+MDIwEAYHKoZIzj0CAQYFK4EEAAYDHgAEQ8s1sG3R/4pmRV0H7NgjE6b3lB2VqBdUo+RU/A==
+-----END PUBLIC KEY-----
+"""
+
+
+def test_a_key_on_an_unsupported_curve_raises_value_error() -> None:
+    with pytest.raises(ValueError, match="unsupported"):
+        load_public_key(SECP112R1_PEM)
+    with pytest.raises(ValueError):
+        load_public_key("\udcff")  # from a header or document that was not UTF-8
+
+
 def test_unknown_scheme_or_hostless_url_raise_value_error() -> None:
     key = SigningKey(KEY_ID, RSA_KEY)
     with pytest.raises(ValueError):
