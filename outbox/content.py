@@ -95,8 +95,12 @@ async def edit_item(
         except InvalidItem as exc:
             raise PublishError(str(exc)) from None
         updated = activities.now_iso()
-        if row["updated"] and updated <= row["updated"]:
-            updated = _one_second_after(row["updated"])  # Mastodon needs a later `updated`
+        # Receivers (Mastodon, our parents) take only a later version as an edit, and
+        # timestamps have whole seconds: an edit in the second of publication, or of the
+        # last edit, would be dropped as a repeat.
+        latest = row["updated"] or row["published"]
+        if updated <= latest:
+            updated = _one_second_after(latest)
         document = to_ap(item, object_iri, urls, row["author"], row["published"], updated,
                          await _counts(tx, row), row["closed_at"])
         document = await prove(tx, urls, row["actor_id"], _keep_audience(row, document))
