@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from chapterhouse.cli_support import (
     Parser,
@@ -21,11 +22,11 @@ from chapterhouse.cli_support import (
     table,
     with_db,
 )
-from chapterhouse.config import Config
+from chapterhouse.config import CONFIG_FILE, Config
 from chapterhouse.services import running
 from federation import webfinger
-from federation.client import FetchError
-from federation.urls import Urls
+from federation.client import FetchError, NonPublicAddress
+from federation.urls import NODE, Urls
 from outbox import follows, hierarchy
 from outbox.publish import PublishError
 from storage import actors as actor_store
@@ -192,12 +193,48 @@ def _online(work: Callable[[], Awaitable[str]], target: str) -> str:
         return asyncio.run(work())
     except PublishError as exc:
         raise UsageError(str(exc)) from None
+    except NonPublicAddress as exc:
+        raise UsageError(f"cannot reach {target}: {exc}; to allow private addresses, set "
+                         f"allow_private_addresses = true under [federation] in "
+                         f"{CONFIG_FILE}") from None
     except FetchError as exc:
         raise UsageError(f"cannot reach {target}: {exc}") from None
 
 
+def _on_this_node(config: Config, target: str) -> str | None:
+    """The handle, when an actor URL or @user@host names an actor of this node."""
+    if target.startswith(("http://", "https://")):
+        if urlsplit(target).netloc.lower() != config.domain:
+            return None
+        handle = Urls(config.base_url).parse_actor_url(target)
+        if handle is None or handle == NODE:
+            raise UsageError(f"{target} is not a chapter of this node")
+        return handle
+    try:
+        user, host = webfinger.parse_handle(target)
+    except webfinger.BadResource:
+        return None
+    return user if host == config.domain else None
+
+
 def cmd_chapter_affiliate(args: argparse.Namespace) -> int:
     config = load_config(args.data)
+    local_parent = _on_this_node(config, args.parent)
+    if local_parent is not None:
+        # Our own chapter: joined in our own database, without a request to ourselves.
+        urls = Urls(config.base_url)
+        try:
+            join, state = with_db(config, lambda db: hierarchy.affiliate_local(
+                db, urls, args.slug, local_parent, config.hostname,
+                accept=config.domain in config.accept_subchapters_from))
+        except PublishError as exc:
+            raise UsageError(str(exc)) from None
+        if state == "accepted":
+            print(f"joined {args.parent} ({join})")
+        else:
+            print(f"asked to join {args.parent} ({join}); to accept: chapterhouse chapter "
+                  f"accept {local_parent} {urls.actor(args.slug)} --data {args.data}")
+        return 0
 
     async def work() -> str:
         async with running(config) as node:

@@ -68,6 +68,11 @@ class FetchError(Exception):
         self.temporary = temporary
 
 
+class NonPublicAddress(FetchError):
+    """The guard refused the address: loopback, private, link-local or otherwise not
+    public. Its own type, so that a caller can say which setting allows such addresses."""
+
+
 class RefusedAddressError(OSError):
     """Raised by `PublicOnlyResolver` when a name resolves to no public address.
 
@@ -151,7 +156,7 @@ def check_target(url: URL, *, allow_private_addresses: bool = False) -> None:
         # onto an address.
         raise FetchError(f"{host}: not a canonical IP address") from None
     if not _is_public(ip):
-        raise FetchError(f"{host}: refused non-public address")
+        raise NonPublicAddress(f"{host}: refused non-public address")
 
 
 class PublicOnlyResolver(AbstractResolver):
@@ -381,7 +386,7 @@ class GuardedClient:
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.os_error, RefusedAddressError):
                 raise self._failure(f"{host}: refused, {exc.os_error}", False, method, host,
-                                    started, hop) from None
+                                    started, hop, NonPublicAddress) from None
             detail = exc.strerror or str(exc.os_error) or type(exc).__name__
             what = "cannot resolve" if isinstance(exc, aiohttp.ClientConnectorDNSError) else (
                 "cannot connect")
@@ -402,9 +407,10 @@ class GuardedClient:
                                 started, hop) from None
 
     def _failure(
-        self, reason: str, temporary: bool, method: str, host: str, started: float, hop: int
+        self, reason: str, temporary: bool, method: str, host: str, started: float, hop: int,
+        kind: type[FetchError] = FetchError,
     ) -> FetchError:
-        error = FetchError(reason, temporary=temporary)
+        error = kind(reason, temporary=temporary)
         log.debug("http request failed", method=method, host=host, reason=str(error),
                   temporary=temporary, ms=_ms_since(started), hop=hop)
         return error

@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from federation import strict_json
-from federation.client import FetchError, GuardedClient
+from federation.client import FetchError, GuardedClient, NonPublicAddress
 from federation.urls import NODE, Urls
 from federation.vocab import AS2_MEDIA_TYPE
 
@@ -90,6 +90,8 @@ async def lookup(client: GuardedClient, handle: str, allow_http: bool = False) -
         url = f"{scheme}://{host}/.well-known/webfinger?resource={resource}"
         try:
             response = await client.get(url, headers={"Accept": JRD_MEDIA_TYPE})
+        except NonPublicAddress:
+            raise  # the host itself is refused: no other scheme would reach it
         except FetchError as exc:
             last_error = str(exc)
             continue

@@ -15,7 +15,7 @@ import aiosqlite
 
 from actors.documents import actor_to_ap
 from federation.remote_actors import RemoteActors
-from federation.urls import Urls
+from federation.urls import NODE, Urls
 from outbox import activities
 from outbox.publish import PublishError, send_to
 from storage import actors as actor_store
@@ -109,6 +109,10 @@ async def decide(
 ) -> None:
     """The parent organiser's answer to a chapter that asked to join."""
     chapter = await _chapter(db, handle)
+    child_handle = local_chapter_handle(urls, child_iri)
+    if child_handle is not None:
+        await _decide_local(db, urls, chapter, child_handle, accept, node_username)
+        return
     child = await remote_store.actor(db, child_iri)
     async with db.transaction() as tx:
         join_iri = await store.decide(tx, chapter.id, child_iri, accept)
@@ -129,6 +133,10 @@ async def leave(db: Database, urls: Urls, handle: str, node_username: str) -> st
     parent = await store.parent_of(db, chapter.id)
     if parent is None:
         raise PublishError(f"{handle} has no parent")
+    parent_handle = local_chapter_handle(urls, parent.parent_iri)
+    if parent_handle is not None:
+        return await _leave_local(db, urls, chapter, parent_handle,
+                                  parent.state == "accepted", node_username)
     remote = await remote_store.actor(db, parent.parent_iri)
     if remote is None:
         raise PublishError(f"{parent.parent_iri} is unknown here")
@@ -150,4 +158,94 @@ async def leave(db: Database, urls: Urls, handle: str, node_username: str) -> st
             await inbox_store.remove_following(tx, chapter.id, parent.parent_iri)
             await send_to(tx, chapter.id, activities.undo(urls, handle, follow), [remote.inbox])
         await queue_actor_update(tx, urls, handle, node_username)
+    return str(leave_activity["id"])
+
+
+# Chapters of one node: both sides of the link are rows of the same database, so they are
+# written together in one transaction. Sending the Join or Accept over HTTP would be a
+# request to ourselves, which the client refuses on a default node (no private addresses).
+
+def local_chapter_handle(urls: Urls, iri: str) -> str | None:
+    """The handle a URL of this node names (actor id or profile), else None."""
+    handle = urls.parse_actor_url(iri)
+    return None if handle is None or handle == NODE else handle
+
+
+async def affiliate_local(
+    db: Database, urls: Urls, handle: str, parent_handle: str, node_username: str,
+    accept: bool = False,
+) -> tuple[str, str]:
+    """Ask a chapter of this node to take ours as a subchapter: (the Join's id, the state,
+    'requested' or, with `accept`, 'accepted')."""
+    chapter = await _chapter(db, handle)
+    existing = await store.parent_of(db, chapter.id)
+    if existing is not None:
+        raise PublishError(f"{handle} already has a parent ({existing.parent_iri}, "
+                           f"{existing.state}); `chapter leave` first")
+    if parent_handle == handle:
+        raise PublishError("a chapter cannot join itself")
+    parent = await actor_store.actor_by_handle(db, parent_handle)
+    if parent is None or parent.kind != "chapter":
+        raise PublishError(f"there is no chapter {parent_handle!r} on this node")
+    refusal = may_join(chapter.level, parent.level)
+    if refusal:
+        raise PublishError(refusal)
+    parent_iri, child_iri = urls.actor(parent_handle), urls.actor(handle)
+    join = {
+        "@context": activities.AS_CONTEXT,
+        "id": urls.activity(activities.new_id()),
+        "type": "Join",
+        "actor": child_iri,
+        "to": [parent_iri],
+        "object": parent_iri,
+    }
+    async with db.transaction() as tx:
+        await store.request_parent(tx, chapter.id, parent_iri, join["id"])
+        state = await store.add_request(tx, parent.id, child_iri, join["id"],
+                                        "accepted" if accept else "requested")
+        await send_to(tx, chapter.id, join, [])  # recorded, so that its id resolves
+        if state == "accepted":
+            await store.answer_from_parent(tx, parent_iri, join["id"], accepted=True)
+            await queue_actor_update(tx, urls, parent_handle, node_username)
+            await queue_actor_update(tx, urls, handle, node_username)
+    return str(join["id"]), state
+
+
+async def _decide_local(
+    db: Database, urls: Urls, parent: Any, child_handle: str, accept: bool,
+    node_username: str,
+) -> None:
+    parent_iri, child_iri = urls.actor(parent.handle), urls.actor(child_handle)
+    async with db.transaction() as tx:
+        join_iri = await store.decide(tx, parent.id, child_iri, accept)
+        if join_iri is None:
+            raise PublishError(f"{child_iri} has no pending request to join {parent.handle}")
+        await store.answer_from_parent(tx, parent_iri, join_iri, accepted=accept)
+        if accept:
+            await queue_actor_update(tx, urls, parent.handle, node_username)
+            await queue_actor_update(tx, urls, child_handle, node_username)
+
+
+async def _leave_local(
+    db: Database, urls: Urls, chapter: Any, parent_handle: str, accepted: bool,
+    node_username: str,
+) -> str:
+    parent_iri = urls.actor(parent_handle)
+    leave_activity = {
+        "@context": activities.AS_CONTEXT,
+        "id": urls.activity(activities.new_id()),
+        "type": "Leave",
+        "actor": urls.actor(chapter.handle),
+        "to": [parent_iri],
+        "object": parent_iri,
+    }
+    parent = await actor_store.actor_by_handle(db, parent_handle)
+    async with db.transaction() as tx:
+        await store.drop_parent(tx, chapter.id)
+        if parent is not None:
+            await store.remove_child(tx, parent.id, urls.actor(chapter.handle))
+        await send_to(tx, chapter.id, leave_activity, [])
+        await queue_actor_update(tx, urls, chapter.handle, node_username)
+        if parent is not None and accepted:
+            await queue_actor_update(tx, urls, parent_handle, node_username)
     return str(leave_activity["id"])

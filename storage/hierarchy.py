@@ -9,7 +9,7 @@ from typing import Any
 
 import aiosqlite
 
-from storage.database import Database, utcnow
+from storage.database import Database, Row, utcnow
 
 
 class AlreadyAffiliated(Exception):
@@ -159,14 +159,36 @@ async def subchapter_refs(db: Database, chapter_id: int) -> list[ChapterRef]:
     return [_ref(r[0], r[1]) for r in rows]
 
 
-async def chapter_ref(db: Database, iri: str) -> ChapterRef:
+# A chapter of this node, described by its own rows; `prefix` is what its handle follows
+# in its id (the node's `Urls.actor("")`): ids are stored whole, handles are what we have.
+_LOCAL_CHAPTER = (
+    "SELECT :prefix || a.handle, a.name, c.level, c.location, c.founded_at"
+    " FROM actors a JOIN chapters c ON c.actor_id = a.id")
+
+
+def _local_ref(row: Row) -> ChapterRef:
+    return ChapterRef(iri=row[0], name=row[1], level=row[2], location=row[3], founded=row[4])
+
+
+async def chapter_ref(db: Database, iri: str, local_prefix: str | None = None) -> ChapterRef:
+    """What we know of a chapter: its cached actor document, or with `local_prefix`, the
+    rows of a chapter of this node."""
     document = await db.fetchvalue("SELECT document FROM remote_actors WHERE iri = ?", (iri,))
+    if document is None and local_prefix and iri.startswith(local_prefix):
+        row = await db.fetchone(f"{_LOCAL_CHAPTER} WHERE a.handle = :handle",
+                                {"prefix": local_prefix,
+                                 "handle": iri.removeprefix(local_prefix)})
+        if row is not None:
+            return _local_ref(row)
     return _ref(iri, document)
 
 
-async def subtree_chapters(db: Database, chapter_id: int, limit: int = 10) -> list[ChapterRef]:
+async def subtree_chapters(
+    db: Database, chapter_id: int, limit: int = 10, local_prefix: str | None = None
+) -> list[ChapterRef]:
     """Chapters below this one, as far as what federated tells: its accepted subchapters and
-    the chapters whose items reached it through them. Newest founded first."""
+    the chapters whose items reached it through them; with `local_prefix`, also its
+    accepted subchapters on this node. Newest founded first."""
     rows = await db.fetchall(
         "SELECT iri, document FROM remote_actors WHERE type = 'Group' AND ("
         " iri IN (SELECT child_iri FROM subchapters WHERE chapter_id = :c AND state = 'accepted')"
@@ -175,6 +197,12 @@ async def subtree_chapters(db: Database, chapter_id: int, limit: int = 10) -> li
         "  WHERE a.actor_id = :c AND o.via IS NOT NULL))",
         {"c": chapter_id})
     refs = [_ref(r[0], r[1]) for r in rows]
+    if local_prefix:
+        local = await db.fetchall(
+            f"{_LOCAL_CHAPTER} JOIN subchapters s ON s.chapter_id = :c AND s.state = 'accepted'"
+            " AND s.child_iri = :prefix || a.handle",
+            {"c": chapter_id, "prefix": local_prefix})
+        refs += [_local_ref(row) for row in local]
     refs.sort(key=lambda ref: ref.founded or "", reverse=True)
     return refs[:limit]
 

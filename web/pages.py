@@ -82,14 +82,17 @@ def render(request: web.Request, template: str, **context: object) -> web.Respon
 async def render_actor_page(request: web.Request, actor: ActorRecord) -> web.Response:
     db = request.app[DB]
     if actor.kind == "chapter":
+        # Chapters of this node can be each other's parent and subchapters too.
+        local_prefix = request.app[NODE].urls.actor("")
         return render(
             request,
             "chapter.html",
             chapter=actor,
             members=await store.members(db, chapter_id=actor.id),
-            parent=await hierarchy_store.chapter_ref(db, actor.parent_iri)
+            parent=await hierarchy_store.chapter_ref(db, actor.parent_iri, local_prefix)
             if actor.parent_iri else None,
-            subtree=await hierarchy_store.subtree_chapters(db, actor.id),
+            subtree=await hierarchy_store.subtree_chapters(db, actor.id,
+                                                           local_prefix=local_prefix),
             subtree_minutes=await hierarchy_store.subtree_minutes(db, actor.id),
             **await sections(db, actor.id),
         )
