@@ -76,14 +76,20 @@ class Inbox:
             )
         except Unverified as exc:
             raise Refused(401, str(exc)) from None
+        activity.relayed = signer != activity.actor
+        if activity.relayed and self._local(activity.actor):
+            raise Refused(403, "nobody relays what our own actors say")
         sender = await self._sender(activity, signer)
-        await self._trusted_object(activity, relayed=signer != activity.actor)
+        await self._trusted_object(activity, relayed=activity.relayed)
+        # A relay picks the activity's id (on the actor's origin): remembered under its
+        # own name, it cannot take the id of an activity the actor itself sends later.
+        seen_as = f"{activity.id}#relayed-by:{signer}" if activity.relayed else activity.id
         ctx = self.context(sender=sender, target=target)
         async with self.db.transaction() as tx:
             if not await store.record_activity(
-                tx, activity.id, activity.type, activity.actor, activity.document
+                tx, seen_as, activity.type, activity.actor, activity.document
             ):
-                self._recent.put(activity.id, True)
+                self._recent.put(seen_as, True)
                 return 202
             handler = handlers.HANDLERS.get(activity.type)
             if handler is not None:
@@ -94,7 +100,7 @@ class Inbox:
                 await queue_counts(tx, ctx.urls, item_iri, inboxes)
             for handle in dict.fromkeys(ctx.actor_updates):
                 await queue_actor_update(tx, ctx.urls, handle, self.node_username)
-        self._recent.put(activity.id, True)
+        self._recent.put(seen_as, True)
         if activity.type == "Delete" and activity.object_id == activity.actor:
             self.actors.forget(activity.actor)
         if ctx.queued or ctx.recount or ctx.actor_updates:
