@@ -62,6 +62,7 @@ async def ensure_node_actor(db: Database, node_name: str) -> bool:
 async def create_chapter(
     db: Database, node_hostname: str, handle: str, name: str, level: str,
     location: str | None = None, summary: str = "", icon_url: str | None = None,
+    manually_approves: bool = False,
 ) -> int:
     handle = await _available_handle(db, handle, node_hostname)
     if level not in LEVELS:
@@ -72,7 +73,8 @@ async def create_chapter(
     keys = await asyncio.to_thread(generate_actor_keys)
     try:
         return await store.create_chapter(
-            db, handle, name, level, location, summary, _check_icon(icon_url), keys
+            db, handle, name, level, location, summary, _check_icon(icon_url), keys,
+            manually_approves,
         )
     except store.HandleTaken:
         raise RegistryError(f"{handle!r} is already taken on this node") from None

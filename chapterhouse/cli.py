@@ -210,9 +210,7 @@ def cmd_chapter_create(args: argparse.Namespace) -> int:
 
     async def work(db: Database) -> None:
         await create_chapter(db, config.hostname, args.slug, args.name, args.level,
-                             args.location, args.summary, args.icon)
-        if args.manual_approval:
-            await store.set_manual_approval(db, args.slug, True)
+                             args.location, args.summary, args.icon, args.manual_approval)
 
     _run_registry(config, work)
     urls = Urls(config.base_url)

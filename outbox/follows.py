@@ -53,11 +53,12 @@ async def decide(db: Database, urls: Urls, handle: str, follower: str, accept: b
     """An organiser's answer to a follow request of a chapter that approves by hand."""
     actor_id = await _local(db, handle)
     remote = await remote_store.actor(db, follower)
-    pending = {f.follower_iri: f for f in await store.followers_of(db, actor_id, "requested")}
-    if follower not in pending or remote is None:
-        raise PublishError(f"{follower} has not asked to follow {handle}")
-    follow_iri = pending[follower].follow_iri
     async with db.transaction() as tx:
+        # Looked up in the answering transaction: an Undo that withdrew the request a
+        # moment ago must not get an Accept.
+        waiting, follow_iri = await store.pending_follow(tx, actor_id, follower)
+        if not waiting or remote is None:
+            raise PublishError(f"{follower} has not asked to follow {handle}")
         recorded = await store.recorded_activity(tx, follow_iri) if follow_iri else None
         follow_doc: dict[str, Any] | str = recorded or follow_iri or follower
         if isinstance(follow_doc, dict):

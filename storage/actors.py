@@ -112,11 +112,16 @@ async def ensure_node_actor(db: Database, name: str, keys: list[NewKey]) -> bool
 
 async def create_chapter(
     db: Database, handle: str, name: str, level: str, location: str | None,
-    summary: str, icon_url: str | None, keys: list[NewKey],
+    summary: str, icon_url: str | None, keys: list[NewKey], manually_approves: bool = False,
 ) -> int:
     now = utcnow()
     async with db.transaction() as tx:
         actor_id = await _insert_actor(tx, "chapter", handle, name, summary, icon_url, keys, now)
+        if manually_approves:
+            # In the creating transaction: a chapter must never exist, even for a moment,
+            # accepting followers its organisers wanted to approve.
+            await tx.execute("UPDATE actors SET manually_approves = 1 WHERE id = ?",
+                             (actor_id,))
         await tx.execute(
             "INSERT INTO chapters (actor_id, level, location, founded_at) VALUES (?, ?, ?, ?)",
             (actor_id, level, location, now),

@@ -70,6 +70,17 @@ async def add_follower(
     return str(final)
 
 
+async def pending_follow(
+    tx: aiosqlite.Connection, actor_id: int, follower_iri: str
+) -> tuple[bool, str | None]:
+    """Whether this follower is waiting for an organiser, and the id of its Follow."""
+    rows = await tx.execute_fetchall(
+        "SELECT follow_iri FROM followers WHERE actor_id = ? AND follower_iri = ?"
+        " AND state = 'requested'", (actor_id, follower_iri))
+    row = next(iter(rows), None)
+    return (False, None) if row is None else (True, row[0])
+
+
 async def set_follower_state(
     tx: aiosqlite.Connection, actor_id: int, follower_iri: str, state: str | None
 ) -> str | None:
