@@ -3,34 +3,60 @@
 Keys are looked up by key id for signature checks. A key that fails to verify is
 refetched once (the actor may have rotated it); an actor that updates itself refreshes
 the cache through the inbox.
+
+Key ids come from whoever sends us a request, so fetching them is rationed: otherwise a
+stream of bad signatures would make the node fetch attacker-chosen URLs as fast as it is
+sent them. A known key is refetched at most once per KEY_REFETCH_EVERY, a key id whose
+fetch failed is not asked for again for FAILED_KEY_PAUSE, concurrent requests for one key
+id share one fetch, and a host whose key fetches failed HOST_FAILURES times in
+HOST_WINDOW gets no new key fetched until that window ends. Keys already cached keep
+working throughout; only first contact from such a host waits.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+import structlog
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from federation.client import FetchError
 from federation.multikey import decode_ed25519
 from federation.signatures import PublicKey, load_public_key
-from federation.transport import Transport
+from federation.transport import Transport, host_of
 from federation.urls import http_url, origin_of
 from storage import remote as store
 from storage.database import Database
 from storage.remote import RemoteActor, RemoteKey
 
+log = structlog.get_logger(__name__)
+
 ACTOR_TYPES = frozenset({"Person", "Group", "Application", "Service", "Organization"})
 MAX_KEYS = 10
+
+KEY_REFETCH_EVERY = 300.0  # seconds; key rotation is rare, a retry minutes later is normal
+FAILED_KEY_PAUSE = 60.0
+HOST_FAILURES = 30
+HOST_WINDOW = 300.0
 
 RawObject = dict[str, Any]  # JSON from elsewhere, not validated yet
 
 
 class InvalidActor(FetchError):
     """A fetched document that is not a usable actor; the message says why."""
+
+
+class KeyFetchRationed(FetchError):
+    """The key was not fetched because it, or its host, was asked for too often lately."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, temporary=True)
 
 
 def same_origin(a: object, b: object) -> bool:
@@ -144,11 +170,21 @@ class RemoteActors:
     """Remote actors and keys: SQLite is the cache of record, with the hot part in memory
     so that the inbox does not ask the database for the same key on every request."""
 
-    def __init__(self, db: Database, transport: Transport, memory: int = 10_000) -> None:
+    def __init__(
+        self, db: Database, transport: Transport, memory: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.db = db
         self.transport = transport
         self._actors = Lru(memory)
         self._keys = Lru(memory)
+        self._clock = clock
+        # Rationing of key fetches (see the module docstring); each map is bounded, so a
+        # flood of made-up key ids or hosts costs a fixed amount of memory.
+        self._refetched = Lru(memory)  # key id -> when it was last refetched
+        self._failed_keys = Lru(memory)  # key id -> when its last fetch failed
+        self._host_failures = Lru(memory)  # host -> [window start, failures in it]
+        self._fetching: dict[str, asyncio.Task[tuple[PublicKey, str, bool]]] = {}
 
     def forget(self, iri: str) -> None:
         """Drop an actor (and its keys) from memory after it changed or went away."""
@@ -188,7 +224,12 @@ class RemoteActors:
 
     async def key(self, key_id: str, refresh: bool = False) -> tuple[PublicKey, str, bool]:
         """The public key with this id, the iri of the actor that owns it, and whether it
-        was fetched just now (rather than taken from the cache)."""
+        was fetched just now (rather than taken from the cache).
+
+        `refresh` fetches it again even if cached, at most once per KEY_REFETCH_EVERY per
+        key id; KeyFetchRationed (a FetchError) when that, or a fetch at all, is not
+        allowed now.
+        """
         if not refresh:
             remembered = self._keys.get_fresh(key_id)
             if remembered is not None:
@@ -198,6 +239,55 @@ class RemoteActors:
                 public = load_public_key(cached[0].public_pem)
                 self._keys.put(key_id, (public, cached[1]))
                 return public, cached[1], False
+        elif key_id not in self._fetching:
+            # Claimed before any await, so that concurrent failures share one refetch.
+            now = self._clock()
+            last = self._refetched.get(key_id)
+            if last is not None and now - last < KEY_REFETCH_EVERY:
+                raise KeyFetchRationed(
+                    f"key {key_id} was refetched less than {KEY_REFETCH_EVERY:g} s ago")
+            self._refetched.put(key_id, now)
+        task = self._fetching.get(key_id)
+        if task is None:
+            self._may_fetch(key_id)
+            task = asyncio.ensure_future(self._fetch_key(key_id))
+            self._fetching[key_id] = task
+            task.add_done_callback(lambda done: self._fetched(key_id, done))
+        return await asyncio.shield(task)
+
+    def _may_fetch(self, key_id: str) -> None:
+        now = self._clock()
+        failed_at = self._failed_keys.get(key_id)
+        if failed_at is not None and now - failed_at < FAILED_KEY_PAUSE:
+            raise KeyFetchRationed(
+                f"fetching key {key_id} failed less than {FAILED_KEY_PAUSE:g} s ago")
+        host = host_of(key_id)
+        window = self._host_failures.get(host)
+        if window is not None and now - window[0] < HOST_WINDOW and window[1] >= HOST_FAILURES:
+            raise KeyFetchRationed(
+                f"{window[1]} key fetches from {host} failed in the last "
+                f"{HOST_WINDOW:g} s; not asking it for new keys yet")
+
+    def _fetched(self, key_id: str, task: asyncio.Task[Any]) -> None:
+        self._fetching.pop(key_id, None)
+        if task.cancelled():
+            return
+        error = task.exception()  # also marks it retrieved when every waiter has gone
+        if not isinstance(error, FetchError):
+            return
+        now = self._clock()
+        self._failed_keys.put(key_id, now)
+        host = host_of(key_id)
+        window = self._host_failures.get(host)
+        if window is None or now - window[0] >= HOST_WINDOW:
+            window = [now, 0]
+        window[1] += 1
+        self._host_failures.put(host, window)
+        if window[1] == HOST_FAILURES:
+            log.warning("key fetches from host rationed", host=host, failures=window[1],
+                        seconds=HOST_WINDOW)
+
+    async def _fetch_key(self, key_id: str) -> tuple[PublicKey, str, bool]:
         document, final_url = await self.transport.fetch(key_id)
         owner = document.get("owner") or document.get("controller")
         if not _types(document) & ACTOR_TYPES and isinstance(owner, str):
