@@ -53,10 +53,12 @@ class InvalidActor(FetchError):
 
 
 class KeyFetchRationed(FetchError):
-    """The key was not fetched because it, or its host, was asked for too often lately."""
+    """The key was not fetched because it, or its host, was asked for too often lately.
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason, temporary=True)
+    Not `temporary`: the inbox answers that with 503, which would report the sender's own
+    key ids as our outage. The 401 it gets instead is retried (by Mastodon and by us)
+    and gets through once the pause is over.
+    """
 
 
 def same_origin(a: object, b: object) -> bool:

@@ -166,3 +166,24 @@ async def test_a_host_whose_key_fetches_keep_failing_is_rationed(
     status, _ = await post(inbox_node, other.follow(inbox_node, "newcomer"),
                            other.key("newcomer"))
     assert status == 202
+
+
+async def test_a_proof_key_that_cannot_be_fetched_is_401_each_time_never_503(
+    inbox_node: Node, serve: Serve
+) -> None:
+    """The second try meets the pause, which must not read as our outage (a 503)."""
+    remote = await serve()
+    remote.keys["anne"] = new_key()
+    missing = f"{remote.actor('nobody')}#ed25519-key"
+    answers = []
+    for _ in range(3):
+        announce = json.dumps({
+            "id": f"{remote.actor('anne')}/announces/{uuid.uuid4().hex}", "type": "Announce",
+            "actor": remote.actor("anne"),
+            "object": {"id": f"{remote.actor('anne')}/notes/1", "type": "Note",
+                       "attributedTo": remote.actor("nobody"), "content": "x",
+                       "proof": {"type": "DataIntegrityProof", "verificationMethod": missing,
+                                 "proofValue": "z1"}}}).encode()
+        answers.append((await post(inbox_node, announce, remote.key("anne")))[0])
+    assert answers == [401, 401, 401]
+    assert remote.gets["/users/nobody"] == 1
