@@ -313,14 +313,47 @@ async def handle_delete(tx: aiosqlite.Connection, ctx: Context, activity: Activi
     if activity.object_id is None:
         return
     author = await store.remote_object_author(tx, activity.object_id)
-    if author == ctx.sender.iri:
-        await store.delete_remote_object(tx, activity.object_id)
+    if author == ctx.sender.iri and await store.delete_remote_object(tx, activity.object_id):
+        await _pass_on_delete(tx, ctx, activity.document, downward=True)
+
+
+async def _pass_on_delete(
+    tx: aiosqlite.Connection, ctx: Context, delete: dict[str, Any], downward: bool,
+) -> None:
+    """A deletion goes where the object went: up from a subchapter (and down from a parent)
+    as an Announce of the Delete, with the author's proof that lets nodes further on trust
+    it. A Delete without a proof could not be checked there, so it stops here."""
+    if "proof" not in delete:
+        return
+    for chapter_id in await hierarchy_store.parents_of_child(tx, ctx.sender.iri):
+        await _announce(tx, ctx, chapter_id, delete, upward=True)
+    if downward:
+        for chapter_id in await hierarchy_store.children_of_remote_parent(tx, ctx.sender.iri):
+            await _announce(tx, ctx, chapter_id, delete, upward=False)
+
+
+async def _announced_delete(tx: aiosqlite.Connection, ctx: Context, delete: dict[str, Any]) -> None:
+    """A deletion passed on by a subchapter or our parent, proven by its author's key
+    (checked before the transaction): the object goes if that author wrote it."""
+    if not await hierarchy_store.parents_of_child(tx, ctx.sender.iri) and not \
+            await hierarchy_store.children_of_remote_parent(tx, ctx.sender.iri):
+        return
+    target = id_of(delete.get("object"))
+    if target is None or await store.remote_object_author(tx, target) != id_of(
+            delete.get("actor")):
+        return
+    if await store.delete_remote_object(tx, target):
+        log.info("announced delete applied", object=target, via=ctx.sender.iri)
+        await _pass_on_delete(tx, ctx, delete, downward=False)
 
 
 async def _announced_object(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
     """An object a chapter passed on to us: kept, and passed on again, only when it comes
     from one of our accepted subchapters (upward) or from our chapters' parent (kept)."""
     obj = activity.object
+    if obj is not None and type_of(obj) == "Delete":
+        await _announced_delete(tx, ctx, obj)
+        return
     if obj is None or type_of(obj) not in OBJECT_TYPES:
         return
     from_children = await hierarchy_store.parents_of_child(tx, ctx.sender.iri)

@@ -21,7 +21,16 @@ from federation.remote_actors import InvalidActor, Lru, RemoteActors, same_origi
 from federation.transport import Transport
 from federation.verification import Unverified, verify_signed
 from inbox import handlers
-from inbox.activity import Activity, BadActivity, RawObject, Refused, as_list, id_of, parse
+from inbox.activity import (
+    Activity,
+    BadActivity,
+    RawObject,
+    Refused,
+    as_list,
+    id_of,
+    parse,
+    type_of,
+)
 from outbox.content import queue_counts
 from outbox.hierarchy import queue_actor_update
 from storage import actors as actor_store
@@ -173,6 +182,9 @@ class Inbox:
         object_id = id_of(raw)
         if object_id is None or self._local(object_id):
             return  # a boost of one of ours, counted by id
+        if type_of(raw) == "Delete":
+            await self._announced_delete(activity, raw)
+            return
         if "proof" in raw:
             await self._check_proof(raw)
             activity.object = raw
@@ -190,15 +202,29 @@ class Inbox:
             raise Refused(400, f"{object_id} answered with another object")
         return document
 
+    async def _announced_delete(self, activity: Activity, delete: RawObject) -> None:
+        """A deletion a chapter passes on. Only its author's proof can vouch for it (the
+        author's node may be offline, and a fetch would say nothing about who deleted);
+        without one it is ignored."""
+        author, target = id_of(delete.get("actor")), id_of(delete.get("object"))
+        if author is None or target is None or "proof" not in delete:
+            return
+        if not (same_origin(target, author) and same_origin(str(id_of(delete)), author)):
+            raise Refused(403, f"the Delete of {target} is not on the origin of {author}")
+        await self._check_proof(delete, author=author)
+        activity.object = delete
+
     def _local(self, url: str) -> bool:
         return same_origin(url, self.local_base) if self.local_base else False
 
-    async def _check_proof(self, obj: RawObject) -> None:
-        """FEP-8b32: the proof must verify with an Ed25519 key of the object's author."""
+    async def _check_proof(self, obj: RawObject, author: str | None = None) -> None:
+        """FEP-8b32: the proof must verify with an Ed25519 key of the object's author (its
+        `attributedTo`, or the `actor` of an activity)."""
+        author = author or id_of(obj.get("attributedTo"))
         try:
             method = verification_method_of(obj)
             public_key, owner, _fresh = await self.actors.key(method)
-            if owner != id_of(obj.get("attributedTo")) or not same_origin(method, owner):
+            if owner != author or not same_origin(method, owner):
                 raise ProofError("the proof's key is not the author's")
             if not isinstance(public_key, Ed25519PublicKey):
                 raise ProofError("the proof's key is not an Ed25519 key")

@@ -9,9 +9,12 @@ import aiosqlite
 
 from federation.urls import Urls
 from outbox import activities
+from outbox.items import CONTENT_CONTEXT
 from outbox.proving import prove
 from storage import actors as actor_store
+from storage import inbox as inbox_store
 from storage import outbox as store
+from storage import remote as remote_store
 from storage.database import Database
 
 MAX_NOTE = 5000
@@ -40,17 +43,27 @@ async def post_note(db: Database, urls: Urls, handle: str, text: str) -> str:
 
 
 async def delete_object(db: Database, urls: Urls, object_iri: str) -> str:
-    """Delete a local object: a Delete with a Tombstone goes to the same audience, and the
-    object's URL answers 410 from then on. Returns the Delete's id."""
-    found = await store.local_object(db, object_iri)
-    if found is None:
-        raise PublishError(f"{object_iri} is not an object of this node")
-    document, actor_id, deleted_at = found
-    if deleted_at is not None:
-        raise PublishError(f"{object_iri} was already deleted on {deleted_at}")
-    handle = await actor_store.handle_of(db, actor_id)
-    delete = activities.delete(urls, handle, document)
-    await store.publish(db, actor_id, delete["id"], "Delete", delete, deleted_object=object_iri)
+    """Delete a local object: a Delete with a Tombstone goes to the same audience (the
+    followers, and actors addressed by name, such as the parent chapter that passed minutes
+    up), and the object's URL answers 410 from then on. Returns the Delete's id.
+
+    The Delete carries its author's integrity proof, so that nodes further up the
+    hierarchy, which got the object from a chapter in between, can trust it the same way.
+    """
+    async with db.transaction() as tx:
+        found = await store.local_object(tx, object_iri)
+        if found is None:
+            raise PublishError(f"{object_iri} is not an object of this node")
+        document, actor_id, deleted_at = found
+        if deleted_at is not None:
+            raise PublishError(f"{object_iri} was already deleted on {deleted_at}")
+        delete = activities.delete(urls, await inbox_store.handle_of_tx(tx, actor_id), document)
+        # Under the context that defines `proof`, so JSON-LD readers keep it.
+        delete = await prove(tx, urls, actor_id, delete | {"@context": CONTENT_CONTEXT})
+        addressed = [iri for iri in delete["to"] + delete["cc"] if isinstance(iri, str)]
+        await store.publish_in(tx, actor_id, delete["id"], "Delete", delete,
+                               deleted_object=object_iri,
+                               also_to=await remote_store.inboxes_of(tx, addressed))
     return str(delete["id"])
 
 

@@ -283,13 +283,15 @@ async def remote_object_author(tx: aiosqlite.Connection, iri: str) -> str | None
     return None if row is None else row[0]
 
 
-async def delete_remote_object(tx: aiosqlite.Connection, iri: str) -> None:
-    """Keep a tombstone: a later Create with the same id is refused."""
-    await tx.execute(
+async def delete_remote_object(tx: aiosqlite.Connection, iri: str) -> bool:
+    """Keep a tombstone: a later Create with the same id is refused. False when it was
+    already one."""
+    cursor = await tx.execute(
         "UPDATE remote_objects SET deleted_at = ?, content = '', summary = NULL, document = '{}'"
-        " WHERE iri = ?",
+        " WHERE iri = ? AND deleted_at IS NULL",
         (utcnow(), iri),
     )
+    return cursor.rowcount > 0
 
 
 async def remote_objects_for(db: Database, actor_id: int) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -105,32 +106,49 @@ async def publish(
 ) -> Published:
     """Store an activity (and the object it creates, or the deletion it records) and queue
     its delivery to the actor's followers, all in one transaction."""
-    now = utcnow()
     async with db.transaction() as tx:
-        if new_object is not None:
-            iri, type_, document = new_object
-            await insert_object(tx, iri, actor_id, type_, document, now)
-        if deleted_object is not None:
-            await tx.execute(
-                "UPDATE objects SET deleted_at = ? WHERE iri = ? AND deleted_at IS NULL",
-                (now, deleted_object),
-            )
-            await tx.execute(
-                "UPDATE items SET deleted_at = ? WHERE object_iri = ? AND deleted_at IS NULL",
-                (now, deleted_object),
-            )
-        activity_id = await insert_activity(
-            tx, activity_iri, actor_id, activity_type, True, activity, now
+        return await publish_in(tx, actor_id, activity_iri, activity_type, activity,
+                                new_object, deleted_object)
+
+
+async def publish_in(
+    tx: aiosqlite.Connection, actor_id: int, activity_iri: str, activity_type: str,
+    activity: dict[str, Any], new_object: tuple[str, str, dict[str, Any]] | None = None,
+    deleted_object: str | None = None, also_to: list[str] | None = None,
+) -> Published:
+    """`publish` in the caller's transaction, plus deliveries to the inboxes in `also_to`
+    (actors addressed by name, such as a parent chapter)."""
+    now = utcnow()
+    if new_object is not None:
+        iri, type_, document = new_object
+        await insert_object(tx, iri, actor_id, type_, document, now)
+    if deleted_object is not None:
+        await tx.execute(
+            "UPDATE objects SET deleted_at = ? WHERE iri = ? AND deleted_at IS NULL",
+            (now, deleted_object),
         )
-        await queue_fanout(tx, activity_id, actor_id)
+        await tx.execute(
+            "UPDATE items SET deleted_at = ? WHERE object_iri = ? AND deleted_at IS NULL",
+            (now, deleted_object),
+        )
+    activity_id = await insert_activity(
+        tx, activity_iri, actor_id, activity_type, True, activity, now
+    )
+    await queue_fanout(tx, activity_id, actor_id)
+    moment = time.time()
+    for inbox in dict.fromkeys(also_to or []):
+        await queue_delivery(tx, activity_id, inbox, moment)
     return Published(activity_id, activity_iri)
 
 
-async def local_object(db: Database, iri: str) -> tuple[dict[str, Any], int, str | None] | None:
+async def local_object(
+    db: Database | aiosqlite.Connection, iri: str
+) -> tuple[dict[str, Any], int, str | None] | None:
     """(document, actor id, deleted_at) of a local object."""
-    row = await db.fetchone(
+    rows = await db.execute_fetchall(
         "SELECT document, actor_id, deleted_at FROM objects WHERE iri = ?", (iri,)
     )
+    row = next(iter(rows), None)
     return None if row is None else (json.loads(row[0]), row[1], row[2])
 
 

@@ -250,6 +250,30 @@ def test_edited_minutes_climb_and_an_old_version_cannot_come_back(
     assert "Saturday" in content(chain["ireland"], minutes)[0][1]
 
 
+def test_deleted_minutes_go_from_every_level(chain: dict[str, Node]) -> None:
+    dublin, leinster, ireland = chain["dublin"], chain["leinster"], chain["ireland"]
+    minutes = post_minutes(dublin, "Minutes posted by mistake")
+    wait_for(lambda: content(chain["international"], minutes), what="the minutes at the top")
+    # Leinster cannot delete Dublin's minutes at Ireland, in its own name or in Dublin's.
+    for actor in ("leinster", "dublin"):
+        delete = proven(leinster, "leinster", {
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": f"{leinster.base}/activities/{uuid.uuid4().hex}", "type": "Delete",
+            "actor": actor_id(leinster if actor == "leinster" else dublin, actor),
+            "object": {"id": minutes, "type": "Tombstone"}})
+        assert signed_post(ireland, leinster, "leinster",
+                           announce(leinster, "leinster", delete)) in (401, 403)
+    assert "Minutes posted by mistake" in ireland.get("/@ireland", accept="text/html").text
+    assert dublin.cli("delete", minutes).returncode == 0
+    for name in ("leinster", "ireland", "international"):
+        node = chain[name]
+        wait_for(lambda n=node: n.sql("SELECT deleted_at IS NOT NULL FROM remote_objects"
+                                      " WHERE iri = ?", minutes) == [(1,)],
+                 what=f"the deletion at {name}")
+        page = node.get(f"/@{name}", accept="text/html").text
+        assert "Minutes posted by mistake" not in page
+
+
 def test_leaving_undoes_the_link_on_both_sides(chain: dict[str, Node]) -> None:
     dublin, leinster = chain["dublin"], chain["leinster"]
     result = dublin.cli("chapter", "leave", "dublin")
