@@ -10,6 +10,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 _ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _ED25519_PREFIX = b"\xed\x01"
+# What we decode are keys (47 characters) and signatures (88); the text comes from peers,
+# and decoding is quadratic in its length: a megabyte would hold the event loop for
+# minutes.
+MAX_BASE58_LENGTH = 128
 
 
 def base58btc_encode(data: bytes) -> str:
@@ -23,6 +27,9 @@ def base58btc_encode(data: bytes) -> str:
 
 
 def base58btc_decode(text: str) -> bytes:
+    """ValueError for anything but base58btc of at most MAX_BASE58_LENGTH characters."""
+    if len(text) > MAX_BASE58_LENGTH:
+        raise ValueError(f"base58btc text of {len(text)} characters is too long")
     number = 0
     for char in text:
         index = _ALPHABET.find(char)

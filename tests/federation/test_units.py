@@ -26,6 +26,16 @@ def test_base58btc_known_values() -> None:
     assert base58btc_decode("11233QC4") == b"\0\0\x28\x7f\xb4\xcd"
 
 
+def test_base58btc_from_peers_is_bounded_before_decoding() -> None:
+    # Decoding is quadratic: a megabyte-long proofValue or publicKeyMultibase from a peer
+    # used to hold the event loop for minutes.
+    with pytest.raises(ValueError, match="too long"):
+        base58btc_decode("2" * 1_000_000)
+    with pytest.raises(ValueError, match="too long"):
+        decode_ed25519("z" + "2" * 200)
+    assert len(base58btc_decode("z" * 88)) == 65  # a signature's length still decodes
+
+
 def test_ed25519_multikey_round_trip_and_prefix() -> None:
     key = Ed25519PrivateKey.generate().public_key()
     encoded = encode_ed25519(key)

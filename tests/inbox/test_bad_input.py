@@ -249,13 +249,19 @@ def fetched_documents(base: str) -> dict[str, bytes]:
         "/odd-curve": json.dumps(actor("/odd-curve", publicKey={
             "id": f"{base}/odd-curve#main-key", "owner": f"{base}/odd-curve",
             "publicKeyPem": SECP112R1_PEM})).encode(),
+        # base58 decoding is quadratic: this once held the event loop for seconds.
+        "/long-multikey": json.dumps(actor("/long-multikey", assertionMethod={
+            "id": f"{base}/long-multikey#ed25519-key", "type": "Multikey",
+            "controller": f"{base}/long-multikey",
+            "publicKeyMultibase": "z" + "2" * 300_000})).encode(),
         "/odd-type": json.dumps(actor("/odd-type", type=[["Person"], {"a": 1}, 5])).encode(),
         "/list": b"[]",
     }
 
 
 # Actor documents that parse and name an inbox: cached as actors, with no usable key.
-USABLE_ACTORS = {"/bad-shared", "/bad-key-id", "/bad-multikey", "/odd-curve"}
+USABLE_ACTORS = {"/bad-shared", "/bad-key-id", "/bad-multikey", "/odd-curve",
+                 "/long-multikey"}
 
 
 async def test_unusable_fetched_key_documents_are_401(

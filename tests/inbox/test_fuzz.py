@@ -199,7 +199,8 @@ class Fuzzer:
                 "proof": {"type": "DataIntegrityProof", "cryptosuite": "eddsa-jcs-2022",
                           "verificationMethod": rng.choice([
                               f"{self.alice}#ed25519-key", self.fetchable_url()]),
-                          "proofPurpose": "assertionMethod", "proofValue": "z" + "1" * 86},
+                          "proofPurpose": "assertionMethod",
+                          "proofValue": "z" + "2" * rng.choice([86, 86, 200, 300_000])},
                 "oneOf": [{"type": "Note", "name": self.text()[:50]}], "endTime": 1e308,
                 "sensitive": "yes", "@context": [CONTEXT, {"x": {"@id": "y"}}],
             }[name]
