@@ -8,7 +8,6 @@ elsewhere (the sender, an object from its origin) was fetched before the transac
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,10 +22,10 @@ from inbox.activity import Activity, Refused, id_of, type_of
 from outbox import activities
 from outbox.hierarchy import may_join
 from outbox.publish import send_to
+from outbox.relay import pass_on
 from storage import hierarchy as hierarchy_store
 from storage import inbox as store
 from storage import items as item_store
-from storage import outbox as outbox_store
 from storage.remote import RemoteActor
 
 log = structlog.get_logger(__name__)
@@ -243,19 +242,11 @@ async def _announce(
     tx: aiosqlite.Connection, ctx: Context, chapter_id: int, obj: dict[str, Any], upward: bool,
 ) -> None:
     """One of our chapters passes an object on: to its followers, and (upward) to its own
-    parent, so that it climbs the hierarchy."""
-    handle = await store.handle_of_tx(tx, chapter_id)
-    if handle is None:
-        return
-    parent = await hierarchy_store.accepted_parent_inbox(tx, chapter_id) if upward else None
-    announce = activities.announce(ctx.urls, handle, obj, [parent[0]] if parent else [])
-    activity_id = await outbox_store.insert_activity(
-        tx, announce["id"], chapter_id, "Announce", True, announce, announce["published"])
-    await outbox_store.queue_fanout(tx, activity_id, chapter_id)
-    if parent is not None:
-        await outbox_store.queue_delivery(tx, activity_id, parent[1], time.time())
-    ctx.queued.append(announce["id"])
-    log.info("announced", chapter=handle, object=obj.get("id"), upward=upward)
+    parent, so that it climbs the hierarchy; a parent of this node passes it on at once."""
+    announced = await pass_on(tx, ctx.urls, chapter_id, obj, upward)
+    ctx.queued.extend(announced)
+    log.info("announced", chapter=await store.handle_of_tx(tx, chapter_id),
+             object=obj.get("id"), upward=upward, announces=len(announced))
 
 
 async def _relay(

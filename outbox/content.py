@@ -16,7 +16,7 @@ import aiosqlite
 import structlog
 
 from federation.urls import Urls
-from outbox import activities
+from outbox import activities, relay
 from outbox.items import Counts, InvalidItem, Item, item_from_row, to_ap, validate
 from outbox.proving import prove
 from outbox.publish import PublishError, delete_object
@@ -45,15 +45,19 @@ async def publish_item(
     object_id = urls.object(activities.new_id())
     published = activities.now_iso()
     document = to_ap(item, object_id, urls, handle, published)
-    also_to: list[str] = []
-    if actor.kind == "chapter" and (upward or item.kind == "minutes") and actor.parent_iri:
-        parent = await remote_store.actor(db, actor.parent_iri)
-        if parent is not None:
-            document["cc"].append(parent.iri)
-            also_to.append(parent.inbox)
-    document = await prove(db, urls, actor.id, document)
-    create = activities.create(urls, handle, document)
-    await store.create(db, actor.id, item, document, create, published, also_to)
+    # The parent is read in the transaction that publishes: one that the chapter left in
+    # between would otherwise still get the item, or one it joined would miss it.
+    async with db.transaction() as tx:
+        also_to: list[str] = []
+        if actor.kind == "chapter" and relay.goes_up(item.kind, upward):
+            parent = await relay.parent_for_items(tx, urls, actor.id)
+            if parent is not None:
+                document["cc"].append(parent.iri)
+                also_to += [parent.inbox] if parent.inbox else []
+        document = await prove(tx, urls, actor.id, document)
+        create = activities.create(urls, handle, document)
+        await store.create(tx, actor.id, item, document, create, published, also_to)
+        await relay.item_published(tx, urls, actor.id, document)
     return object_id
 
 
@@ -110,6 +114,9 @@ async def edit_item(
         addressed = [iri for iri in document["to"] + document["cc"] if isinstance(iri, str)]
         await store.replace(tx, object_iri, row["actor_id"], item, document, update, updated,
                             also_to=await remote_store.inboxes_of(tx, addressed))
+        # Chapters of this node get no Update in their inbox: the new version climbs (or
+        # goes down) from here, as the first one did.
+        await relay.item_published(tx, urls, row["actor_id"], document)
     return str(update["id"])
 
 

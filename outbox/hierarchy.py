@@ -4,7 +4,7 @@ A chapter asks its parent with a `Join` (and a `Follow`, to receive what the par
 publishes); the parent's organiser (or a configured rule) answers with `Accept` or
 `Reject`; both sides then send an `Update` of their actor document, which now names the
 parent (child) or lists the subchapter (parent). Only a lower level joins a higher one,
-which also rules out cycles.
+which also rules out cycles. What then passes along the links is `outbox/relay.py`'s.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import aiosqlite
 
 from actors.documents import actor_to_ap
 from federation.remote_actors import RemoteActors
-from federation.urls import NODE, Urls
+from federation.urls import Urls
 from outbox import activities
 from outbox.publish import PublishError, send_to
+from outbox.relay import local_chapter_handle
 from storage import actors as actor_store
 from storage import hierarchy as store
 from storage import inbox as inbox_store
@@ -164,12 +165,6 @@ async def leave(db: Database, urls: Urls, handle: str, node_username: str) -> st
 # Chapters of one node: both sides of the link are rows of the same database, so they are
 # written together in one transaction. Sending the Join or Accept over HTTP would be a
 # request to ourselves, which the client refuses on a default node (no private addresses).
-
-def local_chapter_handle(urls: Urls, iri: str) -> str | None:
-    """The handle a URL of this node names (actor id or profile), else None."""
-    handle = urls.parse_actor_url(iri)
-    return None if handle is None or handle == NODE else handle
-
 
 async def affiliate_local(
     db: Database, urls: Urls, handle: str, parent_handle: str, node_username: str,

@@ -8,7 +8,7 @@ from typing import Any
 import aiosqlite
 
 from federation.urls import Urls
-from outbox import activities
+from outbox import activities, relay
 from outbox.items import CONTENT_CONTEXT
 from outbox.proving import prove
 from storage import actors as actor_store
@@ -35,10 +35,13 @@ async def post_note(db: Database, urls: Urls, handle: str, text: str) -> str:
         raise PublishError("a note must not be empty")
     if len(text) > MAX_NOTE:
         raise PublishError(f"a note is at most {MAX_NOTE} characters")
-    note = await prove(db, urls, actor.id, activities.note(urls, handle, text))
-    create = activities.create(urls, handle, note)
-    await store.publish(db, actor.id, create["id"], "Create", create,
-                        new_object=(note["id"], "Note", note))
+    async with db.transaction() as tx:
+        note = await prove(tx, urls, actor.id, activities.note(urls, handle, text))
+        create = activities.create(urls, handle, note)
+        await store.publish_in(tx, actor.id, create["id"], "Create", create,
+                               new_object=(note["id"], "Note", note))
+        # A chapter's subchapters on this node announce it, as those elsewhere do.
+        await relay.item_published(tx, urls, actor.id, note)
     return str(note["id"])
 
 
@@ -64,6 +67,9 @@ async def delete_object(db: Database, urls: Urls, object_iri: str) -> str:
         await store.publish_in(tx, actor_id, delete["id"], "Delete", delete,
                                deleted_object=object_iri,
                                also_to=await remote_store.inboxes_of(tx, addressed))
+        # A parent on this node gets no Delete in its inbox: it passes the deletion on
+        # from here, as it passed on the object.
+        await relay.item_published(tx, urls, actor_id, delete)
     return str(delete["id"])
 
 

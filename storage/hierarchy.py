@@ -79,7 +79,7 @@ async def drop_parent(tx: aiosqlite.Connection, chapter_id: int) -> None:
 
 
 async def children_of_remote_parent(tx: aiosqlite.Connection, parent_iri: str) -> list[int]:
-    """Local chapters whose accepted parent is this (remote) chapter."""
+    """Local chapters whose accepted parent is this chapter (remote, or of this node)."""
     rows = await tx.execute_fetchall(
         "SELECT chapter_id FROM parents WHERE parent_iri = ? AND state = 'accepted'",
         (parent_iri,))
@@ -187,8 +187,8 @@ async def subtree_chapters(
     db: Database, chapter_id: int, limit: int = 10, local_prefix: str | None = None
 ) -> list[ChapterRef]:
     """Chapters below this one, as far as what federated tells: its accepted subchapters and
-    the chapters whose items reached it through them; with `local_prefix`, also its
-    accepted subchapters on this node. Newest founded first."""
+    the chapters whose items reached it through them; with `local_prefix`, also those of
+    this node. Newest founded first."""
     rows = await db.fetchall(
         "SELECT iri, document FROM remote_actors WHERE type = 'Group' AND ("
         " iri IN (SELECT child_iri FROM subchapters WHERE chapter_id = :c AND state = 'accepted')"
@@ -199,8 +199,10 @@ async def subtree_chapters(
     refs = [_ref(r[0], r[1]) for r in rows]
     if local_prefix:
         local = await db.fetchall(
-            f"{_LOCAL_CHAPTER} JOIN subchapters s ON s.chapter_id = :c AND s.state = 'accepted'"
-            " AND s.child_iri = :prefix || a.handle",
+            f"{_LOCAL_CHAPTER} WHERE (:prefix || a.handle) IN (SELECT child_iri"
+            "  FROM subchapters WHERE chapter_id = :c AND state = 'accepted')"
+            " OR a.id IN (SELECT o.actor_id FROM passed_up p"
+            "  JOIN objects o ON o.iri = p.object_iri WHERE p.chapter_id = :c)",
             {"c": chapter_id, "prefix": local_prefix})
         refs += [_local_ref(row) for row in local]
     refs.sort(key=lambda ref: ref.founded or "", reverse=True)
@@ -221,37 +223,87 @@ async def remote_ref_tx(tx: aiosqlite.Connection, iri: str) -> ChapterRef:
 async def subtree_minutes(db: Database, chapter_id: int, limit: int = 10) -> list[dict[str, Any]]:
     """Minutes that reached this chapter from chapters below it, newest first, with who
     wrote them and which chapter passed them on."""
+    # `via` is the chapter that sent the object to this node; a chapter of this node that
+    # passed it on to this one (passed_up) is nearer.
     rows = await db.fetchall(
         "SELECT o.iri, o.document, o.published, author.document AS author_doc,"
-        " via.document AS via_doc, o.via FROM remote_objects o"
+        " via.document AS via_doc, o.via, here.name AS passed_by FROM remote_objects o"
         " JOIN remote_object_audience a ON a.object_id = o.id"
         " LEFT JOIN remote_actors author ON author.iri = o.attributed_to"
         " LEFT JOIN remote_actors via ON via.iri = o.via"
+        " LEFT JOIN passed_up p ON p.chapter_id = a.actor_id AND p.object_iri = o.iri"
+        " LEFT JOIN actors here ON here.id = p.via_id"
         " WHERE a.actor_id = ? AND o.deleted_at IS NULL AND o.type = 'Article'"
         " AND json_extract(o.document, '$.meetingDate') IS NOT NULL"
         " ORDER BY o.published DESC, o.id DESC LIMIT ?",
         (chapter_id, limit))
-    minutes = []
+    minutes: list[tuple[str, dict[str, Any]]] = []
     for row in rows:
         document = json.loads(row["document"])
         author = _ref("", row["author_doc"])
         via = _ref(row["via"] or "", row["via_doc"]) if row["via_doc"] else None
-        minutes.append({
-            "iri": row["iri"],
-            "name": str(document.get("name") or row["iri"]),
-            "summary": str(document.get("summary") or ""),
-            "meeting_date": document.get("meetingDate"),
-            "chapter_name": author.name,
-            "via_name": via.name if via and via.iri != document.get("attributedTo") else None,
-        })
-    return minutes
+        minutes.append((row["published"] or "", _minutes_view(
+            row["iri"], document, author.name, row["passed_by"] or (
+                via.name if via and via.iri != document.get("attributedTo") else None))))
+    # Minutes of this node's chapters that climbed to this one (no inbox in between): read
+    # from the item itself, so an edit or a deletion shows at once.
+    rows = await db.fetchall(
+        "SELECT o.iri, o.document, o.published, author.name AS author_name,"
+        " via.name AS via_name, o.actor_id = p.via_id AS direct FROM passed_up p"
+        " JOIN objects o ON o.iri = p.object_iri JOIN actors author ON author.id = o.actor_id"
+        " JOIN actors via ON via.id = p.via_id"
+        " WHERE p.chapter_id = ? AND o.deleted_at IS NULL AND o.type = 'Article'"
+        " AND json_extract(o.document, '$.meetingDate') IS NOT NULL"
+        " ORDER BY o.published DESC, o.id DESC LIMIT ?",
+        (chapter_id, limit))
+    for row in rows:
+        minutes.append((row["published"], _minutes_view(
+            row["iri"], json.loads(row["document"]), row["author_name"],
+            None if row["direct"] else row["via_name"])))
+    minutes.sort(key=lambda found: found[0], reverse=True)  # stable: each part is in order
+    return [view for _, view in minutes[:limit]]
 
 
-async def accepted_parent_inbox(
+def _minutes_view(
+    iri: str, document: dict[str, Any], chapter_name: str, via_name: str | None
+) -> dict[str, Any]:
+    return {
+        "iri": iri,
+        "name": str(document.get("name") or iri),
+        "summary": str(document.get("summary") or ""),
+        "meeting_date": document.get("meetingDate"),
+        "chapter_name": chapter_name,
+        "via_name": via_name,
+    }
+
+
+async def accepted_parent(
     tx: aiosqlite.Connection, chapter_id: int
-) -> tuple[str, str] | None:
-    """(id, inbox) of a local chapter's accepted parent, when we know where to send."""
+) -> tuple[str, str | None] | None:
+    """(id, inbox) of a local chapter's accepted parent; the inbox is None when no actor
+    of that id is cached (a chapter of this node, or one we never fetched)."""
     rows = await tx.execute_fetchall(
-        "SELECT p.parent_iri, r.inbox FROM parents p JOIN remote_actors r ON r.iri = p.parent_iri"
+        "SELECT p.parent_iri, r.inbox FROM parents p"
+        " LEFT JOIN remote_actors r ON r.iri = p.parent_iri"
         " WHERE p.chapter_id = ? AND p.state = 'accepted'", (chapter_id,))
     return (rows[0][0], rows[0][1]) if rows else None
+
+
+async def reached(
+    tx: aiosqlite.Connection, object_iri: str, chapter_id: int, via_id: int
+) -> None:
+    """An object climbed to a chapter of this node from `via_id`, another one: it is now
+    among what reached that chapter from below, and a remote object is in the chapter's
+    audience, as if it had come to its inbox. Nothing for what is not stored (a Delete
+    passed on): there is nothing to show."""
+    await tx.execute(
+        "INSERT INTO passed_up (chapter_id, object_iri, via_id, created_at)"
+        " SELECT :chapter, :iri, :via, :now"
+        " WHERE EXISTS (SELECT 1 FROM objects WHERE iri = :iri)"
+        " OR EXISTS (SELECT 1 FROM remote_objects WHERE iri = :iri)"
+        " ON CONFLICT DO NOTHING",
+        {"iri": object_iri, "chapter": chapter_id, "via": via_id, "now": utcnow()})
+    await tx.execute(
+        "INSERT INTO remote_object_audience (object_id, actor_id)"
+        " SELECT id, :chapter FROM remote_objects WHERE iri = :iri ON CONFLICT DO NOTHING",
+        {"iri": object_iri, "chapter": chapter_id})

@@ -25,27 +25,27 @@ def _values(item: Any) -> dict[str, Any]:
 
 
 async def create(
-    db: Database, actor_id: int, item: Any, document: dict[str, Any],
+    tx: aiosqlite.Connection, actor_id: int, item: Any, document: dict[str, Any],
     activity: dict[str, Any], published: str, also_to: list[str] | None = None,
 ) -> None:
     """Store an item, its AS2 object and its Create, and queue the fan-out (and the
-    deliveries to `also_to`, such as a parent chapter's inbox): one transaction."""
-    async with db.transaction() as tx:
-        await insert_object(tx, document["id"], actor_id, document["type"], document, published)
-        values = _values(item)
-        columns = ", ".join(values)
-        marks = ", ".join(f":{k}" for k in values)
-        await tx.execute(
-            f"INSERT INTO items (object_iri, actor_id, published, {columns})"
-            f" VALUES (:object_iri, :actor_id, :published, {marks})",
-            {**values, "object_iri": document["id"], "actor_id": actor_id,
-             "published": published},
-        )
-        activity_id = await insert_activity(
-            tx, activity["id"], actor_id, "Create", True, activity, published)
-        await queue_fanout(tx, activity_id, actor_id)
-        for inbox in also_to or []:
-            await queue_delivery(tx, activity_id, inbox, time.time())
+    deliveries to `also_to`, such as a parent chapter's inbox), in the caller's
+    transaction, which may add what else the publication causes (the hierarchy's part)."""
+    await insert_object(tx, document["id"], actor_id, document["type"], document, published)
+    values = _values(item)
+    columns = ", ".join(values)
+    marks = ", ".join(f":{k}" for k in values)
+    await tx.execute(
+        f"INSERT INTO items (object_iri, actor_id, published, {columns})"
+        f" VALUES (:object_iri, :actor_id, :published, {marks})",
+        {**values, "object_iri": document["id"], "actor_id": actor_id,
+         "published": published},
+    )
+    activity_id = await insert_activity(
+        tx, activity["id"], actor_id, "Create", True, activity, published)
+    await queue_fanout(tx, activity_id, actor_id)
+    for inbox in also_to or []:
+        await queue_delivery(tx, activity_id, inbox, time.time())
 
 
 async def replace(

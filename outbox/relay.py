@@ -1,0 +1,121 @@
+"""Items passing along the chapter hierarchy, on any nodes: the rules in one place.
+
+Minutes, and items marked for it, climb from a chapter to its parent and on to the top,
+each level keeping them (shown on its page) and announcing them to its followers
+(FEP-1b12: an `Announce` of the object itself, with its proof); what a parent itself
+publishes, its subchapters announce to their followers, not back up.
+
+A chapter elsewhere does its part when the item reaches its inbox (inbox/handlers.py
+calls `pass_on`). A chapter of this node has no inbox in between (a request to ourselves
+is refused on a default node), so it does its part in the transaction that publishes or
+passes on the item (`item_published`, `pass_on`): every effect is a row committed with
+the item, and the same Announces go out as between nodes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from federation.urls import NODE, Urls
+from outbox import activities
+from storage import actors as actor_store
+from storage import hierarchy as store
+from storage import inbox as inbox_store
+from storage import outbox as outbox_store
+
+
+def local_chapter_handle(urls: Urls, iri: str) -> str | None:
+    """The handle a URL of this node names (actor id or profile), else None."""
+    handle = urls.parse_actor_url(iri)
+    return None if handle is None or handle == NODE else handle
+
+
+def goes_up(kind: str, marked_upward: bool) -> bool:
+    """Whether a chapter's item is addressed to its parent: minutes always, anything else
+    when the organiser marks it (`--upward`)."""
+    return kind == "minutes" or marked_upward
+
+
+@dataclass(frozen=True)
+class NextUp:
+    """The parent a chapter's upward items go to."""
+
+    iri: str
+    inbox: str | None  # a parent elsewhere: where to deliver
+    chapter_id: int | None  # a parent of this node: it takes the item in our transaction
+
+
+async def parent_for_items(
+    tx: aiosqlite.Connection, urls: Urls, chapter_id: int
+) -> NextUp | None:
+    """A local chapter's accepted parent, if items can reach it (a parent elsewhere whose
+    actor we never fetched has no known inbox)."""
+    found = await store.accepted_parent(tx, chapter_id)
+    if found is None:
+        return None
+    iri, inbox = found
+    handle = local_chapter_handle(urls, iri)
+    if handle is not None:
+        parent = await actor_store.actor_by_handle(tx, handle)
+        if parent is None or parent.kind != "chapter":
+            return None
+        return NextUp(iri, None, parent.id)
+    return None if inbox is None else NextUp(iri, inbox, None)
+
+
+async def pass_on(
+    tx: aiosqlite.Connection, urls: Urls, chapter_id: int, obj: dict[str, Any], upward: bool
+) -> list[str]:
+    """A chapter of this node passes an object on (FEP-1b12): an `Announce` of the object
+    itself, embedded whole with its own @context and proof, to its followers and,
+    `upward`, to its parent. A parent elsewhere gets it in its inbox; a parent of this node
+    takes it as it would from its inbox: keeps it among what reached it from below and
+    passes it on in turn. Returns the ids of the Announces queued."""
+    announced: list[str] = []
+    passer: int | None = chapter_id
+    seen: set[int] = set()  # levels rule out cycles; this keeps a bad row from looping
+    while passer is not None and passer not in seen:
+        seen.add(passer)
+        handle = await inbox_store.handle_of_tx(tx, passer)
+        if handle is None:
+            break
+        parent = await parent_for_items(tx, urls, passer) if upward else None
+        announce = activities.announce(urls, handle, obj, [parent.iri] if parent else [])
+        activity_id = await outbox_store.insert_activity(
+            tx, announce["id"], passer, "Announce", True, announce, announce["published"])
+        await outbox_store.queue_fanout(tx, activity_id, passer)
+        announced.append(str(announce["id"]))
+        if parent is not None and parent.inbox is not None:
+            await outbox_store.queue_delivery(tx, activity_id, parent.inbox, time.time())
+        if parent is None or parent.chapter_id is None:
+            break
+        await store.reached(tx, str(obj.get("id")), parent.chapter_id, via_id=passer)
+        passer = parent.chapter_id
+    return announced
+
+
+async def item_published(
+    tx: aiosqlite.Connection, urls: Urls, actor_id: int, document: dict[str, Any]
+) -> list[str]:
+    """What chapters of this node do with what a local actor has just queued in `tx` (a
+    version of an object, or the Delete of one), as they would had it reached their inbox:
+    up, the author's parent keeps it and passes it on, when it is addressed to it; down,
+    subchapters announce what their parent itself publishes to their own followers (not
+    back up). Chapters elsewhere get the Create, Update or Delete itself and do the same.
+    Returns the ids of the Announces queued."""
+    announced: list[str] = []
+    parent = await parent_for_items(tx, urls, actor_id)
+    addressed = [iri for iri in document.get("to", []) + document.get("cc", [])
+                 if isinstance(iri, str)]
+    if parent is not None and parent.chapter_id is not None and parent.iri in addressed:
+        await store.reached(tx, str(document["id"]), parent.chapter_id, via_id=actor_id)
+        announced += await pass_on(tx, urls, parent.chapter_id, document, upward=True)
+    handle = await inbox_store.handle_of_tx(tx, actor_id)
+    if handle is not None:
+        for child_id in await store.children_of_remote_parent(tx, urls.actor(handle)):
+            announced += await pass_on(tx, urls, child_id, document, upward=False)
+    return announced
