@@ -99,25 +99,14 @@ async def queue_delivery(
     )
 
 
-async def publish(
-    db: Database, actor_id: int, activity_iri: str, activity_type: str,
-    activity: dict[str, Any], new_object: tuple[str, str, dict[str, Any]] | None = None,
-    deleted_object: str | None = None,
-) -> Published:
-    """Store an activity (and the object it creates, or the deletion it records) and queue
-    its delivery to the actor's followers, all in one transaction."""
-    async with db.transaction() as tx:
-        return await publish_in(tx, actor_id, activity_iri, activity_type, activity,
-                                new_object, deleted_object)
-
-
 async def publish_in(
     tx: aiosqlite.Connection, actor_id: int, activity_iri: str, activity_type: str,
     activity: dict[str, Any], new_object: tuple[str, str, dict[str, Any]] | None = None,
     deleted_object: str | None = None, also_to: list[str] | None = None,
 ) -> Published:
-    """`publish` in the caller's transaction, plus deliveries to the inboxes in `also_to`
-    (actors addressed by name, such as a parent chapter)."""
+    """Store an activity (and the object it creates, or the deletion it records) and queue
+    its delivery to the actor's followers and to the inboxes in `also_to` (actors addressed
+    by name, such as a parent chapter), in the caller's transaction."""
     now = utcnow()
     if new_object is not None:
         iri, type_, document = new_object
