@@ -4,27 +4,20 @@ object only with one whose `updated` is later than what they hold."""
 from __future__ import annotations
 
 import json
-import tomllib
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from actors.registry import create_chapter
-from chapterhouse.config import parse, render_initial
-from chapterhouse.services import Services, running
+from chapterhouse.services import Services
 from outbox.content import edit_item, publish_item
 from outbox.items import Item
-
-DOMAIN = "127.0.0.1:1"
+from tests.outbox.conftest import DOMAIN
 
 
 @pytest.fixture
-async def node(tmp_path: Path) -> AsyncIterator[Services]:
-    raw = tomllib.loads(render_initial(DOMAIN, "http", "Test"))
-    async with running(parse(raw, tmp_path)) as services:
-        await create_chapter(services.db, DOMAIN, "dublin", "Dublin", "local")
-        yield services
+async def node(services: Services) -> Services:
+    await create_chapter(services.db, DOMAIN, "dublin", "Dublin", "local")
+    return services
 
 
 async def test_an_edit_in_the_second_of_publication_is_still_later(node: Services) -> None:

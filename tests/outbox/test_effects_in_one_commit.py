@@ -5,33 +5,27 @@ the Update to send when it restarts."""
 from __future__ import annotations
 
 import json
-import tomllib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from actors.registry import create_chapter
-from chapterhouse.config import parse, render_initial
-from chapterhouse.services import Services, running
+from chapterhouse.services import Services
 from outbox import hierarchy
 from outbox.content import close_due_polls, publish_item
 from outbox.items import Item
 from storage import hierarchy as hierarchy_store
 from storage import remote as remote_store
 from tests.crash import Killed, die_after_commit
+from tests.outbox.conftest import DOMAIN
 
-DOMAIN = "127.0.0.1:1"
 OTHER = "http://127.0.0.1:2"
 
 
 @pytest.fixture
-async def node(tmp_path: Path) -> AsyncIterator[Services]:
-    raw = tomllib.loads(render_initial(DOMAIN, "http", "Test"))
-    async with running(parse(raw, tmp_path)) as services:
-        yield services
+async def node(services: Services) -> Services:
+    return services
 
 
 async def chapter_elsewhere(node: Services, name: str, level: str) -> str:

@@ -4,40 +4,35 @@ is written, not against an earlier look."""
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from actors.registry import create_chapter
-from chapterhouse.config import parse, render_initial
-from chapterhouse.services import Services, running
+from chapterhouse.services import Services
 from outbox import follows
 from outbox.publish import PublishError
+from tests.outbox.conftest import DOMAIN
 
-DOMAIN = "127.0.0.1:1"
 FOLLOWER = "https://social.example/users/alice"
 
 
 @pytest.fixture
-async def node(tmp_path: Path) -> AsyncIterator[Services]:
-    raw = tomllib.loads(render_initial(DOMAIN, "http", "Test"))
-    async with running(parse(raw, tmp_path)) as services:
-        await create_chapter(services.db, DOMAIN, "closed", "Closed", "local",
-                             manually_approves=True)
-        async with services.db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO remote_actors (iri, type, host, inbox, document, fetched_at)"
-                " VALUES (?, 'Person', 'social.example', ?, '{}', '2026-11-01T00:00:00Z')",
-                (FOLLOWER, f"{FOLLOWER}/inbox"))
-            await tx.execute(
-                "INSERT INTO followers (actor_id, follower_iri, state, follow_iri, created_at)"
-                " SELECT id, ?, 'requested', ?, '2026-11-01T00:00:00Z' FROM actors"
-                " WHERE handle = 'closed'", (FOLLOWER, f"{FOLLOWER}/follows/1"))
-        yield services
+async def node(services: Services) -> Services:
+    await create_chapter(services.db, DOMAIN, "closed", "Closed", "local",
+                         manually_approves=True)
+    async with services.db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO remote_actors (iri, type, host, inbox, document, fetched_at)"
+            " VALUES (?, 'Person', 'social.example', ?, '{}', '2026-11-01T00:00:00Z')",
+            (FOLLOWER, f"{FOLLOWER}/inbox"))
+        await tx.execute(
+            "INSERT INTO followers (actor_id, follower_iri, state, follow_iri, created_at)"
+            " SELECT id, ?, 'requested', ?, '2026-11-01T00:00:00Z' FROM actors"
+            " WHERE handle = 'closed'", (FOLLOWER, f"{FOLLOWER}/follows/1"))
+    return services
 
 
 async def test_a_chapter_created_for_manual_approval_never_accepts_by_itself(

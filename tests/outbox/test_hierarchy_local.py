@@ -6,40 +6,33 @@ and nothing sent over HTTP to ourselves."""
 from __future__ import annotations
 
 import json
-import tomllib
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from actors.registry import create_chapter
-from chapterhouse.config import parse, render_initial
-from chapterhouse.services import Services, running
+from chapterhouse.services import Services
 from outbox.content import delete_item, edit_item, publish_item
 from outbox.hierarchy import affiliate_local, leave
 from outbox.items import Item
 from outbox.publish import post_note
 from storage import hierarchy as hierarchy_store
 from storage.database import Database
-
-DOMAIN = "127.0.0.1:1"
+from tests.outbox.conftest import DOMAIN
 
 
 @pytest.fixture
-async def node(tmp_path: Path) -> AsyncIterator[Services]:
+async def node(services: Services) -> Services:
     """Dublin (local) → Leinster (regional) → Ireland (national), all on this node, with
     Cork (local) not affiliated to anything."""
-    raw = tomllib.loads(render_initial(DOMAIN, "http", "Test"))
-    async with running(parse(raw, tmp_path)) as services:
-        for slug, level in (("dublin", "local"), ("leinster", "regional"),
-                            ("ireland", "national"), ("cork", "local")):
-            await create_chapter(services.db, DOMAIN, slug, slug.title(), level)
-        for child, parent in (("dublin", "leinster"), ("leinster", "ireland")):
-            _, state = await affiliate_local(services.db, services.urls, child, parent, DOMAIN,
-                                             accept=True)
-            assert state == "accepted"
-        yield services
+    for slug, level in (("dublin", "local"), ("leinster", "regional"),
+                        ("ireland", "national"), ("cork", "local")):
+        await create_chapter(services.db, DOMAIN, slug, slug.title(), level)
+    for child, parent in (("dublin", "leinster"), ("leinster", "ireland")):
+        _, state = await affiliate_local(services.db, services.urls, child, parent, DOMAIN,
+                                         accept=True)
+        assert state == "accepted"
+    return services
 
 
 def minutes(title: str = "Minutes of November") -> Item:
