@@ -61,7 +61,7 @@ async def main(requests: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         text = render_initial("127.0.0.1:1", "http", "Bench")
         config = parse(tomllib.loads(text), Path(tmp))
-        async with Database(config.database) as db:
+        async with Database(config.database, migrate=True) as db:
             await ensure_node_actor(db, config.name)
             await create_chapter(db, config.hostname, "dublin", "IOPS Dublin", "local",
                                  "Dublin, Ireland", "Organising in Dublin.")

@@ -237,7 +237,7 @@ async def main(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             config_text = render_initial("127.0.0.1:1", "http", "Bench")
             config = with_concurrency(config_text, Path(tmp), args.concurrency[0])
-            async with Database(config.database) as db:
+            async with Database(config.database, migrate=True) as db:
                 await ensure_node_actor(db, config.name)
                 chapter_id = await create_chapter(db, config.hostname, CHAPTER, "IOPS Dublin",
                                                   "local", "Dublin, Ireland", "Organising.")

@@ -418,7 +418,7 @@ async def main(args: argparse.Namespace) -> int:
         raw = tomllib.loads(render_initial(domain, "http", "Bench"))
         raw["federation"]["allow_private_addresses"] = True
         config = parse(raw, Path(tmp))
-        async with Database(config.database) as db:
+        async with Database(config.database, migrate=True) as db:
             await ensure_node_actor(db, config.name)
             await create_chapter(db, config.hostname, CHAPTER, "IOPS Dublin", "local",
                                  "Dublin, Ireland", "Organising in Dublin.")

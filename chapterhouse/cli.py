@@ -19,7 +19,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
-from actors.registry import LEVELS, RegistryError, add_member, create_chapter, ensure_node_actor
+from actors.registry import LEVELS, RegistryError, add_member, create_chapter
 from chapterhouse import __version__, cli_federation, cli_publishing, demo, logs
 from chapterhouse.app import create_app
 from chapterhouse.cli_support import (
@@ -39,9 +39,10 @@ from chapterhouse.config import (
     split_host_port,
     validate_domain,
 )
+from chapterhouse.services import initialise
 from federation.urls import Urls
 from storage import actors as store
-from storage.database import Database, UnusableDatabase
+from storage.database import Database, Migration, SchemaOutOfDate, UnusableDatabase
 
 log = structlog.get_logger("chapterhouse")
 
@@ -62,6 +63,13 @@ def build_parser() -> Parser:
                       help="https (default) or http (default for localhost and IP addresses)")
     init.add_argument("--name", default="Chapterhouse", help="the node's display name")
     init.set_defaults(run=cmd_init)
+
+    migrate = commands.add_parser("migrate", help="upgrade the database to this version's schema",
+                                  description="Apply the schema migrations this version of "
+                                  "Chapterhouse brings to an existing node's database. Stop "
+                                  "the node first; nothing else upgrades the schema.")
+    data_dir_argument(migrate)
+    migrate.set_defaults(run=cmd_migrate)
 
     serve = commands.add_parser("serve", help="run the node until SIGINT or SIGTERM",
                                 description="Serve the node over HTTP until SIGINT/SIGTERM.")
@@ -133,8 +141,7 @@ def _is_local(host: str) -> bool:
 
 
 async def _init(config: Config) -> None:
-    async with Database(config.database) as db:
-        await ensure_node_actor(db, config.name)
+    await initialise(config)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -160,6 +167,31 @@ def cmd_init(args: argparse.Namespace) -> int:
     (data_dir / CONFIG_FILE).write_text(config_text, "utf-8")
     print(f"created node {config.base_url} in {data_dir}")
     print(f"next: chapterhouse chapter create SLUG --data {data_dir} --name NAME --level local")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    config = load_config(args.data)
+    if not config.database.exists():
+        # Migrating would create an empty database where the node's should be.
+        raise UsageError(f"{config.database} does not exist; nothing to migrate")
+
+    async def run() -> tuple[int, list[Migration]]:
+        db = Database(config.database)
+        await db.open(check_schema=False)
+        try:
+            before = await db.schema_version()
+            return before, await db.migrate()
+        finally:
+            await db.close()
+
+    before, applied = asyncio.run(run())
+    if not applied:
+        print(f"{config.database}: schema version {before}, up to date")
+        return 0
+    for migration in applied:
+        print(f"applied {migration.version:04d}_{migration.name}")
+    print(f"{config.database}: schema version {before} -> {applied[-1].version}")
     return 0
 
 
@@ -302,6 +334,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # "database is locked" after the busy timeout: the node is very busy; try again.
         print(f"chapterhouse: error: the database is busy ({exc}); try again", file=sys.stderr)
         return 1
+    except SchemaOutOfDate as exc:
+        # Exit 2, like bad input: the operator has a step to take, the machine is fine.
+        data = getattr(args, "data", None)
+        command = "chapterhouse migrate" + (f" --data {data}" if data is not None else "")
+        print(f"chapterhouse: error: {exc.path} has schema version {exc.found}, older than "
+              f"this Chapterhouse needs ({exc.expected}); upgrade it with `{command}`",
+              file=sys.stderr)
+        return 2
     except UnusableDatabase as exc:
         # Say so and stop: no traceback, and nothing for a supervisor to restart in a loop.
         print(f"chapterhouse: error: {exc}", file=sys.stderr)

@@ -42,6 +42,17 @@ def user_agent(config: Config) -> str:
     return f"Chapterhouse/{__version__} (+{config.base_url}/)"
 
 
+async def initialise(config: Config) -> None:
+    """Create the node's database with the current schema, and the node's own actor.
+
+    The one place a schema is created from nothing (`chapterhouse init`, and tests and
+    benchmarks that build a node without the CLI): `running` only opens a database whose
+    schema is current.
+    """
+    async with Database(config.database, migrate=True) as db:
+        await ensure_node_actor(db, config.name)
+
+
 @asynccontextmanager
 async def running(config: Config) -> AsyncIterator[Services]:
     urls = Urls(config.base_url)

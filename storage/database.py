@@ -86,6 +86,21 @@ class UnusableDatabase(Exception):
     """The file is not a database this Chapterhouse can use; the message says why."""
 
 
+class SchemaOutOfDate(UnusableDatabase):
+    """The file's schema is older than this Chapterhouse's: `chapterhouse migrate` upgrades it.
+
+    Opening never upgrades by itself, so a CLI command run next to a node started by an
+    older Chapterhouse cannot change the schema under it.
+    """
+
+    def __init__(self, path: Path, found: int, expected: int) -> None:
+        super().__init__(f"{path} has schema version {found}, older than this Chapterhouse "
+                         f"needs ({expected}); upgrade it with `chapterhouse migrate`")
+        self.path = path
+        self.found = found
+        self.expected = expected
+
+
 class Migration:
     def __init__(self, version: int, name: str, sql: str) -> None:
         self.version = version
@@ -111,17 +126,39 @@ def utcnow() -> str:
 
 
 class Database:
-    def __init__(self, path: Path) -> None:
+    """The node's database.
+
+    `open()` refuses a file whose schema is not exactly the one this code knows (older:
+    SchemaOutOfDate; newer: UnusableDatabase) and a file that does not exist. With
+    `migrate=True` it creates the schema in a new file, or upgrades an older one, first:
+    only `chapterhouse init`, `chapterhouse migrate` and tests building a node ask for that.
+    """
+
+    def __init__(self, path: Path, *, migrate: bool = False, up_to: int | None = None) -> None:
+        """`up_to` stops `migrate=True` at that version: tests build an older database so."""
         self.path = path
+        self.migrate_on_open = migrate
+        self.up_to = up_to
+        self.applied: list[Migration] = []  # what open() applied, with migrate=True
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
 
-    async def open(self) -> None:
+    async def open(self, *, check_schema: bool = True) -> None:
+        """Connect. `check_schema=False` (without `migrate`) accepts any version, for the
+        caller that calls `migrate()` itself."""
+        if not self.migrate_on_open and check_schema and not self.path.exists():
+            # Connecting would create an empty file: a node whose database is gone should
+            # say so, not start afresh.
+            raise UnusableDatabase(f"{self.path} does not exist; create a node with "
+                                   "`chapterhouse init`")
         try:
             self._writer = await self._connect()
             await self._writer.execute("PRAGMA journal_mode=WAL")
-            await self.migrate()
+            if self.migrate_on_open:
+                self.applied = await self.migrate(self.up_to)
+            elif check_schema:
+                await self.check_schema()
             self._reader = await self._connect()
             await self._reader.execute("PRAGMA query_only=ON")
         except sqlite3.DatabaseError as exc:
@@ -206,16 +243,29 @@ class Database:
         row = next(iter(rows), None)
         return int(row[0]) if row else 0
 
-    async def migrate(self) -> None:
-        """Apply every bundled migration newer than the file's version, each in one transaction."""
-        current = await self.schema_version()
-        migrations = bundled_migrations()
-        if current > len(migrations):
+    async def check_schema(self) -> None:
+        """Refuse a schema older or newer than the one this code was written for."""
+        current, latest = await self.schema_version(), len(bundled_migrations())
+        self._refuse_newer(current, latest)
+        if current < latest:
+            raise SchemaOutOfDate(self.path, current, latest)
+
+    def _refuse_newer(self, current: int, latest: int) -> None:
+        if current > latest:
             raise UnusableDatabase(
                 f"{self.path} has schema version {current}, newer than this Chapterhouse "
-                f"knows ({len(migrations)}); upgrade Chapterhouse"
+                f"knows ({latest}); upgrade Chapterhouse"
             )
-        for migration in migrations[current:]:
+
+    async def migrate(self, up_to: int | None = None) -> list[Migration]:
+        """Apply every bundled migration newer than the file's version (up to version
+        `up_to`, for tests that need an older schema), each in one transaction; returns
+        those applied."""
+        current = await self.schema_version()
+        migrations = bundled_migrations()
+        self._refuse_newer(current, len(migrations))
+        applied = []
+        for migration in migrations[current:up_to]:
             async with self.transaction() as tx:
                 await _run_script(tx, migration.sql)
                 await tx.execute(
@@ -224,6 +274,8 @@ class Database:
                 )
                 await tx.execute(f"PRAGMA user_version = {migration.version}")
             log.info("migration applied", version=migration.version, name=migration.name)
+            applied.append(migration)
+        return applied
 
 
 async def _run_script(tx: aiosqlite.Connection, script: str) -> None:

@@ -32,7 +32,7 @@ def test_reserved_handles_cover_our_own_paths() -> None:
 
 
 async def test_each_actor_gets_its_own_working_key_pairs(tmp_path: Path) -> None:
-    async with Database(tmp_path / "db.sqlite3") as db:
+    async with Database(tmp_path / "db.sqlite3", migrate=True) as db:
         await ensure_node_actor(db, "Node")
         await create_chapter(db, "node1", "dublin", "IOPS Dublin", "local", "Dublin, Ireland")
         await add_member(db, "node1", "ana", "dublin")
@@ -51,7 +51,7 @@ async def test_each_actor_gets_its_own_working_key_pairs(tmp_path: Path) -> None
 
 
 async def test_rules_for_new_actors(tmp_path: Path) -> None:
-    async with Database(tmp_path / "db.sqlite3") as db:
+    async with Database(tmp_path / "db.sqlite3", migrate=True) as db:
         await create_chapter(db, "localhost", "dublin", "IOPS Dublin", "local")
         with pytest.raises(RegistryError, match="already taken"):
             await add_member(db, "localhost", "dublin", "dublin")

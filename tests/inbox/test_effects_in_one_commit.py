@@ -23,6 +23,7 @@ from aiohttp import ClientSession
 from actors.registry import create_chapter
 from chapterhouse.app import create_app
 from chapterhouse.config import parse, render_initial
+from chapterhouse.services import initialise
 from federation.signatures import CAVAGE, sign_request
 from federation.urls import Urls
 from outbox import content
@@ -55,7 +56,9 @@ class Served:
 async def served(tmp_path: Path, aiohttp_server: Any) -> Served:
     raw = tomllib.loads(render_initial("127.0.0.1:1", "http", "Test"))
     raw["federation"]["allow_private_addresses"] = True
-    app = create_app(parse(raw, tmp_path), deliver=False)
+    config = parse(raw, tmp_path)
+    await initialise(config)
+    app = create_app(config, deliver=False)
     server = await aiohttp_server(app, host="127.0.0.1")
     await create_chapter(app[DB], "127.0.0.1:1", "dublin", "Dublin", "local")
     return Served(app[DB], app[NODE].urls, f"http://127.0.0.1:{server.port}")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from chapterhouse.config import parse, render_initial
-from chapterhouse.services import Services, running
+from chapterhouse.services import Services, initialise, running
 
 DOMAIN = "127.0.0.1:1"  # nothing listens there: anything sent would fail, not arrive
 
@@ -18,5 +18,7 @@ DOMAIN = "127.0.0.1:1"  # nothing listens there: anything sent would fail, not a
 @pytest.fixture
 async def services(tmp_path: Path) -> AsyncIterator[Services]:
     raw = tomllib.loads(render_initial(DOMAIN, "http", "Test"))
-    async with running(parse(raw, tmp_path)) as node:
+    config = parse(raw, tmp_path)
+    await initialise(config)
+    async with running(config) as node:
         yield node

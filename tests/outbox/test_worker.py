@@ -13,7 +13,7 @@ from aiohttp import web
 
 from actors.registry import create_chapter
 from chapterhouse.config import parse, render_initial
-from chapterhouse.services import Services, running
+from chapterhouse.services import Services, initialise, running
 from outbox.publish import post_note
 from storage import remote as remote_store
 from storage.database import Database
@@ -26,7 +26,9 @@ async def node(tmp_path: Path) -> AsyncIterator[Services]:
     raw = tomllib.loads(render_initial("127.0.0.1:1", "http", "Test"))
     raw["federation"]["allow_private_addresses"] = True
     raw["delivery"]["unavailable_after"] = 3
-    async with running(parse(raw, tmp_path)) as services:
+    config = parse(raw, tmp_path)
+    await initialise(config)
+    async with running(config) as services:
         await create_chapter(services.db, "127.0.0.1", "dublin", "Dublin", "local")
         yield services
 
@@ -133,7 +135,9 @@ async def test_followers_on_one_host_get_one_post(node: Services, peer: Peer) ->
 
 async def test_a_refused_address_is_given_up_without_retrying(tmp_path: Path) -> None:
     raw = tomllib.loads(render_initial("chapters.example.org", "https", "Test"))
-    async with running(parse(raw, tmp_path)) as node:  # private addresses not allowed
+    config = parse(raw, tmp_path)
+    await initialise(config)
+    async with running(config) as node:  # private addresses not allowed
         await create_chapter(node.db, "chapters.example.org", "dublin", "Dublin", "local")
         await follower_at(node.db, "http://10.0.0.1:8080")
         await post_note(node.db, node.urls, "dublin", "hello")

@@ -17,6 +17,7 @@ from structlog.testing import capture_logs
 from actors.registry import create_chapter
 from chapterhouse.app import SUPERVISOR, create_app
 from chapterhouse.config import parse, render_initial
+from chapterhouse.services import initialise
 from federation.urls import Urls
 from outbox.publish import post_note
 from storage import outbox as outbox_store
@@ -73,7 +74,9 @@ async def test_the_worker_survives_a_locked_database(
     raw = tomllib.loads(render_initial(BASE.removeprefix("http://"), "http", "Test"))
     raw["federation"]["allow_private_addresses"] = True
     with Receivers(hosts=1) as receivers, capture_logs() as logs:
-        app = create_app(parse(raw, tmp_path))
+        config = parse(raw, tmp_path)
+        await initialise(config)
+        app = create_app(config)
         await aiohttp_server(app, host="127.0.0.1")
         db = app[DB]
         await create_chapter(db, BASE.removeprefix("http://"), "dublin", "Dublin", "local")
