@@ -9,37 +9,41 @@ from federation.vocab import COLLECTION_CONTEXT
 PAGE_SIZE = 20
 
 
-def page_count(total: int, page_size: int = PAGE_SIZE) -> int:
-    """Pages in a collection; an empty collection still has one (empty) first page."""
-    return max(1, -(-total // page_size))
+def first_page(collection_id: str) -> str:
+    """The first page's URL; later pages are reached by following `next` (a cursor)."""
+    return f"{collection_id}?page=true"
 
 
-def ordered_collection(
-    collection_id: str, total: int, page_size: int = PAGE_SIZE
-) -> dict[str, Any]:
+def cursor_page(collection_id: str, cursor: str) -> str:
+    return f"{collection_id}?cursor={cursor}"
+
+
+def ordered_collection(collection_id: str, total: int) -> dict[str, Any]:
+    # No `last`: pages are cut by a cursor, so there is no page number to name the last
+    # one by (Mastodon's collections have none either); peers walk `first` then `next`.
     return {
         "@context": COLLECTION_CONTEXT,
         "id": collection_id,
         "type": "OrderedCollection",
         "totalItems": total,
-        "first": f"{collection_id}?page=1",
-        "last": f"{collection_id}?page={page_count(total, page_size)}",
+        "first": first_page(collection_id),
     }
 
 
 def ordered_collection_page(
-    collection_id: str, page: int, total: int, items: list[Any], page_size: int = PAGE_SIZE
+    collection_id: str, page_id: str, total: int, items: list[Any],
+    next_cursor: str | None = None, prev_cursor: str | None = None,
 ) -> dict[str, Any]:
     document: dict[str, Any] = {
         "@context": COLLECTION_CONTEXT,
-        "id": f"{collection_id}?page={page}",
+        "id": page_id,
         "type": "OrderedCollectionPage",
         "partOf": collection_id,
         "totalItems": total,
         "orderedItems": items,
     }
-    if page > 1:
-        document["prev"] = f"{collection_id}?page={page - 1}"
-    if page < page_count(total, page_size):
-        document["next"] = f"{collection_id}?page={page + 1}"
+    if prev_cursor is not None:
+        document["prev"] = cursor_page(collection_id, prev_cursor)
+    if next_cursor is not None:
+        document["next"] = cursor_page(collection_id, next_cursor)
     return document

@@ -10,6 +10,7 @@ from typing import Any
 import aiosqlite
 
 from storage.database import Database, Row, utcnow
+from storage.paging import Cursor, Page, keyset
 
 
 class HandleTaken(Exception):
@@ -192,10 +193,26 @@ async def members(db: Database, chapter_id: int | None = None, limit: int = -1) 
         rows = await db.fetchall(
             "SELECT a.handle, a.name, m.joined_at FROM memberships m"
             " JOIN actors a ON a.id = m.member_id WHERE m.chapter_id = ?"
-            " ORDER BY m.joined_at DESC, a.id DESC LIMIT ?",
+            # member_id (not a.id, the same value) so the index gives the order
+            " ORDER BY m.joined_at DESC, m.member_id DESC LIMIT ?",
             (chapter_id, limit),
         )
     return [MemberRef(**dict(r)) for r in rows]
+
+
+async def member_count(db: Database, chapter_id: int) -> int:
+    return await collection_size(db, chapter_id, "members")
+
+
+async def members_page(
+    db: Database, chapter_id: int, cursor: Cursor | None, limit: int
+) -> tuple[list[MemberRef], Page]:
+    """Members of a chapter, newest first, one page at a time (the members list page)."""
+    page = await keyset(
+        db, "SELECT a.handle, a.name, m.joined_at",
+        "memberships m JOIN actors a ON a.id = m.member_id WHERE m.chapter_id = :c",
+        {"c": chapter_id}, ("m.joined_at", "m.member_id"), True, cursor, limit)
+    return [MemberRef(handle=r[0], name=r[1], joined_at=r[2]) for r in page.rows], page
 
 
 async def member_chapters(db: Database, member_id: int) -> list[ChapterRef]:
@@ -220,49 +237,50 @@ async def count_local_posts(db: Database) -> int:
 
 # The collections every actor has. Each is (count, page) over one table, newest first.
 
+async def collection_size(db: Database, actor_id: int, name: str) -> int:
+    """How many rows a collection has ('followers', 'following', 'outbox', 'members'),
+    kept by triggers (migration 0006) instead of counted on each request."""
+    total = await db.fetchvalue(
+        "SELECT total FROM collection_sizes WHERE actor_id = ? AND name = ?", (actor_id, name))
+    return int(total or 0)
+
+
 async def outbox_count(db: Database, actor_id: int) -> int:
-    return int(await db.fetchvalue(
-        "SELECT count(*) FROM activities WHERE actor_id = ? AND public = 1", (actor_id,)
-    ))
+    return await collection_size(db, actor_id, "outbox")
 
 
-async def outbox_page(db: Database, actor_id: int, offset: int, limit: int) -> list[Any]:
-    rows = await db.fetchall(
-        "SELECT document FROM activities WHERE actor_id = ? AND public = 1"
-        " ORDER BY id DESC LIMIT ? OFFSET ?",
-        (actor_id, limit, offset),
-    )
-    return [json.loads(r[0]) for r in rows]
+async def outbox_page(
+    db: Database, actor_id: int, cursor: Cursor | None, limit: int
+) -> tuple[list[Any], Page]:
+    page = await keyset(db, "SELECT document", "activities WHERE actor_id = :a AND public = 1",
+                        {"a": actor_id}, ("id",), True, cursor, limit)
+    return [json.loads(r[0]) for r in page.rows], page
 
 
 async def followers_count(db: Database, actor_id: int) -> int:
-    return int(await db.fetchvalue(
-        "SELECT count(*) FROM followers WHERE actor_id = ? AND state = 'accepted'", (actor_id,)
-    ))
+    return await collection_size(db, actor_id, "followers")
 
 
-async def followers_page(db: Database, actor_id: int, offset: int, limit: int) -> list[Any]:
-    rows = await db.fetchall(
-        "SELECT follower_iri FROM followers WHERE actor_id = ? AND state = 'accepted'"
-        " ORDER BY id DESC LIMIT ? OFFSET ?",
-        (actor_id, limit, offset),
-    )
-    return [r[0] for r in rows]
+async def followers_page(
+    db: Database, actor_id: int, cursor: Cursor | None, limit: int
+) -> tuple[list[Any], Page]:
+    page = await keyset(db, "SELECT follower_iri",
+                        "followers WHERE actor_id = :a AND state = 'accepted'",
+                        {"a": actor_id}, ("id",), True, cursor, limit)
+    return [r[0] for r in page.rows], page
 
 
 async def following_count(db: Database, actor_id: int) -> int:
-    return int(await db.fetchvalue(
-        "SELECT count(*) FROM following WHERE actor_id = ? AND state = 'accepted'", (actor_id,)
-    ))
+    return await collection_size(db, actor_id, "following")
 
 
-async def following_page(db: Database, actor_id: int, offset: int, limit: int) -> list[Any]:
-    rows = await db.fetchall(
-        "SELECT target_iri FROM following WHERE actor_id = ? AND state = 'accepted'"
-        " ORDER BY id DESC LIMIT ? OFFSET ?",
-        (actor_id, limit, offset),
-    )
-    return [r[0] for r in rows]
+async def following_page(
+    db: Database, actor_id: int, cursor: Cursor | None, limit: int
+) -> tuple[list[Any], Page]:
+    page = await keyset(db, "SELECT target_iri",
+                        "following WHERE actor_id = :a AND state = 'accepted'",
+                        {"a": actor_id}, ("id",), True, cursor, limit)
+    return [r[0] for r in page.rows], page
 
 
 async def subchapters_count(db: Database, chapter_id: int) -> int:
@@ -272,14 +290,14 @@ async def subchapters_count(db: Database, chapter_id: int) -> int:
     ))
 
 
-async def subchapters_page(db: Database, chapter_id: int, offset: int, limit: int) -> list[Any]:
-    """Actor ids of the accepted subchapters, newest first."""
-    rows = await db.fetchall(
-        "SELECT child_iri FROM subchapters WHERE chapter_id = ? AND state = 'accepted'"
-        " ORDER BY decided_at DESC, id DESC LIMIT ? OFFSET ?",
-        (chapter_id, limit, offset),
-    )
-    return [r[0] for r in rows]
+async def subchapters_page(
+    db: Database, chapter_id: int, cursor: Cursor | None, limit: int
+) -> tuple[list[Any], Page]:
+    """Actor ids of the accepted subchapters, newest accepted first."""
+    page = await keyset(db, "SELECT child_iri",
+                        "subchapters WHERE chapter_id = :a AND state = 'accepted'",
+                        {"a": chapter_id}, ("decided_at", "id"), True, cursor, limit)
+    return [r[0] for r in page.rows], page
 
 
 async def chapters_by_level(db: Database) -> dict[str, int]:

@@ -189,21 +189,30 @@ async def subtree_chapters(
     """Chapters below this one, as far as what federated tells: its accepted subchapters and
     the chapters whose items reached it through them; with `local_prefix`, also those of
     this node. Newest founded first."""
+    # From the (few) remote chapters we know rather than from everything that reached
+    # this one: each is checked by index for an accepted Join or for something it passed
+    # on to this chapter.
     rows = await db.fetchall(
-        "SELECT iri, document FROM remote_actors WHERE type = 'Group' AND ("
-        " iri IN (SELECT child_iri FROM subchapters WHERE chapter_id = :c AND state = 'accepted')"
-        " OR iri IN (SELECT o.attributed_to FROM remote_objects o"
-        "  JOIN remote_object_audience a ON a.object_id = o.id"
-        "  WHERE a.actor_id = :c AND o.via IS NOT NULL))",
+        "SELECT r.iri, r.document FROM remote_actors r WHERE r.type = 'Group' AND ("
+        " EXISTS (SELECT 1 FROM subchapters s WHERE s.chapter_id = :c AND s.child_iri = r.iri"
+        "  AND s.state = 'accepted')"
+        " OR EXISTS (SELECT 1 FROM remote_objects o JOIN remote_object_audience a"
+        "  ON a.object_id = o.id AND a.actor_id = :c"
+        "  WHERE o.attributed_to = r.iri AND o.via IS NOT NULL))",
         {"c": chapter_id})
     refs = [_ref(r[0], r[1]) for r in rows]
     if local_prefix:
+        # From this chapter's subchapters and what passed up to it, not from every actor.
         local = await db.fetchall(
-            f"{_LOCAL_CHAPTER} WHERE (:prefix || a.handle) IN (SELECT child_iri"
-            "  FROM subchapters WHERE chapter_id = :c AND state = 'accepted')"
-            " OR a.id IN (SELECT o.actor_id FROM passed_up p"
-            "  JOIN objects o ON o.iri = p.object_iri WHERE p.chapter_id = :c)",
-            {"c": chapter_id, "prefix": local_prefix})
+            f"{_LOCAL_CHAPTER} WHERE a.id IN ("
+            " SELECT b.id FROM subchapters s JOIN actors b"
+            "  ON b.handle = substr(s.child_iri, length(:prefix) + 1)"
+            "  WHERE s.chapter_id = :c AND s.state = 'accepted'"
+            "  AND substr(s.child_iri, 1, length(:prefix)) = :prefix"
+            " UNION SELECT o.actor_id FROM passed_up p"
+            "  JOIN objects o ON o.iri = p.object_iri WHERE p.chapter_id = :c)"
+            " ORDER BY c.founded_at DESC LIMIT :limit",
+            {"c": chapter_id, "prefix": local_prefix, "limit": limit})
         refs += [_local_ref(row) for row in local]
     refs.sort(key=lambda ref: ref.founded or "", reverse=True)
     return refs[:limit]
@@ -228,7 +237,10 @@ async def subtree_minutes(db: Database, chapter_id: int, limit: int = 10) -> lis
     rows = await db.fetchall(
         "SELECT o.iri, o.document, o.published, author.document AS author_doc,"
         " via.document AS via_doc, o.via, here.name AS passed_by FROM remote_objects o"
-        " JOIN remote_object_audience a ON a.object_id = o.id"
+        # CROSS JOIN keeps remote_objects outer: newest minutes first by their index, each
+        # checked against the audience, stopping at `limit`, rather than reading all that
+        # ever reached the chapter and sorting it.
+        " CROSS JOIN remote_object_audience a ON a.object_id = o.id"
         " LEFT JOIN remote_actors author ON author.iri = o.attributed_to"
         " LEFT JOIN remote_actors via ON via.iri = o.via"
         " LEFT JOIN passed_up p ON p.chapter_id = a.actor_id AND p.object_iri = o.iri"

@@ -11,6 +11,7 @@ import aiosqlite
 
 from storage.database import Database, Row, utcnow
 from storage.outbox import insert_activity, insert_object, queue_delivery, queue_fanout
+from storage.paging import Cursor, Page, keyset
 
 _COLUMNS = ("kind", "title", "summary", "body", "meeting_date", "starts_at", "ends_at",
             "timezone", "place_name", "address", "online_url", "capacity", "options",
@@ -121,26 +122,36 @@ async def upcoming_events(
     db: Database, now_iso: str, actor_id: int | None = None, limit: int = 50,
 ) -> list[Row]:
     """Events that have not ended; starts_at keeps its offset, so compare in UTC."""
-    where = ("i.kind = 'event' AND i.deleted_at IS NULL"
-             " AND datetime(COALESCE(i.ends_at, i.starts_at)) >= datetime(?)")
+    # The ids are chosen first and only the page of them is joined with its document:
+    # sorting every event with its document along cost more than the page itself.
+    where = ("kind = 'event' AND deleted_at IS NULL"
+             " AND datetime(COALESCE(ends_at, starts_at)) >= datetime(?)")
     params: list[Any] = [now_iso]
     if actor_id is not None:
-        where += " AND i.actor_id = ?"
+        where += " AND actor_id = ?"
         params.append(actor_id)
     return await db.fetchall(
-        f"{_SELECT} WHERE {where} ORDER BY datetime(i.starts_at), i.id LIMIT ?",
+        f"{_SELECT} WHERE i.id IN (SELECT id FROM items WHERE {where}"
+        " ORDER BY datetime(starts_at), id LIMIT ?) ORDER BY datetime(i.starts_at), i.id",
         (*params, limit))
 
 
 async def current_poll(db: Database, actor_id: int | None = None) -> Row | None:
-    where = "i.kind = 'poll' AND i.deleted_at IS NULL"
-    params: list[Any] = []
-    if actor_id is not None:
-        where += " AND i.actor_id = ?"
-        params.append(actor_id)
-    return await db.fetchone(
-        f"{_SELECT} WHERE {where} ORDER BY i.closed_at IS NOT NULL, i.published DESC LIMIT 1",
-        params)
+    """The newest open poll, else the newest closed one."""
+    # Two walks down the index by date, each stopping at the first match, rather than one
+    # sort of every poll (with its document) by "closed, then date".
+    for open_ in (True, False):
+        where = ("i.kind = 'poll' AND i.deleted_at IS NULL AND i.closed_at IS "
+                 + ("NULL" if open_ else "NOT NULL"))
+        params: list[Any] = []
+        if actor_id is not None:
+            where += " AND i.actor_id = ?"
+            params.append(actor_id)
+        row = await db.fetchone(
+            f"{_SELECT} WHERE {where} ORDER BY i.published DESC LIMIT 1", params)
+        if row is not None:
+            return row
+    return None
 
 
 async def vote_counts(
@@ -206,13 +217,19 @@ async def set_closed(tx: aiosqlite.Connection, item_id: int, when: str) -> bool:
     return cursor.rowcount == 1
 
 
-async def replies_to(db: Database, object_iri: str) -> list[Row]:
-    return await db.fetchall(
-        "SELECT o.iri, o.attributed_to, o.content, o.published, r.name AS author_name,"
-        " r.username AS author_username, r.host AS author_host"
-        " FROM remote_objects o LEFT JOIN remote_actors r ON r.iri = o.attributed_to"
-        " WHERE o.in_reply_to = ? AND o.deleted_at IS NULL ORDER BY o.id",
-        (object_iri,))
+_REPLY = ("SELECT o.iri, o.attributed_to, o.content, o.published, r.name AS author_name,"
+          " r.username AS author_username, r.host AS author_host")
+
+
+async def replies_page(
+    db: Database, object_iri: str, cursor: Cursor | None, limit: int
+) -> tuple[list[Row], Page]:
+    """Stored replies to a local object in the order they arrived, a page at a time."""
+    page = await keyset(
+        db, _REPLY, "remote_objects o LEFT JOIN remote_actors r ON r.iri = o.attributed_to"
+        " WHERE o.in_reply_to = :iri AND o.deleted_at IS NULL",
+        {"iri": object_iri}, ("o.id",), False, cursor, limit)
+    return page.rows, page
 
 
 # Read-only queries for the web pages and feeds.
@@ -222,11 +239,3 @@ async def reply_count(db: Database, object_iri: str) -> int:
     return int(await db.fetchvalue(
         "SELECT count(*) FROM remote_objects WHERE in_reply_to = ? AND deleted_at IS NULL",
         (object_iri,)))
-
-
-async def reply_ids(db: Database, object_iri: str, offset: int, limit: int) -> list[str]:
-    """Ids of stored replies to a local object, in the order they arrived."""
-    rows = await db.fetchall(
-        "SELECT iri FROM remote_objects WHERE in_reply_to = ? AND deleted_at IS NULL"
-        " ORDER BY id LIMIT ? OFFSET ?", (object_iri, limit, offset))
-    return [row[0] for row in rows]

@@ -13,8 +13,10 @@ from federation import collections
 from federation.verification import Unverified, verify_signed
 from federation.vocab import AS2_MEDIA_TYPE
 from storage import actors as store
+from storage import paging
 from storage.actors import ActorRecord
 from storage.database import Database
+from storage.paging import Cursor, Page
 from web.errors import refuse
 from web.negotiation import activity_media_type
 from web.pages import render_actor_page
@@ -77,13 +79,13 @@ async def actor(request: web.Request) -> web.StreamResponse:
 
 
 Counter = Callable[[Database, int], Awaitable[int]]
-Pager = Callable[[Database, int, int, int], Awaitable[list[Any]]]
+Pager = Callable[[Database, int, Cursor | None, int], Awaitable[tuple[list[Any], Page]]]
 
-COLLECTIONS: dict[str, tuple[Counter, Pager]] = {
-    "outbox": (store.outbox_count, store.outbox_page),
-    "followers": (store.followers_count, store.followers_page),
-    "following": (store.following_count, store.following_page),
-    "subchapters": (store.subchapters_count, store.subchapters_page),
+COLLECTIONS: dict[str, tuple[Counter, Pager, int]] = {  # counter, pager, cursor width
+    "outbox": (store.outbox_count, store.outbox_page, 1),
+    "followers": (store.followers_count, store.followers_page, 1),
+    "following": (store.following_count, store.following_page, 1),
+    "subchapters": (store.subchapters_count, store.subchapters_page, 2),
 }
 
 
@@ -91,9 +93,42 @@ def page_number(request: web.Request) -> int | None:
     raw = request.query.get("page")
     if raw is None:
         return None
+    if raw == "true":
+        return 1
     if not raw.isdigit() or int(raw) < 1 or len(raw) > 9:
         raise refuse(400, "page must be a positive whole number")
     return int(raw)
+
+
+def requested_page(request: web.Request, width: int) -> tuple[bool, Cursor | None]:
+    """(whether a page was asked for, the cursor it starts at). `?page=true` is the first
+    page (as is `?page=1`, the first page's link before pages had cursors); later pages are
+    `?cursor=`, as their links say. Numbered pages past the first no longer exist: reading
+    them meant reading every row before them."""
+    token = request.query.get("cursor")
+    if token is not None:
+        try:
+            return True, paging.decode(token, width)
+        except paging.BadCursor as exc:
+            raise refuse(400, str(exc)) from None
+    page = page_number(request)
+    if page is None:
+        return False, None
+    if page > 1:
+        raise refuse(404, "pages are reached from the first one, by their `next` links")
+    return True, None
+
+
+def page_document(
+    request: web.Request, collection_id: str, total: int, items: list[Any], page: Page
+) -> dict[str, Any]:
+    token = request.query.get("cursor")
+    page_id = (collections.cursor_page(collection_id, token) if token is not None
+               else collections.first_page(collection_id))
+    return collections.ordered_collection_page(
+        collection_id, page_id, total, items,
+        next_cursor=paging.encode(page.next) if page.next else None,
+        prev_cursor=paging.encode(page.prev) if page.prev else None)
 
 
 async def collection(request: web.Request) -> web.StreamResponse:
@@ -103,17 +138,14 @@ async def collection(request: web.Request) -> web.StreamResponse:
     if name == "subchapters" and found.kind != "chapter":
         raise refuse(404, "only chapters have subchapters")
     db, urls = request.app[DB], request.app[NODE_STATE].urls
-    count, page_of = COLLECTIONS[name]
+    count, page_of, width = COLLECTIONS[name]
     collection_id = urls.collection(found.handle, name)
     total = await count(db, found.id)
-    page = page_number(request)
-    if page is None:
+    paged, cursor = requested_page(request, width)
+    if not paged:
         return as2_response(collections.ordered_collection(collection_id, total))
-    if page > collections.page_count(total):
-        raise refuse(404, f"{name} has only {collections.page_count(total)} page(s)")
-    size = collections.PAGE_SIZE
-    items = await page_of(db, found.id, (page - 1) * size, size)
-    return as2_response(collections.ordered_collection_page(collection_id, page, total, items))
+    items, page = await page_of(db, found.id, cursor, collections.PAGE_SIZE)
+    return as2_response(page_document(request, collection_id, total, items, page))
 
 
 def setup(app: web.Application) -> None:

@@ -49,16 +49,27 @@ async def nodeinfo_links(request: web.Request) -> web.Response:
     return _json(nodeinfo.discovery(request.app[NODE].urls), "application/json")
 
 
+# The last NodeInfo document and the database's data_version it was counted at: crawlers
+# poll NodeInfo, and its counts only change when something is written.
+_NODEINFO = web.AppKey("nodeinfo_cache", dict)
+
+
 async def nodeinfo_document(request: web.Request) -> web.Response:
     node, db = request.app[NODE], request.app[DB]
-    document = nodeinfo.document(
-        version=node.version,
-        node_name=node.name,
-        users=await store.count_actors(db, "member"),
-        local_posts=await store.count_local_posts(db),
-        chapters_by_level=await store.chapters_by_level(db),
-    )
-    return _json(document, nodeinfo.MEDIA_TYPE_21)
+    cache = request.app.setdefault(_NODEINFO, {})  # type: ignore[arg-type]
+    # data_version changes with every commit on another connection, and the reader never
+    # writes: so an unchanged version means unchanged counts, here and from the CLI.
+    version = await db.data_version()
+    if cache.get("version") != version:
+        cache["document"] = nodeinfo.document(
+            version=node.version,
+            node_name=node.name,
+            users=await store.count_actors(db, "member"),
+            local_posts=await store.count_local_posts(db),
+            chapters_by_level=await store.chapters_by_level(db),
+        )
+        cache["version"] = version
+    return _json(cache["document"], nodeinfo.MEDIA_TYPE_21)
 
 
 async def host_meta(request: web.Request) -> web.Response:

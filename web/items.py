@@ -46,7 +46,9 @@ class ItemView:
     title: str
     summary: str  # plain text: the author's summary or the start of the body
     own_summary: str  # the author's summary only
-    content: Markup  # the body, sanitised HTML
+    # The body as sanitised HTML; for an item, made from `markdown` when first read: lists
+    # show only the summary, and rendering every listed body doubled their cost.
+    _content: Markup | None = field(repr=False, compare=False)
     author: str  # handle
     author_name: str
     author_kind: str
@@ -70,6 +72,14 @@ class ItemView:
     closes_at: str | None = None
     closed: bool = False
     closed_at: str | None = None
+
+    markdown: str = ""
+
+    @property
+    def content(self) -> Markup:
+        if self._content is None:
+            self._content = Markup(body_html(self.markdown))
+        return self._content
 
     @property
     def ics_url(self) -> str:
@@ -119,7 +129,7 @@ async def item_view(db: Database, row: Row, now: datetime, counts: bool = True) 
     view = ItemView(
         id=row["object_iri"], kind=item.kind, title=item.title,
         summary=derived_summary(item), own_summary=item.summary,
-        content=Markup(body_html(item.body)), author=row["author"],
+        _content=None, markdown=item.body, author=row["author"],
         author_name=row["author_name"], author_kind=row["author_kind"],
         published=row["published"], updated=row["updated"],
     )
@@ -161,7 +171,7 @@ def note_view(row: Row) -> ItemView:
     title = text if len(text) <= NOTE_TITLE else text[:NOTE_TITLE].rsplit(" ", 1)[0] + "…"
     return ItemView(
         id=row["iri"], kind="note", title=title, summary=text, own_summary="",
-        content=Markup(content), author=row["author"], author_name=row["author_name"],
+        _content=Markup(content), author=row["author"], author_name=row["author_name"],
         author_kind=row["author_kind"], published=row["published"], updated=None,
     )
 

@@ -16,13 +16,16 @@ from outbox.activities import tombstone
 from storage import actors as actor_store
 from storage import items as item_store
 from storage import outbox as store
+from storage import paging
 from web import feeds
-from web.actors import as2_response, page_number, require_signature
+from web.actors import as2_response, page_document, requested_page, require_signature
 from web.errors import refuse
 from web.items import item_view, reply_view
 from web.negotiation import activity_media_type
 from web.pages import render
 from web.state import DB, NODE
+
+REPLIES_SHOWN = 20  # replies on one page under an object; the rest are a link away
 
 
 async def _live_object(request: web.Request) -> tuple[str, dict[str, Any], int]:
@@ -67,7 +70,7 @@ async def object_page(
     """The page of an item (news, blog, minutes, event, poll), or of a note, with the
     replies that reached us from the fediverse under it."""
     db = request.app[DB]
-    replies = [reply_view(row) for row in await item_store.replies_to(db, iri)]
+    replies = await reply_section(request, iri)
     counts = await store.reaction_counts(db, iri)
     row = await item_store.by_iri(db, iri)
     if row is None:
@@ -78,6 +81,27 @@ async def object_page(
     return render(request, "item.html", item=view, counts=counts, replies=replies)
 
 
+async def reply_section(request: web.Request, iri: str) -> dict[str, Any]:
+    """One page of the replies under an object, with links to the pages around it: a
+    thread of thousands would otherwise be rendered whole on every view of the page.
+    `?replies=` is the cursor of the page shown (the first when absent)."""
+    db = request.app[DB]
+    token = request.query.get("replies")
+    try:
+        cursor = None if token is None else paging.decode(token, 1)
+    except paging.BadCursor as exc:
+        raise refuse(400, str(exc)) from None
+    rows, page = await item_store.replies_page(db, iri, cursor, REPLIES_SHOWN)
+    path = request.path
+    return {
+        "shown": [reply_view(row) for row in rows],
+        "total": await item_store.reply_count(db, iri),
+        "later": f"{path}?replies={paging.encode(page.next)}#replies" if page.next else None,
+        "earlier": (f"{path}?replies={paging.encode(page.prev)}#replies" if page.prev
+                    else None),
+    }
+
+
 async def replies_collection(request: web.Request) -> web.StreamResponse:
     """`{object id}/replies`: the ids of the replies we hold, in the order they came."""
     iri, _, _ = await _live_object(request)
@@ -85,14 +109,12 @@ async def replies_collection(request: web.Request) -> web.StreamResponse:
     db = request.app[DB]
     collection_id = f"{iri}/replies"
     total = await item_store.reply_count(db, iri)
-    page = page_number(request)
-    if page is None:
+    paged, cursor = requested_page(request, 1)
+    if not paged:
         return as2_response(collections.ordered_collection(collection_id, total))
-    if page > collections.page_count(total):
-        raise refuse(404, f"replies has only {collections.page_count(total)} page(s)")
-    size = collections.PAGE_SIZE
-    ids = await item_store.reply_ids(db, iri, (page - 1) * size, size)
-    return as2_response(collections.ordered_collection_page(collection_id, page, total, ids))
+    rows, page = await item_store.replies_page(db, iri, cursor, collections.PAGE_SIZE)
+    ids = [row["iri"] for row in rows]
+    return as2_response(page_document(request, collection_id, total, ids, page))
 
 
 async def event_calendar(request: web.Request) -> web.StreamResponse:

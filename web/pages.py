@@ -13,11 +13,17 @@ from outbox.items import KINDS
 from storage import actors as store
 from storage import hierarchy as hierarchy_store
 from storage import items as item_store
+from storage import paging
 from storage.actors import ActorRecord
+from web.errors import refuse
 from web.items import item_views, note_view, sections
 from web.state import DB, NODE, TEMPLATES
 
 MEMBER_POSTS = 10  # the newest a member's page lists
+# A chapter page shows its newest members and links to the list of all of them, which
+# shows this many a page: a chapter of thousands would otherwise be rendered whole.
+CHAPTER_MEMBERS = 20
+MEMBERS_PAGE = 100
 
 LEVEL_LABELS = {
     "local": "Local chapter",
@@ -88,7 +94,8 @@ async def render_actor_page(request: web.Request, actor: ActorRecord) -> web.Res
             request,
             "chapter.html",
             chapter=actor,
-            members=await store.members(db, chapter_id=actor.id),
+            members=await store.members(db, chapter_id=actor.id, limit=CHAPTER_MEMBERS),
+            member_count=await store.member_count(db, actor.id),
             parent=await hierarchy_store.chapter_ref(db, actor.parent_iri, local_prefix)
             if actor.parent_iri else None,
             subtree=await hierarchy_store.subtree_chapters(db, actor.id,
@@ -122,5 +129,27 @@ async def home(request: web.Request) -> web.Response:
     )
 
 
+async def chapter_members(request: web.Request) -> web.Response:
+    """`/@{handle}/members`: every member of a chapter, newest first, a page at a time."""
+    db = request.app[DB]
+    chapter = await store.actor_by_handle(db, request.match_info["handle"])
+    if chapter is None or chapter.kind != "chapter":
+        raise refuse(404, "no such chapter on this node")
+    token = request.query.get("cursor")
+    try:
+        cursor = None if token is None else paging.decode(token, 2)
+    except paging.BadCursor as exc:
+        raise refuse(400, str(exc)) from None
+    members, page = await store.members_page(db, chapter.id, cursor, MEMBERS_PAGE)
+    path = request.path
+    return render(
+        request, "members.html", chapter=chapter, members=members,
+        member_count=await store.member_count(db, chapter.id),
+        newer=f"{path}?cursor={paging.encode(page.prev)}" if page.prev else None,
+        older=f"{path}?cursor={paging.encode(page.next)}" if page.next else None,
+    )
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/", home)
+    app.router.add_get("/@{handle}/members", chapter_members)

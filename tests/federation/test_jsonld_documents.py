@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from federation import jsonld
+from storage.paging import Cursor, encode
 from tests.nodes import Node
 
 AS2 = "application/activity+json"
@@ -18,7 +19,9 @@ AS2 = "application/activity+json"
 SERVED = [
     "/actor", "/actors/dublin", "/actors/ireland", "/actors/cork", "/actors/ana",
     "/actor/outbox", "/actors/dublin/outbox?page=1", "/actors/dublin/followers",
-    "/actors/ireland/followers?page=2", "/actors/ana/following?page=1",
+    # a page in the middle, with `prev` and `next`
+    f"/actors/ireland/followers?cursor={encode(Cursor((30,), True))}",
+    "/actors/ana/following?page=1",
     "/actors/dublin/subchapters", "/actors/dublin/subchapters?page=1",
 ]
 

@@ -72,10 +72,13 @@ def test_webfinger_resources_we_refuse(resource: str | None, error: type[Excepti
         webfinger.parse_resource(resource, URLS, DOMAIN, "chapters.example.org")
 
 
-def test_collection_paging_arithmetic() -> None:
-    assert [collections.page_count(n) for n in (0, 1, 20, 21, 40, 41)] == [1, 1, 1, 2, 2, 3]
-    page = collections.ordered_collection_page("https://x/c", 2, 41, ["a"])
-    assert page["prev"] == "https://x/c?page=1" and page["next"] == "https://x/c?page=3"
+def test_collection_page_links_carry_the_cursor() -> None:
+    assert collections.ordered_collection("https://x/c", 41)["first"] == "https://x/c?page=true"
+    page = collections.ordered_collection_page("https://x/c", "https://x/c?cursor=b", 41, ["a"],
+                                               next_cursor="c", prev_cursor="a")
+    assert page["id"] == "https://x/c?cursor=b" and page["partOf"] == "https://x/c"
+    assert page["prev"] == "https://x/c?cursor=a" and page["next"] == "https://x/c?cursor=c"
+    assert "last" not in collections.ordered_collection("https://x/c", 41)
 
 
 def test_plain_text_becomes_escaped_paragraphs() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import sqlite3
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -159,8 +160,8 @@ def test_every_actor_has_empty_collections_of_the_right_shape(node: Node, name: 
         assert doc["type"] == "OrderedCollection"
         assert doc["id"] == collection_id
         assert doc["totalItems"] == 0
-        assert doc["first"] == f"{collection_id}?page=1"
-        first = actor(node, f"{path}/{name}?page=1")
+        assert doc["first"] == f"{collection_id}?page=true"
+        first = actor(node, doc["first"].removeprefix(node.base))
         assert first["type"] == "OrderedCollectionPage"
         assert first["partOf"] == collection_id
         assert first["orderedItems"] == []
@@ -172,22 +173,45 @@ def test_followers_are_paged_and_count_only_accepted_follows(node: Node) -> None
     base = f"{node.base}/actors/ireland/followers"
     doc = actor(node, "/actors/ireland/followers")
     assert doc["totalItems"] == FOLLOWERS_OF_IRELAND
-    assert doc["last"] == f"{base}?page=3"
     seen: list[str] = []
+    pages: list[dict[str, Any]] = []
     url = doc["first"]
     while url:
         page = actor(node, url.removeprefix(node.base))
-        assert page["partOf"] == base
+        assert page["partOf"] == base and page["id"] == url
+        assert ("prev" in page) == bool(pages)  # only the first page has none
         seen.extend(page["orderedItems"])
+        pages.append(page)
         url = page.get("next")
     assert len(seen) == len(set(seen)) == FOLLOWERS_OF_IRELAND
+    assert [len(p["orderedItems"]) for p in pages] == [20, 20, 5]
     assert "https://social.example/users/pending" not in seen
-    last = actor(node, "/actors/ireland/followers?page=3")
-    assert len(last["orderedItems"]) == 5
-    assert last["prev"] == f"{base}?page=2"
+    # `prev` leads back to the same pages, in the same order.
+    back = actor(node, pages[2]["prev"].removeprefix(node.base))
+    assert back["orderedItems"] == pages[1]["orderedItems"]
+    back = actor(node, back["prev"].removeprefix(node.base))
+    assert back["orderedItems"] == pages[0]["orderedItems"] and "prev" not in back
+    # A cursor this node did not make is refused, not guessed at.
+    assert node.get("/actors/ireland/followers?cursor=bm9wZQ", accept=AS2).status == 400
 
 
 def test_subchapters_collection_exists_for_chapters_only(node: Node) -> None:
     doc = actor(node, "/actors/dublin/subchapters")
     assert doc["type"] == "OrderedCollection" and doc["totalItems"] == 0
     assert node.get("/actors/ana/subchapters", accept=AS2).status == 404
+
+
+def test_chapter_page_counts_members_and_lists_them_all_on_their_own_page(node: Node) -> None:
+    page = html.unescape(node.get("/@dublin", accept=BROWSER).text)
+    members = page[page.index('<section class="members">'):]
+    assert '<span class="count">2</span>' in members
+    # Two members fit on the chapter page: no link to a longer list.
+    assert "/@dublin/members" not in members
+    response = node.get("/@dublin/members", accept=BROWSER)
+    assert response.status == 200 and response.content_type.startswith("text/html")
+    listing = html.unescape(response.text)
+    assert "Ana Byrne" in listing and "brian" in listing
+    assert '<a href="/@dublin">IOPS Dublin</a>' in listing
+    assert 'rel="next"' not in listing and 'rel="prev"' not in listing
+    assert node.get("/@ana/members", accept=BROWSER).status == 404
+    assert node.get("/@dublin/members?cursor=x", accept=BROWSER).status == 400

@@ -3,6 +3,7 @@ chapter's page and each item's own page, with the replies that came from the fed
 
 from __future__ import annotations
 
+import html
 import re
 from html.parser import HTMLParser
 
@@ -209,10 +210,18 @@ def test_closed_poll_says_closed(site: Site) -> None:
 
 
 def test_note_keeps_its_simple_page_with_replies(site: Site) -> None:
-    text = visible_text(html_page(site.node, site.path("note")))
+    page = html_page(site.node, site.path("note"))
+    text = visible_text(page)
     assert "Thanks to everyone who came!" in text
     assert "0 likes, 0 boosts" in text
-    assert f"Replies {NOTE_REPLIES}" in text and "reply 20" in text
+    assert f"Replies {NOTE_REPLIES}" in text and "reply 19" in text
+    # One page of replies at a time: the last one is on the next page, a link away.
+    assert "reply 20" not in text
+    later = re.search(r'<a href="([^"]+)" rel="next">Later replies</a>', page)
+    assert later is not None
+    text = visible_text(html_page(site.node, html.unescape(later[1])))
+    assert f"Replies {NOTE_REPLIES}" in text and "reply 20" in text and "reply 19" not in text
+    assert "Earlier replies" in text and "Later replies" not in text
 
 
 @pytest.mark.parametrize("name", ["news", "event", "poll", "note"])
@@ -241,16 +250,16 @@ def test_replies_collection_pages_the_reply_ids(site: Site) -> None:
     doc = collection.json()
     assert doc["type"] == "OrderedCollection" and doc["id"] == base
     assert doc["totalItems"] == NOTE_REPLIES
-    assert doc["first"] == f"{base}?page=1" and doc["last"] == f"{base}?page=2"
-    first = node.get(site.path("note", "/replies?page=1"), accept=AS2).json()
+    assert doc["first"] == f"{base}?page=true"
+    first = node.get(site.path("note", "/replies?page=true"), accept=AS2).json()
     assert first["type"] == "OrderedCollectionPage" and first["partOf"] == base
-    assert first["next"] == f"{base}?page=2" and "prev" not in first
-    second = node.get(site.path("note", "/replies?page=2"), accept=AS2).json()
-    assert second["prev"] == f"{base}?page=1" and "next" not in second
+    assert first["next"].startswith(f"{base}?cursor=") and "prev" not in first
+    second = node.get(first["next"].removeprefix(node.base), accept=AS2).json()
+    assert second["prev"].startswith(f"{base}?cursor=") and "next" not in second
     ids = first["orderedItems"] + second["orderedItems"]
     assert ids == [f"https://social.example/users/zoe/statuses/{100 + n}"
                    for n in range(NOTE_REPLIES)]  # in the order they arrived
-    assert node.get(site.path("note", "/replies?page=3"), accept=AS2).status == 404
+    assert node.get(site.path("note", "/replies?page=2"), accept=AS2).status == 404
     assert node.get(site.path("note", "/replies?page=0"), accept=AS2).status == 400
 
 
