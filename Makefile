@@ -47,6 +47,7 @@ bench: $(BIN)/chapterhouse
 	$(BIN)/python bench/hierarchy.py
 	$(BIN)/python bench/inbox_throughput.py
 	$(BIN)/python bench/signatures.py
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) $(PEER)/node_modules $(DEMO) .demo-federation
