@@ -2,8 +2,9 @@
 50 sibling subchapters posting at once.
 
 Every level is a real `chapterhouse serve` process on 127.0.0.1 with its own data directory
-and SQLite file, built with the CLI as tests/test_hierarchy.py builds its chain: `init`,
-config.toml with `allow_private_addresses = true` and a small `backoff_scale` (a retry
+and SQLite file, started through chapterhouse.harness as the tests start theirs and built
+with the CLI as tests/test_hierarchy.py builds its chain: `init --set` with
+`federation.allow_private_addresses=true` and a small `delivery.backoff_scale` (a retry
 must not dominate), `chapter create`, `chapter affiliate` + `chapter accept` at each level:
 
     local chapters dublin00..dublin49 (on --local-nodes nodes, round-robin)
@@ -53,9 +54,7 @@ import os
 import pstats
 import queue
 import random
-import re
 import resource
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -63,12 +62,13 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from chapterhouse import harness
 
 ROOT = Path(__file__).resolve().parent.parent
 UPPER = [("leinster", "regional"), ("ireland", "national"), ("international", "international")]
@@ -163,12 +163,6 @@ class Driver:
 # --- nodes ---------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_for(condition: Callable[[], Any], what: str, timeout: float = SETUP_TIMEOUT) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -181,76 +175,39 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = SETUP_TIM
 
 
 @dataclass
-class Node:
-    name: str
-    data: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
+class Node(harness.Node):
     _reader: sqlite3.Connection | None = None
 
-    @property
-    def domain(self) -> str:
-        return f"127.0.0.1:{self.port}"
+    @classmethod
+    def named(cls, tmp: Path, name: str) -> Node:
+        return cls(tmp / name, harness.free_port())
 
     @property
-    def base(self) -> str:
-        return f"http://{self.domain}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.data.parent / f"{self.name}.log"
+    def name(self) -> str:
+        return self.data.name
 
     def actor(self, slug: str) -> str:
         return f"{self.base}/actors/{slug}"
 
-    def cli(self, *args: str) -> list[str]:
+    def argv(self, *args: str) -> list[str]:
+        """A command for the Driver, which runs it in its own process."""
         return [*args, "--data", str(self.data)]
-
-    def configure(self, **values: object) -> None:
-        """Set keys of config.toml by name (each key name is unique in the example)."""
-        path = self.data / "config.toml"
-        text = path.read_text()
-        for key, value in values.items():
-            literal = str(value).lower() if isinstance(value, bool) else json.dumps(value)
-            text, count = re.subn(rf"(?m)^{key} = .*$", f"{key} = {literal}", text)
-            assert count == 1, key
-        path.write_text(text)
 
     @property
     def profile_path(self) -> Path:
         return self.data.parent / f"{self.name}.pstats"
 
     def launch(self, profiled: bool = False) -> None:
-        profiler = ["-m", "cProfile", "-o", str(self.profile_path)] if profiled else []
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, *profiler, "-m", "chapterhouse", "serve", "--data",
-                 str(self.data), "--listen", self.domain],
-                stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
+        profiler = ("-m", "cProfile", "-o", str(self.profile_path)) if profiled else ()
+        self.spawn(python_args=profiler)
 
-    def answering(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise SystemExit(f"{self.name} exited early:\n{self.log_path.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{self.base}/.well-known/nodeinfo", timeout=5) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
-
-    def stop(self) -> None:
+    def shutdown(self) -> None:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.running():
+            with contextlib.suppress(subprocess.TimeoutExpired):  # killed by stop() then
+                self.stop()
 
     def sql(self, query: str, *params: object) -> list[tuple[Any, ...]]:
         """A query on a read-only connection (autocommit: each sees the last commit)."""
@@ -301,21 +258,22 @@ class Chain:
 
 def build(tmp: Path, args: argparse.Namespace, driver: Driver) -> Chain:
     """The chain, affiliated and quiet; every CLI call through the helper process."""
-    locals_ = [Node(f"local{k + 1}", tmp / f"local{k + 1}") for k in range(args.local_nodes)]
-    regional, national, top = (Node(level, tmp / level) for _, level in UPPER)
+    locals_ = [Node.named(tmp, f"local{k + 1}") for k in range(args.local_nodes)]
+    regional, national, top = (Node.named(tmp, level) for _, level in UPPER)
     nodes = [*locals_, regional, national, top]
+    settings = harness.set_arguments({
+        **harness.FEDERATING, "delivery.backoff_scale": args.backoff_scale,
+        "log.level": args.log_level})
     driver.run_all([(f"init {n.name}", ["init", "--data", str(n.data), "--domain", n.domain,
-                                        "--name", n.name.title()], "") for n in nodes])
-    for node in nodes:
-        node.configure(allow_private_addresses=True, backoff_scale=args.backoff_scale,
-                       level=args.log_level)
+                                        "--name", n.name.title(), *settings], "")
+                    for n in nodes])
     count = max(args.siblings)
     chapters = [(f"dublin{i:02d}", locals_[i % len(locals_)]) for i in range(count)]
-    creates = [(f"create {slug}", node.cli("chapter", "create", slug, "--name", slug.title(),
+    creates = [(f"create {slug}", node.argv("chapter", "create", slug, "--name", slug.title(),
                                            "--level", level, "--location", f"{slug.title()}"),
                 "") for (slug, level), node in zip(UPPER, [regional, national, top],
                                                    strict=True)]
-    creates += [(f"create {slug}", node.cli("chapter", "create", slug, "--name",
+    creates += [(f"create {slug}", node.argv("chapter", "create", slug, "--name",
                                             f"Dublin {i:02d}", "--level", "local",
                                             "--location", "Dublin, Ireland"), "")
                 for i, (slug, node) in enumerate(chapters)]
@@ -323,18 +281,18 @@ def build(tmp: Path, args: argparse.Namespace, driver: Driver) -> Chain:
     for node in nodes:
         node.launch(profiled=node.name == args.profile_node)
     for node in nodes:
-        wait_for(node.answering, f"{node.name} to answer", timeout=30)
+        node.wait_until_serving(timeout=30)
 
     def affiliate(pairs: list[tuple[str, Node]], parent: Node, parent_slug: str) -> None:
         before = parent.value("SELECT count(*) FROM subchapters")
-        driver.run_all([(f"affiliate {slug}", node.cli("chapter", "affiliate", slug, "--parent",
+        driver.run_all([(f"affiliate {slug}", node.argv("chapter", "affiliate", slug, "--parent",
                                                        parent.actor(parent_slug)), "")
                         for slug, node in pairs])
         wait_for(lambda: parent.value("SELECT count(*) FROM subchapters WHERE state ="
                                       " 'requested'") >= len(pairs)
                  and parent.value("SELECT count(*) FROM subchapters") >= before + len(pairs),
                  f"{parent_slug} to see {len(pairs)} requests")
-        driver.run_all([(f"accept {slug}", parent.cli("chapter", "accept", parent_slug,
+        driver.run_all([(f"accept {slug}", parent.argv("chapter", "accept", parent_slug,
                                                       node.actor(slug)), "")
                         for slug, node in pairs])
         wait_for(lambda: all(
@@ -350,7 +308,7 @@ def build(tmp: Path, args: argparse.Namespace, driver: Driver) -> Chain:
     if not args.spawn_posts:
         chain.posters = [(node, Driver()) for node in locals_ for _ in range(args.posters)]
         for node, poster in chain.posters:  # imports and first-call costs, untimed
-            poster.run_all([("warm-up", node.cli("chapter", "list"), "")])
+            poster.run_all([("warm-up", node.argv("chapter", "list"), "")])
     return chain
 
 
@@ -406,7 +364,7 @@ class Burst:
 
 def post_commands(chain: Chain, slugs: Iterable[tuple[str, Node]], title: str) -> list[
         tuple[Any, list[str], str]]:
-    return [(slug, node.cli("post", "minutes", "--chapter", slug, "--title",
+    return [(slug, node.argv("post", "minutes", "--chapter", slug, "--title",
                             f"{title} ({slug})", "--meeting-date", "2026-11-20"), MINUTES)
             for slug, node in slugs]
 
@@ -712,7 +670,7 @@ def main(args: argparse.Namespace) -> int:
             for _, poster in chain.posters:
                 poster.close()
         for node in (chain.nodes if chain is not None else []):
-            node.stop()
+            node.shutdown()
         if chain is not None and args.profile_node:
             profiled = next(n for n in chain.nodes if n.name == args.profile_node)
             if profiled.profile_path.exists():

@@ -12,7 +12,6 @@ import ipaddress
 import signal
 import sqlite3
 import sys
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +19,15 @@ import structlog
 from aiohttp import web
 
 from actors.registry import LEVELS, RegistryError, add_member, create_chapter
-from chapterhouse import __version__, cli_federation, cli_publishing, demo, logs
+from chapterhouse import (
+    __version__,
+    cli_config,
+    cli_federation,
+    cli_publishing,
+    demo,
+    logs,
+    settings,
+)
 from chapterhouse.app import create_app
 from chapterhouse.cli_support import (
     Parser,
@@ -34,7 +41,6 @@ from chapterhouse.config import (
     CONFIG_FILE,
     Config,
     ConfigError,
-    parse,
     render_initial,
     split_host_port,
     validate_domain,
@@ -62,6 +68,9 @@ def build_parser() -> Parser:
     init.add_argument("--scheme", choices=("http", "https"),
                       help="https (default) or http (default for localhost and IP addresses)")
     init.add_argument("--name", default="Chapterhouse", help="the node's display name")
+    init.add_argument("--set", dest="settings", action="append", default=[],
+                      type=settings.assignment_argument, metavar="SECTION.KEY=VALUE",
+                      help=cli_config.SET_HELP + " (repeatable)")
     init.set_defaults(run=cmd_init)
 
     migrate = commands.add_parser("migrate", help="upgrade the database to this version's schema",
@@ -129,6 +138,7 @@ def build_parser() -> Parser:
     member_list.set_defaults(run=cmd_member_list)
     cli_publishing.add_commands(commands)
     cli_federation.add_commands(commands)
+    cli_config.add_commands(commands)
     demo.add_command(commands)
     return parser
 
@@ -156,9 +166,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     if not args.name.strip() or any(ord(c) < 32 for c in args.name):
         raise UsageError("--name must be a non-empty line of text")
     scheme = args.scheme or ("http" if _is_local(split_host_port(domain, None)[0]) else "https")
-    config_text = render_initial(domain, scheme, args.name.strip())
     # Parse what is about to be written, so a bad value never leaves a half-made node.
-    config = parse(tomllib.loads(config_text), data_dir)
+    try:
+        config_text, config = settings.apply(
+            render_initial(domain, scheme, args.name.strip()), dict(args.settings), data_dir)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
     if config.database.exists():
         raise UsageError(f"{config.database} already exists; refusing to overwrite a node")
     data_dir.mkdir(parents=True, exist_ok=True)

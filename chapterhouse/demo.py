@@ -2,8 +2,9 @@
 
 Dublin (local) → Leinster (regional) → Ireland (national) → International: four
 `chapterhouse serve` processes on 127.0.0.1, each with its own data directory, port and
-log. The demo builds them with the ordinary commands (init, chapter create, member add,
-chapter affiliate, chapter accept, post minutes), waits until minutes posted at Dublin
+log, started through chapterhouse.harness as the tests and benchmarks start theirs. The demo
+builds them with the ordinary commands (init --set, chapter create, member add, chapter
+affiliate, chapter accept, post minutes), waits until minutes posted at Dublin
 are stored at International, prints what to open, and runs until SIGINT or SIGTERM.
 
 Whatever happens, the nodes it started are stopped before it exits: a `finally` stops
@@ -17,8 +18,6 @@ import ctypes
 import html
 import itertools
 import json
-import os
-import re
 import signal
 import socket
 import subprocess
@@ -28,12 +27,14 @@ import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
+from chapterhouse import harness
 from chapterhouse.cli_support import UsageError
+from chapterhouse.settings import assignment
 
 T = TypeVar("T")
 
@@ -45,7 +46,8 @@ STOP_TIMEOUT = 15.0
 AS2 = "application/activity+json"
 # Config values set on every demo node: the nodes talk to each other on 127.0.0.1, and a
 # delivery that failed (a node still starting) is retried within seconds, not minutes.
-SETTINGS = {"allow_private_addresses": "true", "backoff_scale": "0.05"}
+SETTINGS: dict[str, object] = {
+    "federation.allow_private_addresses": True, "delivery.backoff_scale": 0.05}
 
 
 @dataclass(frozen=True)
@@ -194,45 +196,25 @@ def _get(url: str, accept: str) -> tuple[int, str] | None:
 
 
 @dataclass
-class Node:
-    chapter: Chapter
-    data: Path
-    port: int
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
+class Node(harness.Node):
+    # Not `chapter`: harness.Node.chapter() creates one.
+    branch: Chapter = field(kw_only=True)
 
     @property
     def name(self) -> str:
-        return self.chapter.slug
-
-    @property
-    def domain(self) -> str:
-        return f"{HOST}:{self.port}"
-
-    @property
-    def base(self) -> str:
-        return f"http://{self.domain}"
+        return self.branch.slug
 
     @property
     def actor(self) -> str:
-        return f"{self.base}/actors/{self.chapter.slug}"
+        return f"{self.base}/actors/{self.branch.slug}"
 
     @property
     def page(self) -> str:
-        return f"{self.base}/@{self.chapter.slug}"
+        return f"{self.base}/@{self.branch.slug}"
 
     @property
     def handle(self) -> str:
-        return f"@{self.chapter.slug}@{self.domain}"
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-
-def _reason(result: subprocess.CompletedProcess[str]) -> str:
-    """The last line a failed command wrote, without its `chapterhouse: error: `."""
-    lines = result.stderr.strip().splitlines() or [f"exit status {result.returncode}"]
-    return lines[-1].removeprefix("chapterhouse: error: ")
+        return f"@{self.branch.slug}@{self.domain}"
 
 
 def say(line: str = "") -> None:
@@ -242,8 +224,8 @@ def say(line: str = "") -> None:
 class Demo:
     def __init__(self, directory: Path, base_port: int) -> None:
         self.directory = directory
-        self.nodes = [Node(chapter, directory / chapter.slug, base_port + index,
-                           directory / f"{chapter.slug}.log")
+        # harness.Node keeps each node's log next to its data: DIR/SLUG.log.
+        self.nodes = [Node(directory / chapter.slug, base_port + index, branch=chapter)
                       for index, chapter in enumerate(CHAPTERS)]
         self.received: int | None = None
 
@@ -282,9 +264,12 @@ class Demo:
     def _signal_name(self) -> str:
         return signal.Signals(self.received).name if self.received else "a signal"
 
-    def _check(self) -> None:
+    def _check_signal(self) -> None:
         if self.received is not None:
             raise Interrupted
+
+    def _check(self) -> None:
+        self._check_signal()
         for node in self.nodes:
             if node.process is not None and node.process.poll() is not None:
                 raise Failure(f"{node.name} stopped unexpectedly (exit status "
@@ -307,7 +292,7 @@ class Demo:
 
     def _build(self) -> None:
         first, last = self.nodes[0], self.nodes[-1]
-        say("Chapterhouse demo: " + " → ".join(f"{n.chapter.place} ({n.chapter.level})"
+        say("Chapterhouse demo: " + " → ".join(f"{n.branch.place} ({n.branch.level})"
                                                for n in self.nodes))
         say(f"four nodes on {HOST}, ports {first.port}-{last.port}; data and logs in "
             f"{self.directory}/")
@@ -330,12 +315,9 @@ class Demo:
         """Run `chapterhouse ARGS --data NODE` and keep what it said in the node's log."""
         command = [*args, "--data", str(node.data)]
         try:
-            result = subprocess.run(
-                [sys.executable, "-m", "chapterhouse", *command], input=stdin,
-                capture_output=True, text=True, timeout=STEP_TIMEOUT,
-                # Out of reach of a Ctrl-C meant for the demo, and left to finish even if
-                # the demo dies: a command cut off half-way could leave a half-made node.
-                start_new_session=True)
+            # Out of reach of a Ctrl-C meant for the demo, and left to finish even if the
+            # demo dies: a command cut off half-way could leave a half-made node.
+            result = node.cli(*args, stdin=stdin, timeout=STEP_TIMEOUT, new_session=True)
         except subprocess.TimeoutExpired:
             raise Failure(f"{node.name}: `chapterhouse {' '.join(args[:2])}` took more than "
                           f"{STEP_TIMEOUT:.0f} s") from None
@@ -344,21 +326,23 @@ class Demo:
                       f"{result.returncode})\n{result.stdout}{result.stderr}".encode())
         if check and result.returncode != 0:
             raise Failure(f"{node.name}: `chapterhouse {' '.join(args[:2])}` failed: "
-                          f"{_reason(result)}")
+                          f"{harness.reason(result)}")
         return result
 
     def _log(self, node: Node) -> Any:
         return node.log_path.open("ab")
 
     def _prepare(self, node: Node) -> None:
-        chapter = node.chapter
-        if (node.data / "config.toml").exists():
+        chapter = node.branch
+        settings = {**SETTINGS, "server.listen": node.domain}
+        if node.exists:
+            # Made by an earlier demo, perhaps an older one: its settings are made current.
+            self._cli(node, "config", "set", *(assignment(k, v) for k, v in settings.items()))
             say(f"{node.name}: reusing the node in {node.data}")
         else:
             self._cli(node, "init", "--domain", node.domain, "--name",
-                      f"Chapterhouse {chapter.place}")
+                      f"Chapterhouse {chapter.place}", *harness.set_arguments(settings))
             say(f"{node.name}: created node {node.base} in {node.data}")
-        self._configure(node)
         self._check()
         listed = self._cli(node, "chapter", "list").stdout.splitlines()
         if chapter.slug not in {line.split()[0] for line in listed[1:] if line.strip()}:
@@ -376,38 +360,18 @@ class Demo:
                               "--name", name)
                     say(f"{node.name}: added the member @{username}@{node.domain} ({name})")
 
-    def _configure(self, node: Node) -> None:
-        path = node.data / "config.toml"
-        text = original = path.read_text("utf-8")
-        for key, value in {**SETTINGS, "listen": json.dumps(node.domain)}.items():
-            text, count = re.subn(rf"(?m)^{key} = .*$", f"{key} = {value}", text)
-            if count != 1:
-                raise Failure(f"{node.name}: cannot set {key} in {path}")
-        if text != original:
-            path.write_text(text, "utf-8")
-
     def _start(self, node: Node) -> None:
-        with self._log(node) as log:
-            node.process = subprocess.Popen(
-                [sys.executable, "-m", "chapterhouse", "serve", "--data", str(node.data),
-                 "--listen", node.domain],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                start_new_session=True, preexec_fn=_die_with_the_demo)
-        start = time.monotonic()
-        while True:
-            if self.received is not None:
-                raise Interrupted
-            if node.process.poll() is not None:
-                raise Failure(f"{node.name} did not start (exit status "
-                              f"{node.process.returncode}): {self._last_log_line(node)}")
-            answer = _get(f"{node.base}/.well-known/nodeinfo", "application/json")
-            if answer is not None and answer[0] == 200:
-                break
-            if time.monotonic() - start > STEP_TIMEOUT:
+        node.spawn(new_session=True, preexec=_die_with_the_demo)
+        try:
+            node.wait_until_serving(STEP_TIMEOUT, check=self._check_signal)
+        except harness.NodeError:
+            assert node.process is not None
+            if node.running():
                 raise Failure(f"{node.name} did not answer within {STEP_TIMEOUT:.0f} s; "
-                              f"see {node.log_path}")
-            time.sleep(0.1)
+                              f"see {node.log_path}") from None
+            raise Failure(f"{node.name} did not start (exit status "
+                          f"{node.process.returncode}): {self._last_log_line(node)}") from None
+        assert node.process is not None
         say(f"{node.name}: serving {node.base}/ (pid {node.process.pid}, "
             f"log {node.log_path})")
 
@@ -430,7 +394,7 @@ class Demo:
 
     def _request_state(self, parent: Node, child: Node) -> str | None:
         """What `chapter requests` on the parent says about the child: requested, ..."""
-        listed = self._cli(parent, "chapter", "requests", parent.chapter.slug).stdout
+        listed = self._cli(parent, "chapter", "requests", parent.branch.slug).stdout
         for line in listed.splitlines():
             cells = line.split()
             if len(cells) >= 2 and cells[0] == child.actor:
@@ -443,19 +407,19 @@ class Demo:
             return
         state = self._request_state(parent, child)
         if state not in ("requested", "accepted"):
-            result = self._cli(child, "chapter", "affiliate", child.chapter.slug,
+            result = self._cli(child, "chapter", "affiliate", child.branch.slug,
                                "--parent", parent.actor, check=False)
             # A request from an earlier run may still be on its way: wait for it.
             if result.returncode != 0 and "already has a parent" not in result.stderr:
                 raise Failure(f"{child.name}: `chapterhouse chapter affiliate` failed: "
-                              f"{_reason(result)}")
+                              f"{harness.reason(result)}")
             say(f"{child.name}: asked to join {parent.handle} (chapter affiliate)")
             state, took = self._wait(
                 lambda: (s := self._request_state(parent, child)) in ("requested", "accepted")
                 and s, f"{parent.name} to receive {child.name}'s request to join")
             say(f"{parent.name}: received the request ({took:.1f} s)")
         if state == "requested":
-            self._cli(parent, "chapter", "accept", parent.chapter.slug, child.actor)
+            self._cli(parent, "chapter", "accept", parent.branch.slug, child.actor)
             say(f"{parent.name}: accepted {child.handle} as a subchapter (chapter accept)")
         _, took = self._wait(lambda: self._parent_of(child) == parent.actor,
                              f"{child.name}'s actor document to name {parent.name} as parent")
@@ -465,7 +429,7 @@ class Demo:
     def _post_minutes(self, node: Node) -> tuple[str, str]:
         today = date.today()
         title = f"Minutes of the general meeting of {today.day} {today:%B %Y}"
-        result = self._cli(node, "post", "minutes", "--chapter", node.chapter.slug,
+        result = self._cli(node, "post", "minutes", "--chapter", node.branch.slug,
                            "--title", title, "--meeting-date", today.isoformat(),
                            stdin=MINUTES)
         url = result.stdout.strip()
@@ -479,11 +443,11 @@ class Demo:
 
     def _print_ready(self, title: str, url: str) -> None:
         dublin, top = self.nodes[0], self.nodes[-1]
-        width = max(len(n.chapter.name) for n in self.nodes)
+        width = max(len(n.branch.name) for n in self.nodes)
         say()
         say("Open in a browser:")
         for node in self.nodes:
-            say(f"  {node.chapter.name:<{width}}  {node.page}")
+            say(f"  {node.branch.name:<{width}}  {node.page}")
         say(f"  {'the minutes':<{width}}  {url}")
         say(f'  ("{title}" is under "Minutes from our chapters" on each page above Dublin)')
         say("Follow a chapter from a fediverse account on a server that can reach "

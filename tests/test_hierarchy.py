@@ -291,7 +291,7 @@ def test_leaving_undoes_the_link_on_both_sides(chain: dict[str, Node]) -> None:
 def test_a_configured_host_is_accepted_without_an_organiser(tmp_path: Any) -> None:
     local = Node.init(tmp_path, "galway").federating()
     national = Node.init(tmp_path, "eire").federating()
-    national.configure(accept_subchapters_from=[local.domain])
+    national.configure({"hierarchy.accept_subchapters_from": [local.domain]})
     assert local.cli("chapter", "create", "galway", "--name", "Galway",
                      "--level", "local").returncode == 0
     assert national.cli("chapter", "create", "eire", "--name", "Éire",

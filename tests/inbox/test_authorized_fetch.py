@@ -9,15 +9,15 @@ from aiohttp import ClientSession
 
 from federation.signatures import CAVAGE, RFC9421, sign_request
 from tests.inbox.conftest import Remote
-from tests.nodes import Node
+from tests.nodes import FEDERATING, Node
 
 AS2 = "application/activity+json"
 
 
 @pytest.fixture(scope="module")
 def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    node = Node.init(tmp_path_factory.mktemp("secure")).federating()
-    node.configure(authorized_fetch=True)
+    node = Node.init(tmp_path_factory.mktemp("secure"),
+                     settings={**FEDERATING, "federation.authorized_fetch": True})
     assert node.cli("chapter", "create", "dublin", "--name", "Dublin",
                     "--level", "local").returncode == 0
     node.start()

@@ -68,7 +68,8 @@ def test_a_receiver_that_was_down_gets_the_post_when_it_is_back(tmp_path: Path) 
 
 def test_deliveries_retry_sends_waiting_deliveries_at_once(tmp_path: Path) -> None:
     node = chapter_node(tmp_path)
-    node.configure(backoff_scale=50.0)  # the next automatic try would be in ~13 minutes
+    # The next automatic try would be in ~13 minutes.
+    node.configure({"delivery.backoff_scale": 50.0})
     receivers = Receivers(hosts=1)
     add_followers(node, receivers, per_host=1)
     node.start()
@@ -87,7 +88,7 @@ def test_deliveries_retry_sends_waiting_deliveries_at_once(tmp_path: Path) -> No
 
 def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(tmp_path: Path) -> None:
     node = chapter_node(tmp_path)
-    node.configure(concurrency=4)
+    node.configure({"delivery.concurrency": 4})
     with Receivers(hosts=60, delay=0.2) as receivers:
         add_followers(node, receivers, per_host=5)  # 300 followers on 60 hosts
         node.start()

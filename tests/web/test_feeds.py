@@ -148,7 +148,7 @@ def test_feed_readers_discover_the_feed_from_the_chapter_page(site: Site) -> Non
 def test_feeds_stay_public_in_authorized_fetch_mode(fresh_node: Node) -> None:
     """Calendars and feed readers cannot sign requests; the AS2 replies collection can."""
     node = fresh_node
-    node.configure(authorized_fetch=True)
+    node.configure({"federation.authorized_fetch": True})
     assert node.cli("chapter", "create", "dublin", "--name", "IOPS Dublin",
                     "--level", "local").returncode == 0
     event = node.cli("post", "event", "--chapter", "dublin", "--title", "Bookfair",
