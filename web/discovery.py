@@ -56,7 +56,7 @@ _NODEINFO = web.AppKey("nodeinfo_cache", dict)
 
 async def nodeinfo_document(request: web.Request) -> web.Response:
     node, db = request.app[NODE], request.app[DB]
-    cache = request.app.setdefault(_NODEINFO, {})  # type: ignore[arg-type]
+    cache = request.app[_NODEINFO]
     # data_version changes with every commit on another connection, and the reader never
     # writes: so an unchanged version means unchanged counts, here and from the CLI.
     version = await db.data_version()
@@ -81,6 +81,7 @@ async def host_meta(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    app[_NODEINFO] = {}
     app.router.add_get("/.well-known/webfinger", webfinger_lookup)
     app.router.add_get("/.well-known/nodeinfo", nodeinfo_links)
     app.router.add_get("/nodeinfo/2.1", nodeinfo_document)
