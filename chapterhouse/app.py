@@ -15,6 +15,7 @@ from chapterhouse.supervise import Supervisor
 from federation.urls import Urls
 from inbox import routes as inbox_routes
 from outbox.content import run_scheduler
+from storage.retention import run_pruning
 from web import actors as actor_routes
 from web import discovery, objects, pages
 from web.errors import handle_errors
@@ -37,7 +38,7 @@ def node_state(config: Config) -> Node:
 
 
 def create_app(config: Config, deliver: bool = True) -> web.Application:
-    """The node's web app. `deliver=False` leaves the delivery worker out (benchmarks)."""
+    """The node's web app. `deliver=False` leaves the background tasks out (benchmarks)."""
     app = web.Application(middlewares=[handle_errors], client_max_size=MAX_REQUEST_BYTES)
     app[NODE] = node_state(config)
     app[TEMPLATES] = pages.create_templates()
@@ -56,6 +57,9 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
                 supervisor.start("delivery worker", node.worker.run)
                 supervisor.start("poll scheduler",
                                  lambda: run_scheduler(node.db, node.urls, node.worker.wake))
+                supervisor.start("pruner", lambda: run_pruning(
+                    node.db, timedelta(days=config.keep_delivered_days),
+                    timedelta(days=config.keep_received_days)))
             yield
             await supervisor.stop()
 

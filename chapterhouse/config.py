@@ -46,6 +46,8 @@ class Config:
     delivery_backoff_scale: float = 1.0
     delivery_unavailable_after: int = 10
     accept_subchapters_from: frozenset[str] = frozenset()
+    keep_delivered_days: int = 7
+    keep_received_days: int = 14
 
     @property
     def base_url(self) -> str:
@@ -148,7 +150,7 @@ def parse(raw: dict[str, Any], data_dir: Path) -> Config:
         raise ConfigError(f"unknown section [{sorted(unknown)[0]}] (see config.example.toml)")
     node = _section(raw, "node", {"domain", "scheme", "name"})
     server = _section(raw, "server", {"listen"})
-    storage = _section(raw, "storage", {"database"})
+    storage = _section(raw, "storage", {"database", "keep_delivered_days", "keep_received_days"})
     log = _section(raw, "log", {"format", "level"})
     federation = _section(
         raw, "federation",
@@ -213,6 +215,10 @@ def parse(raw: dict[str, Any], data_dir: Path) -> Config:
         ),
         delivery_unavailable_after=_number(delivery, "delivery", "unavailable_after", 10, 1, 1000),
         accept_subchapters_from=frozenset(h.lower() for h in accept_from),
+        keep_delivered_days=_number(storage, "storage", "keep_delivered_days", 7, 1, 3650),
+        # At least 4 days: a sender retries for about 3 (Mastodon), and a retry must still
+        # find the record of the first copy to be recognised as one.
+        keep_received_days=_number(storage, "storage", "keep_received_days", 14, 4, 3650),
     )
 
 
