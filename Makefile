@@ -30,6 +30,8 @@ run: $(BIN)/chapterhouse
 	    --summary "Organising and bookfairs in Dublin. Meetings every second Tuesday."; \
 	  $(BIN)/chapterhouse member add ana --data $(DEMO) --chapter dublin --name "Ana Byrne"; \
 	fi
+	@# A demo node made by an older checkout is upgraded first (serve refuses an old schema).
+	$(BIN)/chapterhouse migrate --data $(DEMO)
 	$(BIN)/chapterhouse serve --data $(DEMO) --listen 127.0.0.1:$(PORT)
 
 # Four nodes on 127.0.0.1:8101-8104, Dublin → Leinster → Ireland → International, minutes
