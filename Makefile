@@ -50,6 +50,7 @@ bench: $(BIN)/chapterhouse
 	$(BIN)/python bench/inbox_throughput.py
 	$(BIN)/python bench/signatures.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/memory.py
 
 clean:
 	rm -rf $(VENV) $(PEER)/node_modules $(DEMO) .demo-federation
