@@ -41,6 +41,7 @@ demo: $(BIN)/chapterhouse
 
 test: $(BIN)/chapterhouse $(PEER)/node_modules/.package-lock.json
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 bench: $(BIN)/chapterhouse

@@ -12,7 +12,7 @@ import ipaddress
 import signal
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import structlog
@@ -291,7 +291,7 @@ def cmd_member_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_registry(config: Config, work) -> None:  # type: ignore[no-untyped-def]
+def _run_registry(config: Config, work: Callable[[Database], Awaitable[object]]) -> None:
     try:
         with_db(config, work)
     except RegistryError as exc:
@@ -314,7 +314,7 @@ def cmd_chapter_list(args: argparse.Namespace) -> int:
 def cmd_member_list(args: argparse.Namespace) -> int:
     config = load_config(args.data)
 
-    async def work(db: Database):  # type: ignore[no-untyped-def]
+    async def work(db: Database) -> list[store.MemberRef]:
         if args.chapter is None:
             return await store.members(db)
         chapter = await store.actor_by_handle(db, args.chapter)

@@ -12,7 +12,7 @@ SET_HELP = ("set a config key, e.g. federation.allow_private_addresses=true or "
             'hierarchy.accept_subchapters_from=["a.example"]; the value is TOML, or text')
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(commands: argparse._SubParsersAction[Parser]) -> None:
     config = commands.add_parser("config", help="change the node's config.toml",
                                  description="Change the node's config.toml.")
     actions = config.add_subparsers(dest="action", required=True, metavar="ACTION",

@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from chapterhouse.cli_support import (
@@ -23,7 +24,7 @@ from chapterhouse.cli_support import (
     with_db,
 )
 from chapterhouse.config import CONFIG_FILE, Config
-from chapterhouse.services import running
+from chapterhouse.services import Services, running
 from federation import webfinger
 from federation.client import FetchError, NonPublicAddress
 from federation.urls import NODE, Urls
@@ -35,9 +36,11 @@ from storage import inbox as inbox_store
 from storage import outbox as outbox_store
 from storage.database import Database
 
+T = TypeVar("T")
+
 
 def add_chapter_commands(
-    chapter_commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    chapter_commands: argparse._SubParsersAction[Parser],
 ) -> None:
     """The hierarchy: `chapter affiliate|requests|accept|reject|leave`."""
     affiliate = chapter_commands.add_parser(
@@ -71,7 +74,7 @@ def add_chapter_commands(
     leave.set_defaults(run=cmd_chapter_leave)
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(commands: argparse._SubParsersAction[Parser]) -> None:
     deliveries = commands.add_parser(
         "deliveries", help="show or hurry the delivery queue",
         description="Show the delivery queue per host (queued, retrying, dead, delivered), "
@@ -125,7 +128,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
         decide.set_defaults(run=cmd_followers_decide, accept=accept)
 
 
-def _publishing(config: Config, work) -> str:  # type: ignore[no-untyped-def]
+def _publishing(config: Config, work: Callable[[Database], Awaitable[T]]) -> T:
     try:
         return with_db(config, work)
     except PublishError as exc:
@@ -141,7 +144,9 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
         raise UsageError("the following arguments are required: --data")
     config = load_config(args.data)
 
-    async def work(db: Database):  # type: ignore[no-untyped-def]
+    async def work(
+        db: Database,
+    ) -> tuple[list[outbox_store.HostQueue], int, float | None, int]:
         return (await outbox_store.queue_by_host(db), await outbox_store.pending_fanouts(db),
                 await outbox_store.next_due(db),
                 await outbox_store.overdue(db, time.time() - OVERDUE_AFTER))
@@ -178,7 +183,7 @@ def cmd_deliveries_retry(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _resolve(node, target: str, allow_http: bool) -> str:  # type: ignore[no-untyped-def]
+async def _resolve(node: Services, target: str, allow_http: bool) -> str:
     if target.startswith(("http://", "https://")):
         return target
     try:
@@ -187,7 +192,7 @@ async def _resolve(node, target: str, allow_http: bool) -> str:  # type: ignore[
         raise UsageError(str(exc)) from None
 
 
-def _online(work: Callable[[], Awaitable[str]], target: str) -> str:
+def _online(work: Callable[[], Coroutine[Any, Any, str]], target: str) -> str:
     """Run a command that talks to another server; its failures are one-line errors."""
     try:
         return asyncio.run(work())
@@ -248,7 +253,7 @@ def cmd_chapter_affiliate(args: argparse.Namespace) -> int:
 def cmd_chapter_requests(args: argparse.Namespace) -> int:
     config = load_config(args.data)
 
-    async def work(db: Database):  # type: ignore[no-untyped-def]
+    async def work(db: Database) -> list[tuple[str, str, str]]:
         chapter = await actor_store.actor_by_handle(db, args.slug)
         if chapter is None or chapter.kind != "chapter":
             raise UsageError(f"there is no chapter {args.slug!r} on this node")
@@ -303,7 +308,7 @@ def cmd_unfollow(args: argparse.Namespace) -> int:
 def cmd_followers_list(args: argparse.Namespace) -> int:
     config = load_config(args.data)
 
-    async def work(db: Database):  # type: ignore[no-untyped-def]
+    async def work(db: Database) -> list[inbox_store.Follower]:
         actor = await actor_store.actor_by_handle(db, args.handle)
         if actor is None:
             raise UsageError(f"there is no chapter or member {args.handle!r} on this node")

@@ -30,7 +30,7 @@ def _author(parser: argparse.ArgumentParser, upward: bool = False) -> None:
                             "(minutes always go up)")
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(commands: argparse._SubParsersAction[Parser]) -> None:
     post = commands.add_parser("post", help="publish as a chapter or member",
                                description="Publish as a chapter or member. Prints the new "
                                "item's id (its URL); the running node delivers it.")

@@ -250,10 +250,10 @@ def render_initial(domain: str, scheme: str, name: str) -> str:
     """The example file with this node's domain, scheme and name filled in."""
     text = example_text()
     for key, value in (("domain", domain), ("scheme", scheme), ("name", name)):
-        text, count = re.subn(
-            rf"(?m)^{key} = \".*\"$", lambda _m, k=key, v=value: f"{k} = {toml_string(v)}", text,
-            count=1,
-        )
+        line = f"{key} = {toml_string(value)}"
+        # Backslashes doubled: in a replacement template they are escapes, in the value not.
+        template = line.replace("\\", "\\\\")
+        text, count = re.subn(rf"(?m)^{key} = \".*\"$", template, text, count=1)
         if count != 1:
             raise RuntimeError(f"config.example.toml lost its {key} line")
     return text

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import html
 import itertools
 import json
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from chapterhouse import harness
-from chapterhouse.cli_support import UsageError
+from chapterhouse.cli_support import Parser, UsageError
 from chapterhouse.settings import assignment
 
 T = TypeVar("T")
@@ -100,7 +101,7 @@ class Interrupted(Exception):
     """SIGINT or SIGTERM arrived: the demo stops its nodes and exits 0."""
 
 
-def add_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_command(commands: argparse._SubParsersAction[Parser]) -> None:
     demo = commands.add_parser(
         "demo", help="run a federation of four nodes on this machine",
         description="Start Dublin (local) → Leinster (regional) → Ireland (national) → "
@@ -304,7 +305,7 @@ class Demo:
         title, url = self._post_minutes(first)
         posted = time.monotonic()
         for node in self.nodes[1:]:
-            self._wait(lambda n=node: self._lists_minutes(n, title, url),
+            self._wait(functools.partial(self._lists_minutes, node, title, url),
                        f"the minutes to reach {node.name}")
             say(f"{node.name}: the minutes are on {node.page} "
                 f"({time.monotonic() - posted:.1f} s after posting)")
@@ -352,8 +353,8 @@ class Demo:
             say(f"{node.name}: created the {chapter.level} chapter {node.handle} "
                 f"({chapter.name}, {chapter.location})")
         if node is self.nodes[0]:
-            listed = self._cli(node, "member", "list", "--chapter", chapter.slug).stdout
-            present = {line.split()[0] for line in listed.splitlines()[1:] if line.strip()}
+            members = self._cli(node, "member", "list", "--chapter", chapter.slug).stdout
+            present = {line.split()[0] for line in members.splitlines()[1:] if line.strip()}
             for username, name in MEMBERS:
                 if username not in present:
                     self._cli(node, "member", "add", username, "--chapter", chapter.slug,
@@ -414,9 +415,13 @@ class Demo:
                 raise Failure(f"{child.name}: `chapterhouse chapter affiliate` failed: "
                               f"{harness.reason(result)}")
             say(f"{child.name}: asked to join {parent.handle} (chapter affiliate)")
+
+            def received() -> str | None:
+                now = self._request_state(parent, child)
+                return now if now in ("requested", "accepted") else None
+
             state, took = self._wait(
-                lambda: (s := self._request_state(parent, child)) in ("requested", "accepted")
-                and s, f"{parent.name} to receive {child.name}'s request to join")
+                received, f"{parent.name} to receive {child.name}'s request to join")
             say(f"{parent.name}: received the request ({took:.1f} s)")
         if state == "requested":
             self._cli(parent, "chapter", "accept", parent.branch.slug, child.actor)
@@ -472,8 +477,8 @@ class Demo:
         """Stop every node still running, top first; True if all stopped cleanly."""
         started = [node for node in reversed(self.nodes) if node.process is not None]
         for node in started:
-            if node.running():
-                node.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+            if node.process is not None and node.running():
+                node.process.send_signal(signal.SIGTERM)
         clean = True
         for node in started:
             process = node.process

@@ -122,6 +122,8 @@ def request(
     """One HTTP request, redirects not followed, any status returned (never raised);
     no proxy is consulted, so a proxy in the environment cannot get between two nodes."""
     parts = urlsplit(url)
+    if parts.hostname is None:
+        raise ValueError(f"not an absolute URL: {url!r}")
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=15)
     try:
         target = parts.path + (f"?{parts.query}" if parts.query else "")

@@ -86,11 +86,11 @@ def set_values(text: str, values: Mapping[tuple[str, str], object]) -> str:
             section = header.group(1)
             section_end.setdefault(section, index + 1)
             continue
-        key = _KEY.match(line)
-        if key and (section, key.group(2)) in pending:
-            item = pending.pop((section, key.group(2)))
-            lines[index] = f"{key.group(1)}{key.group(2)} = {value(item)}"
-        if key:
+        key_line = _KEY.match(line)
+        if key_line and (section, key_line.group(2)) in pending:
+            item = pending.pop((section, key_line.group(2)))
+            lines[index] = f"{key_line.group(1)}{key_line.group(2)} = {value(item)}"
+        if key_line:
             section_end[section] = index + 1
     # Insert from the bottom up, so that the indexes above stay right.
     additions: dict[int, list[str]] = {}

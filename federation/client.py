@@ -63,6 +63,8 @@ class FetchError(Exception):
     False for refused addresses, too many redirects, oversized bodies and bad URLs.
     """
 
+    status: int | None = None  # the HTTP status, when the answer was an HTTP error
+
     def __init__(self, reason: str, *, temporary: bool = False) -> None:
         super().__init__(" ".join(reason.split()))  # one line, whatever the cause said
         self.temporary = temporary

@@ -238,7 +238,7 @@ def _hash_data(proof_config: dict, unsecured_document: dict) -> bytes:
     ).digest()
 
 
-def _jcs(value: object) -> bytes:
+def _jcs(value: dict[str, Any]) -> bytes:
     try:
         return rfc8785.dumps(_as_json_numbers(value))
     # CanonicalizationError and UnicodeError are ValueErrors (rfc8785 lets a lone surrogate
@@ -248,7 +248,7 @@ def _jcs(value: object) -> bytes:
         raise ProofError(f"document cannot be canonicalized (JCS): {error}") from None
 
 
-def _as_json_numbers(value: object) -> object:
+def _as_json_numbers(value: Any) -> Any:  # any JSON value; Any is its type in json.loads
     """`value` with every integer outside the IEEE 754 safe range turned into the double that
     a JSON parser would have read (see _SAFE_INTEGER); everything else as it is."""
     if isinstance(value, dict):

@@ -48,6 +48,7 @@ from http_message_signatures import (
     MappingKeyResolver,
     algorithms,
 )
+from http_sf.types import DictionaryType, ItemType
 
 PrivateKey = RSAPrivateKey | Ed25519PrivateKey
 PublicKey = RSAPublicKey | Ed25519PublicKey
@@ -557,7 +558,10 @@ def _verify_rfc9421(
     # The library takes the whole dictionary and insists on a tag to pick one of several
     # signatures; hand it only the label chosen above, serialised back as parsed.
     fields = dict(fields)
-    fields["signature-input"] = http_sf.ser({parsed.label: (parsed.components, parsed.params)})
+    # A list of any structured item to http-sf's types; ours holds only (name, params) pairs.
+    components: list[ItemType] = list(parsed.components)
+    signature_input: DictionaryType = {parsed.label: (components, parsed.params)}
+    fields["signature-input"] = http_sf.ser(signature_input)
     fields["signature"] = http_sf.ser({parsed.label: (parsed.signature, {})})
     verifier = _PinnedVerifier(key, key_id, now_ts, window)
     # Only a signature over the scheme can tell https from http; elsewhere a retry is waste.

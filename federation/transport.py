@@ -9,7 +9,7 @@ works is remembered.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
@@ -75,7 +75,9 @@ class Transport:
         host = host_of(url)
         first = await self._scheme(host)
 
-        def signer(scheme: str):  # type: ignore[no-untyped-def]
+        def signer(
+            scheme: str,
+        ) -> Callable[[str, str, Mapping[str, str], bytes | None], Mapping[str, str]]:
             def sign(m: str, u: str, h: Mapping[str, str], b: bytes | None) -> Mapping[str, str]:
                 return sign_request(scheme, m, u, h, b, key)
             return sign
@@ -108,7 +110,7 @@ class Transport:
         if response.status != 200:
             error = FetchError(f"{host_of(url)} answered {response.status} for {url}")
             error.temporary = response.status >= 500 or response.status in (408, 429)
-            error.status = response.status  # type: ignore[attr-defined]
+            error.status = response.status
             raise error
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if media_type not in AS2_TYPES:

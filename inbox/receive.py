@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from federation.client import FetchError
 from federation.proofs import ProofError, verification_method_of, verify_proof
-from federation.remote_actors import InvalidActor, Lru, RemoteActors, same_origin
+from federation.remote_actors import InvalidActor, Lru, RemoteActor, RemoteActors, same_origin
 from federation.transport import Transport
 from federation.verification import Unverified, verify_signed
 from inbox import handlers
@@ -125,7 +125,7 @@ class Inbox:
             return await remote_store.actor(self.db, activity.actor) is None
         return False
 
-    async def _sender(self, activity: Activity, signer: str):  # type: ignore[no-untyped-def]
+    async def _sender(self, activity: Activity, signer: str) -> RemoteActor:
         if signer != activity.actor and activity.type not in OBJECT_CARRIERS:
             raise Refused(401, "the signature's key belongs to another actor")
         try:

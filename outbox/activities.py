@@ -53,8 +53,9 @@ def create(urls: Urls, handle: str, obj: dict[str, Any], kind: str = "Create") -
     }
 
 
-def delete(urls: Urls, handle: str, obj: dict[str, Any]) -> dict[str, Any]:
-    """Delete with a Tombstone of the same id, addressed like the original."""
+def delete(urls: Urls, handle: str | None, obj: dict[str, Any]) -> dict[str, Any]:
+    """Delete with a Tombstone of the same id, addressed like the original (handle None:
+    the node actor's own)."""
     return {
         "@context": AS_CONTEXT,
         "id": urls.activity(new_id()),

@@ -191,8 +191,9 @@ class DeliveryWorker:
                     return_when=asyncio.FIRST_COMPLETED,
                 )
                 woken.cancel()
-                finished.discard(woken)
-                for task in finished:
+                # Taken from inflight rather than from `finished`, which (holding the wake-up
+                # too) is typed as a set of any future, not of deliveries.
+                for task in inflight & finished:
                     inflight.discard(task)
                     if task.exception() is None:
                         done.append(task.result())

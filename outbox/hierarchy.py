@@ -88,7 +88,7 @@ async def affiliate(
     refusal = may_join(chapter.level, ref.level)
     if refusal:
         raise PublishError(refusal)
-    join = {
+    join: dict[str, Any] = {
         "@context": activities.AS_CONTEXT,
         "id": urls.activity(activities.new_id()),
         "type": "Join",
@@ -186,7 +186,7 @@ async def affiliate_local(
     if refusal:
         raise PublishError(refusal)
     parent_iri, child_iri = urls.actor(parent_handle), urls.actor(handle)
-    join = {
+    join: dict[str, Any] = {
         "@context": activities.AS_CONTEXT,
         "id": urls.activity(activities.new_id()),
         "type": "Join",

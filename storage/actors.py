@@ -329,7 +329,8 @@ async def set_manual_approval(db: Database, handle: str, manual: bool) -> bool:
 
 async def handle_of(db: Database, actor_id: int) -> str | None:
     """The handle of a local actor (None for the node actor)."""
-    return await db.fetchvalue("SELECT handle FROM actors WHERE id = ?", (actor_id,))
+    handle = await db.fetchvalue("SELECT handle FROM actors WHERE id = ?", (actor_id,))
+    return None if handle is None else str(handle)
 
 
 async def proof_key(

@@ -62,7 +62,8 @@ async def answer_from_parent(
     if join_iri:
         where += " AND join_iri = ?"
         params += (join_iri,)
-    rows = await tx.execute_fetchall(f"SELECT chapter_id FROM parents WHERE {where}", params)
+    rows = list(await tx.execute_fetchall(f"SELECT chapter_id FROM parents WHERE {where}",
+                                          params))
     if not rows:
         return None
     chapter_id = int(rows[0][0])
@@ -90,13 +91,13 @@ async def add_request(
     tx: aiosqlite.Connection, chapter_id: int, child_iri: str, join_iri: str, state: str
 ) -> str:
     """Record a chapter's Join; returns the state it is in (an accepted child stays so)."""
-    rows = await tx.execute_fetchall(
+    rows = list(await tx.execute_fetchall(
         "INSERT INTO subchapters (chapter_id, child_iri, state, join_iri, created_at,"
         " decided_at) VALUES (?, ?, ?, ?, ?, CASE WHEN ? = 'requested' THEN NULL ELSE ? END)"
         " ON CONFLICT (chapter_id, child_iri) DO UPDATE SET join_iri = excluded.join_iri,"
         " state = CASE WHEN subchapters.state = 'accepted' THEN 'accepted'"
         " ELSE excluded.state END RETURNING state",
-        (chapter_id, child_iri, state, join_iri, utcnow(), state, utcnow()))
+        (chapter_id, child_iri, state, join_iri, utcnow(), state, utcnow())))
     return str(rows[0][0])
 
 
@@ -112,9 +113,9 @@ async def decide(
     tx: aiosqlite.Connection, chapter_id: int, child_iri: str, accept: bool
 ) -> str | None:
     """An organiser's answer; the Join's id, or None if there was no pending request."""
-    rows = await tx.execute_fetchall(
+    rows = list(await tx.execute_fetchall(
         "SELECT join_iri FROM subchapters WHERE chapter_id = ? AND child_iri = ?"
-        " AND state = 'requested'", (chapter_id, child_iri))
+        " AND state = 'requested'", (chapter_id, child_iri)))
     if not rows:
         return None
     await tx.execute(
@@ -219,13 +220,14 @@ async def subtree_chapters(
 
 
 async def level_of_local(tx: aiosqlite.Connection, chapter_id: int) -> str | None:
-    rows = await tx.execute_fetchall("SELECT level FROM chapters WHERE actor_id = ?",
-                                     (chapter_id,))
+    rows = list(await tx.execute_fetchall("SELECT level FROM chapters WHERE actor_id = ?",
+                                          (chapter_id,)))
     return rows[0][0] if rows else None
 
 
 async def remote_ref_tx(tx: aiosqlite.Connection, iri: str) -> ChapterRef:
-    rows = await tx.execute_fetchall("SELECT document FROM remote_actors WHERE iri = ?", (iri,))
+    rows = list(await tx.execute_fetchall("SELECT document FROM remote_actors WHERE iri = ?",
+                                          (iri,)))
     return _ref(iri, rows[0][0] if rows else None)
 
 
@@ -294,10 +296,10 @@ async def accepted_parent(
 ) -> tuple[str, str | None] | None:
     """(id, inbox) of a local chapter's accepted parent; the inbox is None when no actor
     of that id is cached (a chapter of this node, or one we never fetched)."""
-    rows = await tx.execute_fetchall(
+    rows = list(await tx.execute_fetchall(
         "SELECT p.parent_iri, r.inbox FROM parents p"
         " LEFT JOIN remote_actors r ON r.iri = p.parent_iri"
-        " WHERE p.chapter_id = ? AND p.state = 'accepted'", (chapter_id,))
+        " WHERE p.chapter_id = ? AND p.state = 'accepted'", (chapter_id,)))
     return (rows[0][0], rows[0][1]) if rows else None
 
 

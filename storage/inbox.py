@@ -59,15 +59,15 @@ async def add_follower(
     tx: aiosqlite.Connection, actor_id: int, follower_iri: str, follow_iri: str, state: str
 ) -> str:
     """Record a follow request; returns the state it ends in (an accepted follow stays so)."""
-    rows = await tx.execute_fetchall(
+    rows = list(await tx.execute_fetchall(
         "INSERT INTO followers (actor_id, follower_iri, state, follow_iri, created_at)"
         " VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (actor_id, follower_iri) DO UPDATE SET follow_iri = excluded.follow_iri"
         " RETURNING state",
         (actor_id, follower_iri, state, follow_iri, utcnow()),
-    )
-    (final,) = next(iter(rows), None)  # type: ignore[misc]
-    return str(final)
+    ))
+    # An upsert with RETURNING always answers its one row, inserted or updated.
+    return str(rows[0][0])
 
 
 async def pending_follow(
@@ -140,16 +140,18 @@ async def add_following(
 
 
 async def following_follow_iri(db: Database, actor_id: int, target_iri: str) -> str | None:
-    return await db.fetchvalue(
+    follow_iri = await db.fetchvalue(
         "SELECT follow_iri FROM following WHERE actor_id = ? AND target_iri = ?",
         (actor_id, target_iri),
     )
+    return None if follow_iri is None else str(follow_iri)
 
 
 async def answer_follow(
     tx: aiosqlite.Connection, target_iri: str, follow_iri: str | None, accepted: bool
 ) -> int:
     """Apply a remote actor's Accept or Reject of a Follow that one of ours sent."""
+    params: tuple[str, ...]
     if follow_iri:
         where, params = "target_iri = ? AND follow_iri = ?", (target_iri, follow_iri)
     else:
@@ -242,13 +244,13 @@ async def store_remote_object(
         " WHERE iri = ?", (fields["iri"],))
     existing = next(iter(rows), None)
     if existing is None:
-        rows = await tx.execute_fetchall(
+        rows = list(await tx.execute_fetchall(
             "INSERT INTO remote_objects (iri, type, attributed_to, content, summary,"
             " in_reply_to, published, updated, document, received_at, via)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (fields["iri"], fields["type"], fields["attributed_to"], fields["content"],
              fields["summary"], fields["in_reply_to"], fields["published"], fields["updated"],
-             fields["document"], utcnow(), via))
+             fields["document"], utcnow(), via)))
         object_id, outcome = rows[0][0], Stored.CREATED
     else:
         object_id = existing[0]
@@ -377,5 +379,6 @@ async def forget_remote_actor(tx: aiosqlite.Connection, iri: str) -> None:
 
 
 async def handle_of_tx(tx: aiosqlite.Connection, actor_id: int) -> str | None:
-    rows = await tx.execute_fetchall("SELECT handle FROM actors WHERE id = ?", (actor_id,))
+    rows = list(await tx.execute_fetchall("SELECT handle FROM actors WHERE id = ?",
+                                          (actor_id,)))
     return rows[0][0] if rows else None

@@ -68,7 +68,9 @@ async def insert_activity(
         " VALUES (?, ?, ?, ?, ?, ?)",
         (iri, actor_id, type_, int(public), json.dumps(document, ensure_ascii=False), published),
     )
-    return int(cursor.lastrowid)  # type: ignore[arg-type]
+    # None only when nothing was inserted, and a failed INSERT raises instead.
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
 
 
 async def insert_object(
@@ -256,9 +258,10 @@ async def finish(db: Database, outcomes: list[Outcome], now: float, unavailable_
 
 
 async def next_due(db: Database) -> float | None:
-    return await db.fetchvalue(
+    due = await db.fetchvalue(
         "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'queued'"
     )
+    return None if due is None else float(due)
 
 
 async def pending_fanouts(db: Database) -> int:

@@ -56,7 +56,10 @@ async def save_actor(
             " RETURNING id",
             {**actor, "document": json.dumps(document), "now": now},
         )
-        (actor_id,) = await cursor.fetchone()  # type: ignore[misc]
+        row = await cursor.fetchone()
+        # An upsert with RETURNING always answers its one row, inserted or updated.
+        assert row is not None
+        actor_id = row[0]
         await tx.execute("DELETE FROM remote_keys WHERE actor_id = ?", (actor_id,))
         # A key id that moved to another actor follows the newest document that claims it.
         await tx.executemany(

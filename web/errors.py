@@ -7,6 +7,7 @@ import time
 
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from web.negotiation import activity_media_type
 from web.state import TEMPLATES
@@ -23,6 +24,8 @@ _ERRORS: dict[int, type[web.HTTPException]] = {
 
 def refuse(status: int, reason: str, **kwargs: object) -> web.HTTPException:
     """An HTTP error whose body is `reason`; raise it from a handler."""
+    # aiohttp types each keyword it takes (headers, content_type, ...); passed through as
+    # given, they cannot be checked against it here.
     return _ERRORS[status](text=reason, **kwargs)  # type: ignore[arg-type]
 
 
@@ -50,7 +53,7 @@ def error_response(request: web.Request, status: int, reason: str) -> web.Respon
 
 
 @web.middleware
-async def handle_errors(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def handle_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
     status = 500
     try:

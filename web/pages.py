@@ -69,6 +69,7 @@ def create_templates() -> jinja2.Environment:
     )
     # The seam for English/Esperanto: templates already mark text with _(); catalogues come
     # with the web interface.
+    # Added to the Environment at runtime by the i18n extension; jinja2's types lack it.
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     env.filters["date"] = human_date
     env.filters["day"] = day
