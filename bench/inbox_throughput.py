@@ -16,6 +16,14 @@ writer thread, which shows what each hand-off to a database thread costs under l
 take turns, round after round; figures are medians over rounds. The target is the node at
 half the first baseline's rate or better.
 
+Next to them, the framework most new servers are built on: a minimal Fedify inbox
+(bench/fedify_inbox.mjs, a `node` child process, Fedify from tests/peers/fedify/node_modules)
+that verifies the same kind of signed Creates the Fedify way (it fetches each sender's key
+from the senders app once, like the node) and keeps each activity in a Map, no database. It
+takes its turn in every round with the same requests, concurrency and signing, and the node's
+rate is printed as a multiple of its rate (the aim: three times). Without `node` or those
+node_modules the case is skipped with a printed line and the rest runs as before.
+
 The client runs in a child process by default, so that the servers get this process (about a
 core) to themselves on a small machine; --inline-client drives them from this process, as
 bench/discovery.py does. At the end every activity must be stored exactly once, replays of
@@ -38,6 +46,7 @@ import io
 import json
 import multiprocessing
 import pstats
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -51,7 +60,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiosqlite
-from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -73,6 +82,10 @@ from web.state import DB
 
 CHAPTER = "dublin"
 TARGET = 50  # percent of the bare handler's rate that the node should reach
+FEDIFY_AIM = 3.0  # the node's rate as a multiple of the minimal Fedify inbox's (issue 9)
+FEDIFY_SCRIPT = Path(__file__).with_name("fedify_inbox.mjs")
+FEDIFY_PACKAGE = (Path(__file__).resolve().parent.parent / "tests" / "peers" / "fedify"
+                  / "node_modules" / "@fedify" / "fedify" / "package.json")
 
 # A request as the client sends it: path, headers (Host included) and body.
 Signed = tuple[str, dict[str, str], bytes]
@@ -355,6 +368,44 @@ async def serve(app: web.Application, sock: socket.socket | None = None) -> tupl
     return runner, f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
+async def start_fedify() -> tuple[asyncio.subprocess.Process, str, str] | str:
+    """(process, Fedify's version, base URL) of bench/fedify_inbox.mjs, or why it cannot run."""
+    node = shutil.which("node")
+    if node is None:
+        return "`node` is not on PATH"
+    if not FEDIFY_PACKAGE.exists():
+        return (f"{FEDIFY_PACKAGE.parent} is missing"
+                " (npm ci --prefix tests/peers/fedify installs it)")
+    version = json.loads(FEDIFY_PACKAGE.read_text())["version"]
+    process = await asyncio.create_subprocess_exec(
+        node, str(FEDIFY_SCRIPT), "0", stdout=asyncio.subprocess.PIPE)
+    assert process.stdout is not None
+    try:
+        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
+    except TimeoutError:
+        line = ""
+    if not line.startswith("READY "):
+        await stop(process)
+        return f"bench/fedify_inbox.mjs did not start (it printed {line!r})"
+    return process, version, line.removeprefix("READY ")
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.terminate()
+    await process.wait()
+
+
+async def fedify_count(base: str) -> int | None:
+    """How many distinct activities the Fedify inbox's listener kept (None if unreachable)."""
+    try:
+        async with (ClientSession(timeout=ClientTimeout(total=10)) as session,
+                    session.get(f"{base}/_count") as response):
+            return int((await response.json())["count"])
+    except (ClientError, TimeoutError, KeyError, ValueError):
+        return None
+
+
 def count(path: Path, sql: str) -> int:
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
         return int(conn.execute(sql).fetchone()[0])
@@ -447,6 +498,17 @@ async def main(args: argparse.Namespace) -> int:
             runners.append(runner)
             targets.append(Target(name, base, path))
         bare, one_hop = targets[1:]
+        started_fedify = await start_fedify()
+        fedify = fedify_process = None
+        if isinstance(started_fedify, str):
+            print(f"Fedify case skipped: {started_fedify}", flush=True)
+        else:
+            fedify_process, version, fedify_base = started_fedify
+            # The same inbox path as the node's (see fedify_inbox.mjs), so the requests differ
+            # only in the host they are signed for.
+            fedify = Target(f"fedify {version}: Map only", fedify_base, path)
+            targets.append(fedify)
+        fedify_kept: int | None = None
         sign_s: list[float] = []
         try:
             # Warm up. The first request of each sender makes the node fetch its actor: one
@@ -496,7 +558,11 @@ async def main(args: argparse.Namespace) -> int:
                 pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.profile)
                 profile = (profiled, hops, out.getvalue())
             replayed = await run(node, replays, warmup=0)  # already stored: 202, no new rows
+            if fedify is not None:
+                fedify_kept = await fedify_count(fedify.base)
         finally:
+            if fedify_process is not None:
+                await stop(fedify_process)
             for runner in reversed(runners):
                 await runner.cleanup()
             if pool is not None:
@@ -529,6 +595,14 @@ async def main(args: argparse.Namespace) -> int:
           f" {'ok' if ratio >= TARGET / 100 else 'BELOW TARGET'};"
           " per round: "
           + " ".join(f"{a.rate / b.rate:.2f}" for a, b in zip(node.runs, bare.runs, strict=True)))
+    if fedify is not None:
+        times = medians[node.name] / medians[fedify.name]
+        print(f"  node / Fedify: {times:.2f} (aim >= {FEDIFY_AIM:.2f})"
+              f" {'ok' if times >= FEDIFY_AIM else 'BELOW AIM'}; per round: "
+              + " ".join(f"{a.rate / b.rate:.2f}"
+                         for a, b in zip(node.runs, fedify.runs, strict=True)))
+    else:
+        print("  node / Fedify: not measured (Fedify case skipped, see above)")
     print(f"  sender side, not timed: {keygen_s * 1000:.0f} ms per RSA-2048 key,"
           f" {statistics.median(sign_s) * 1000:.2f} ms to sign a request")
 
@@ -542,6 +616,9 @@ async def main(args: argparse.Namespace) -> int:
         f"baselines stored every activity once ({bare_rows} and {one_hop_rows} rows,"
         f" {bare.sent} and {one_hop.sent} sent)":
             bare_rows == bare.sent and one_hop_rows == one_hop.sent,
+        **({} if fedify is None else {
+            f"Fedify kept every activity once ({fedify_kept} in its Map, {fedify.sent} sent)":
+                fedify_kept == fedify.sent}),
         "every timed request answered 202":
             all(r.accepted == len(r.answers) for t in targets for r in t.runs),
         f"first contact under load: {len(fresh)} new senders x 3 requests among"
