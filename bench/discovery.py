@@ -19,6 +19,7 @@ import tomllib
 from pathlib import Path
 
 from aiohttp import ClientSession, TCPConnector, web
+from serving import serve
 
 from actors.keys import generate_actor_keys
 from actors.registry import add_member, create_chapter, ensure_node_actor
@@ -30,15 +31,6 @@ from storage.database import Database
 
 AS2 = "application/activity+json"
 CONCURRENCY = 16
-
-
-async def _serve(app: web.Application) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, port
 
 
 async def _drive(session: ClientSession, url: str, accept: str, total: int) -> float:
@@ -73,8 +65,8 @@ async def main(requests: int, rounds: int) -> None:
 
         baseline = web.Application()
         baseline.router.add_get("/", trivial)
-        node_runner, node_port = await _serve(create_app(config))
-        base_runner, base_port = await _serve(baseline)
+        node_runner, node_port = await serve(create_app(config))
+        base_runner, base_port = await serve(baseline)
         node = f"http://127.0.0.1:{node_port}"
         cases = {
             "baseline: trivial aiohttp handler": (f"http://127.0.0.1:{base_port}/", AS2),

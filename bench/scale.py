@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession
+from serving import serve
 
 from actors.keys import generate_actor_keys
 from chapterhouse import logs
@@ -194,15 +195,6 @@ async def build(db: Database, urls: Urls, scale: Scale) -> dict[str, str]:
     return {"item": f"/objects/{uuid}", "member": "/@member0"}
 
 
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}"
-
-
 def _created(path: Path) -> Database:
     """A new node's database, created with its schema."""
     return Database(path, migrate=True)
@@ -273,7 +265,8 @@ async def main(rounds: int, per_round: int) -> None:
             async with _created(config.database) as db:
                 paths = await build(db, Urls(config.base_url), scale)
             print(f"built the {label} node in {time.perf_counter() - started:.1f} s")
-            runner, base = await _serve(create_app(config, deliver=False))
+            runner, port = await serve(create_app(config, deliver=False))
+            base = f"http://127.0.0.1:{port}"
             nodes[label] = (runner, base, paths)
         async with ClientSession() as session:
             cases = {label: await endpoints(session, base, paths)

@@ -86,7 +86,8 @@ def set_arguments(settings: Mapping[str, object]) -> list[str]:
     return [part for key, item in settings.items() for part in ("--set", assignment(key, item))]
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 20, what: str = "condition") -> Any:
+def wait_for(condition: Callable[[], Any], timeout: float = 20, what: str = "condition",
+             every: float = 0.1) -> Any:
     """Poll until condition() is truthy; its value, or AssertionError after timeout."""
     deadline = time.monotonic() + timeout
     while True:
@@ -95,7 +96,7 @@ def wait_for(condition: Callable[[], Any], timeout: float = 20, what: str = "con
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+        time.sleep(every)
 
 
 @dataclass
