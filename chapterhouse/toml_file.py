@@ -7,6 +7,7 @@ comments that make config.toml its own documentation (it writes whole documents 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import tomllib
@@ -103,9 +104,9 @@ def set_values(text: str, values: Mapping[tuple[str, str], object]) -> str:
         lines += ["", f"[{section}]"]
         lines += [f"{k} = {value(v)}" for (s, k), v in pending.items() if s == section]
     edited = "\n".join(lines) + "\n"
-    try:
+    with contextlib.suppress(tomllib.TOMLDecodeError):
         if tomllib.loads(edited) == intended:
             return edited
-    except tomllib.TOMLDecodeError:
-        pass
+    # The line edits could not say it (a value spanning lines, say): the whole file is
+    # written anew, without its comments, rather than wrongly.
     return render(intended)
