@@ -37,6 +37,15 @@ def note(urls: Urls, handle: str, text: str) -> dict[str, Any]:
     }
 
 
+def addressed(document: dict[str, Any]) -> list[str]:
+    """The actors and collections a document of ours names in `to` and `cc`."""
+    found: list[str] = []
+    for key in ("to", "cc"):
+        value = document.get(key, [])
+        found += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
+    return found
+
+
 def create(urls: Urls, handle: str, obj: dict[str, Any], kind: str = "Create") -> dict[str, Any]:
     """Create (or Update) wrapping the object, under the object's own context so that the
     terms it uses stay defined."""

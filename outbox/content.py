@@ -111,9 +111,9 @@ async def edit_item(
         update = activities.create(urls, row["author"], document, kind="Update")
         # Actors addressed by name (the parent chapter of minutes) get the new version
         # too, so that a correction climbs the hierarchy like the first version did.
-        addressed = [iri for iri in document["to"] + document["cc"] if isinstance(iri, str)]
-        await store.replace(tx, object_iri, row["actor_id"], item, document, update, updated,
-                            also_to=await remote_store.inboxes_of(tx, addressed))
+        await store.replace(
+            tx, object_iri, row["actor_id"], item, document, update, updated,
+            also_to=await remote_store.inboxes_of(tx, activities.addressed(document)))
         # Chapters of this node get no Update in their inbox: the new version climbs (or
         # goes down) from here, as the first one did.
         await relay.item_published(tx, urls, row["actor_id"], document)

@@ -63,10 +63,9 @@ async def delete_object(db: Database, urls: Urls, object_iri: str) -> str:
         delete = activities.delete(urls, await inbox_store.handle_of_tx(tx, actor_id), document)
         # Under the context that defines `proof`, so JSON-LD readers keep it.
         delete = await prove(tx, urls, actor_id, delete | {"@context": CONTENT_CONTEXT})
-        addressed = [iri for iri in delete["to"] + delete["cc"] if isinstance(iri, str)]
-        await store.publish_in(tx, actor_id, delete["id"], "Delete", delete,
-                               deleted_object=object_iri,
-                               also_to=await remote_store.inboxes_of(tx, addressed))
+        await store.publish_in(
+            tx, actor_id, delete["id"], "Delete", delete, deleted_object=object_iri,
+            also_to=await remote_store.inboxes_of(tx, activities.addressed(delete)))
         # A parent on this node gets no Delete in its inbox: it passes the deletion on
         # from here, as it passed on the object.
         await relay.item_published(tx, urls, actor_id, delete)

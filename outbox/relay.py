@@ -109,9 +109,8 @@ async def item_published(
     Returns the ids of the Announces queued."""
     announced: list[str] = []
     parent = await parent_for_items(tx, urls, actor_id)
-    addressed = [iri for iri in document.get("to", []) + document.get("cc", [])
-                 if isinstance(iri, str)]
-    if parent is not None and parent.chapter_id is not None and parent.iri in addressed:
+    if parent is not None and parent.chapter_id is not None and \
+            parent.iri in activities.addressed(document):
         await store.reached(tx, str(document["id"]), parent.chapter_id, via_id=actor_id)
         announced += await pass_on(tx, urls, parent.chapter_id, document, upward=True)
     handle = await inbox_store.handle_of_tx(tx, actor_id)
