@@ -48,7 +48,14 @@ from chapterhouse.config import (
 from chapterhouse.services import initialise
 from federation.urls import Urls
 from storage import actors as store
-from storage.database import Database, Migration, SchemaOutOfDate, UnusableDatabase
+from storage.database import (
+    Database,
+    DatabaseBusy,
+    Migration,
+    SchemaOutOfDate,
+    UnusableDatabase,
+    describe,
+)
 
 log = structlog.get_logger("chapterhouse")
 
@@ -172,8 +179,9 @@ def cmd_init(args: argparse.Namespace) -> int:
             render_initial(domain, scheme, args.name.strip()), dict(args.settings), data_dir)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    if config.database.exists():
-        raise UsageError(f"{config.database} already exists; refusing to overwrite a node")
+    if asyncio.run(Database(config.database).exists()):
+        raise UsageError(f"{describe(config.database)} already holds a node; "
+                         "refusing to overwrite it")
     data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(_init(config))
     # Written last: a node exists once its config does, and only if its database does.
@@ -185,9 +193,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     config = load_config(args.data)
-    if not config.database.exists():
+    if not asyncio.run(Database(config.database).exists()):
         # Migrating would create an empty database where the node's should be.
-        raise UsageError(f"{config.database} does not exist; nothing to migrate")
+        raise UsageError(f"{describe(config.database)} does not exist; nothing to migrate")
 
     async def run() -> tuple[int, list[Migration]]:
         db = Database(config.database)
@@ -200,11 +208,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     before, applied = asyncio.run(run())
     if not applied:
-        print(f"{config.database}: schema version {before}, up to date")
+        print(f"{describe(config.database)}: schema version {before}, up to date")
         return 0
     for migration in applied:
         print(f"applied {migration.version:04d}_{migration.name}")
-    print(f"{config.database}: schema version {before} -> {applied[-1].version}")
+    print(f"{describe(config.database)}: schema version {before} -> {applied[-1].version}")
     return 0
 
 
@@ -343,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"chapterhouse: error: {exc}", file=sys.stderr)
         return 2
-    except sqlite3.OperationalError as exc:
+    except (sqlite3.OperationalError, DatabaseBusy) as exc:
         # "database is locked" after the busy timeout: the node is very busy; try again.
         print(f"chapterhouse: error: the database is busy ({exc}); try again", file=sys.stderr)
         return 1

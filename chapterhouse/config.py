@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from storage.database import Location, is_postgres
 
 CONFIG_FILE = "config.toml"
 
@@ -35,7 +38,7 @@ class Config:
     name: str
     listen_host: str
     listen_port: int
-    database: Path
+    database: Location  # a SQLite file, or a postgresql:// URL (`[storage] url`)
     log_format: str
     log_level: str
     allow_private_addresses: bool = False
@@ -143,6 +146,26 @@ def _number(
     return value
 
 
+def storage_location(storage: dict[str, Any], data_dir: Path) -> Location:
+    """`[storage] url`: a postgresql:// URL, or a SQLite file (relative to the data
+    directory). `database`, the key before `url` existed, still names a SQLite file."""
+    if "url" in storage and "database" in storage:
+        raise ConfigError("storage.url and storage.database both set; keep storage.url")
+    key = "url" if "url" in storage else "database"
+    value = _string(storage, "storage", key, "chapterhouse.sqlite3").strip()
+    if not value:
+        raise ConfigError(f"storage.{key} must not be empty")
+    if is_postgres(value):
+        parts = urlsplit(value)
+        if not parts.path.strip("/") and "dbname=" not in parts.query:
+            raise ConfigError(f"storage.{key} must name a database: postgresql://USER@HOST/DBNAME")
+        return value
+    if "://" in value:
+        raise ConfigError(f"storage.{key} must be a SQLite file or a postgresql:// URL")
+    path = Path(value)
+    return path if path.is_absolute() else data_dir / path
+
+
 def parse(raw: dict[str, Any], data_dir: Path) -> Config:
     unknown = set(raw) - {
         "node", "server", "storage", "log", "federation", "delivery", "hierarchy"}
@@ -150,7 +173,8 @@ def parse(raw: dict[str, Any], data_dir: Path) -> Config:
         raise ConfigError(f"unknown section [{sorted(unknown)[0]}] (see config.example.toml)")
     node = _section(raw, "node", {"domain", "scheme", "name"})
     server = _section(raw, "server", {"listen"})
-    storage = _section(raw, "storage", {"database", "keep_delivered_days", "keep_received_days"})
+    storage = _section(
+        raw, "storage", {"url", "database", "keep_delivered_days", "keep_received_days"})
     log = _section(raw, "log", {"format", "level"})
     federation = _section(
         raw, "federation",
@@ -182,9 +206,7 @@ def parse(raw: dict[str, Any], data_dir: Path) -> Config:
     except ConfigError as exc:
         raise ConfigError(f"server.listen: {exc}") from None
 
-    database = Path(_string(storage, "storage", "database", "chapterhouse.sqlite3"))
-    if not database.is_absolute():
-        database = data_dir / database
+    database = storage_location(storage, data_dir)
 
     log_format = _string(log, "log", "format", "console")
     if log_format not in LOG_FORMATS:

@@ -15,11 +15,11 @@ import os
 import random
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,19 @@ FEDERATING: dict[str, object] = {
 }
 
 _HANDED_OUT: set[int] = set()
+
+# When set (by the test suite's `--engine postgresql`, or a benchmark), the URL of a
+# PostgreSQL server's admin database: every node made here gets a new database there.
+POSTGRES_ENV = "CHAPTERHOUSE_TEST_POSTGRES"
+
+
+def new_storage_url() -> str | None:
+    """A fresh PostgreSQL database for a node when POSTGRES_ENV says where; else None."""
+    admin = os.environ.get(POSTGRES_ENV)
+    if not admin:
+        return None
+    from chapterhouse.pg_cluster import create_database
+    return create_database(admin)
 
 
 class NodeError(RuntimeError):
@@ -99,6 +112,38 @@ def wait_for(condition: Callable[[], Any], timeout: float = 20, what: str = "con
         time.sleep(every)
 
 
+def run_sql(location: Path | str, query: str, params: Sequence[object] = (),
+            many: Sequence[Sequence[object]] | None = None) -> list[tuple[Any, ...]]:
+    """`Node.sql` for any database: a thread of its own, so that an async test can call it.
+    With `many`, the statement runs once for each row of values and returns nothing."""
+    import asyncio
+
+    from storage.database import Database
+
+    async def go() -> list[tuple[Any, ...]]:
+        async with Database(location) as db, db.transaction() as tx:
+            if many is not None:
+                await tx.executemany(query, [tuple(row) for row in many])
+                return []
+            return [tuple(row) for row in await tx.fetchall(query, tuple(params))]
+
+    result: list[list[tuple[Any, ...]]] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(go()))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
 @dataclass
 class Response:
     status: int
@@ -145,6 +190,7 @@ class Node:
     port: int
     process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(init=False)
+    storage_url: object = None  # `[storage] url` when set at init (PostgreSQL)
 
     def __post_init__(self) -> None:
         self.log_path = self.data.parent / f"{self.data.name}.log"
@@ -163,7 +209,11 @@ class Node:
                display_name: str | None = None) -> None:
         """`chapterhouse init` for this node's data directory and domain."""
         extra = ["--name", display_name] if display_name is not None else []
-        self.run("init", "--domain", self.domain, *extra, *set_arguments(settings or {}))
+        settings = dict(settings or {})
+        if "storage.url" not in settings and (url := new_storage_url()) is not None:
+            settings["storage.url"] = url
+        self.storage_url = settings.get("storage.url")
+        self.run("init", "--domain", self.domain, *extra, *set_arguments(settings))
 
     @property
     def domain(self) -> str:
@@ -174,8 +224,22 @@ class Node:
         return f"http://{self.domain}"
 
     @property
-    def database(self) -> Path:
+    def database(self) -> Path | str:
+        """The node's SQLite file, or its PostgreSQL URL."""
+        if isinstance(self.storage_url, str) and "://" in self.storage_url:
+            return self.storage_url
+        config = self.data / "config.toml"
+        if config.exists():
+            import tomllib
+            url = tomllib.loads(config.read_text("utf-8")).get("storage", {}).get("url")
+            if isinstance(url, str) and "://" in url:
+                self.storage_url = url
+                return url
         return self.data / "chapterhouse.sqlite3"
+
+    @property
+    def engine(self) -> str:
+        return "postgresql" if isinstance(self.database, str) else "sqlite"
 
     @property
     def exists(self) -> bool:
@@ -191,8 +255,13 @@ class Node:
         return self
 
     def sql(self, query: str, *params: object) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(self.database) as conn:
-            return conn.execute(query, params).fetchall()
+        """One statement in its own transaction, on either engine (`?` placeholders,
+        Python values: datetimes for timestamps, booleans for flags); its rows."""
+        return run_sql(self.database, query, params)
+
+    def sql_many(self, query: str, rows: Sequence[Sequence[object]]) -> None:
+        """`sql` once for each row of values, in one transaction."""
+        run_sql(self.database, query, many=rows)
 
     def chapter(self, slug: str, name: str, level: str = "local", *extra: str) -> Node:
         """`chapterhouse chapter create` (NodeError if that does not work)."""

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import aiosqlite
 import structlog
 
 from federation.sanitize import clean_html, clean_text
@@ -26,6 +25,7 @@ from outbox.relay import pass_on
 from storage import hierarchy as hierarchy_store
 from storage import inbox as store
 from storage import items as item_store
+from storage.database import Tx
 from storage.remote import RemoteActor
 
 log = structlog.get_logger(__name__)
@@ -57,7 +57,7 @@ class Context:
         return self.urls.parse_actor_url(url)
 
 
-Handler = Callable[[aiosqlite.Connection, Context, Activity], Awaitable[None]]
+Handler = Callable[[Tx, Context, Activity], Awaitable[None]]
 HANDLERS: dict[str, Handler] = {}
 
 
@@ -70,7 +70,7 @@ def handles(*types: str) -> Callable[[Handler], Handler]:
 
 
 async def _answer(
-    tx: aiosqlite.Connection, ctx: Context, target_id: int, handle: str | None,
+    tx: Tx, ctx: Context, target_id: int, handle: str | None,
     follow: Any, accept: bool,
 ) -> None:
     answer = activities.answer(ctx.urls, handle, follow, ctx.sender.iri, accept)
@@ -79,7 +79,7 @@ async def _answer(
 
 
 @handles("Follow")
-async def handle_follow(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+async def handle_follow(tx: Tx, ctx: Context, activity: Activity) -> None:
     handle = ctx.local_handle(activity.object_id)
     if handle is None:
         return
@@ -102,7 +102,7 @@ async def handle_follow(tx: aiosqlite.Connection, ctx: Context, activity: Activi
 
 
 @handles("Accept", "Reject")
-async def handle_answer(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+async def handle_answer(tx: Tx, ctx: Context, activity: Activity) -> None:
     inner = activity.raw_object
     if type_of(inner) in (None, "Join"):
         # An answer to one of our chapters' Joins (matched by the Join's id when given).
@@ -123,7 +123,7 @@ async def handle_answer(tx: aiosqlite.Connection, ctx: Context, activity: Activi
 
 
 @handles("Undo")
-async def handle_undo(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+async def handle_undo(tx: Tx, ctx: Context, activity: Activity) -> None:
     inner = activity.raw_object
     inner_type = type_of(inner)
     if isinstance(inner, dict) and id_of(inner.get("actor")) not in (None, ctx.sender.iri):
@@ -176,7 +176,7 @@ def _object_fields(obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _audience(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> list[int]:
+async def _audience(tx: Tx, ctx: Context, activity: Activity) -> list[int]:
     """Local actors an object concerns: addressed, replied to, or following its author."""
     handles = [h for h in map(ctx.local_handle, activity.audience()) if h and h != NODE]
     if ctx.target and ctx.target != NODE:
@@ -198,7 +198,7 @@ def _is_vote(obj: dict[str, Any]) -> bool:
             and not obj.get("content") and id_of(obj.get("inReplyTo")) is not None)
 
 
-async def _votes(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> bool:
+async def _votes(tx: Tx, ctx: Context, activity: Activity) -> bool:
     """Count the votes in a Create, if it holds votes on one of our polls."""
     notes = activity.objects
     poll_iri = id_of(notes[0].get("inReplyTo"))
@@ -239,7 +239,7 @@ async def _votes(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> 
 
 
 async def _announce(
-    tx: aiosqlite.Connection, ctx: Context, chapter_id: int, obj: dict[str, Any], upward: bool,
+    tx: Tx, ctx: Context, chapter_id: int, obj: dict[str, Any], upward: bool,
 ) -> None:
     """One of our chapters passes an object on: to its followers, and (upward) to its own
     parent, so that it climbs the hierarchy; a parent of this node passes it on at once."""
@@ -250,7 +250,7 @@ async def _announce(
 
 
 async def _relay(
-    tx: aiosqlite.Connection, ctx: Context, obj: dict[str, Any], addressed: list[int],
+    tx: Tx, ctx: Context, obj: dict[str, Any], addressed: list[int],
 ) -> None:
     """Upward: what an accepted subchapter sends to one of ours goes on up. Downward: what
     our chapters' parent itself publishes goes on to their followers. Once per version:
@@ -264,7 +264,7 @@ async def _relay(
 
 
 @handles("Create", "Update")
-async def handle_create(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+async def handle_create(tx: Tx, ctx: Context, activity: Activity) -> None:
     obj = activity.object
     if obj is None:
         return
@@ -296,7 +296,7 @@ async def handle_create(tx: aiosqlite.Connection, ctx: Context, activity: Activi
 
 
 @handles("Delete")
-async def handle_delete(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+async def handle_delete(tx: Tx, ctx: Context, activity: Activity) -> None:
     if activity.object_id == ctx.sender.iri:
         await store.forget_remote_actor(tx, ctx.sender.iri)
         log.info("remote actor deleted", actor=ctx.sender.iri)
@@ -309,7 +309,7 @@ async def handle_delete(tx: aiosqlite.Connection, ctx: Context, activity: Activi
 
 
 async def _pass_on_delete(
-    tx: aiosqlite.Connection, ctx: Context, delete: dict[str, Any], downward: bool,
+    tx: Tx, ctx: Context, delete: dict[str, Any], downward: bool,
 ) -> None:
     """A deletion goes where the object went: up from a subchapter (and down from a parent)
     as an Announce of the Delete, with the author's proof that lets nodes further on trust
@@ -323,7 +323,7 @@ async def _pass_on_delete(
             await _announce(tx, ctx, chapter_id, delete, upward=False)
 
 
-async def _announced_delete(tx: aiosqlite.Connection, ctx: Context, delete: dict[str, Any]) -> None:
+async def _announced_delete(tx: Tx, ctx: Context, delete: dict[str, Any]) -> None:
     """A deletion passed on by a subchapter or our parent, proven by its author's key
     (checked before the transaction): the object goes if that author wrote it."""
     if not await hierarchy_store.parents_of_child(tx, ctx.sender.iri) and not \
@@ -338,7 +338,7 @@ async def _announced_delete(tx: aiosqlite.Connection, ctx: Context, delete: dict
         await _pass_on_delete(tx, ctx, delete, downward=False)
 
 
-async def _announced_object(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+async def _announced_object(tx: Tx, ctx: Context, activity: Activity) -> None:
     """An object a chapter passed on to us: kept, and passed on again, only when it comes
     from one of our accepted subchapters (upward) or from our chapters' parent (kept)."""
     obj = activity.object
@@ -366,7 +366,7 @@ async def _announced_object(tx: aiosqlite.Connection, ctx: Context, activity: Ac
 
 
 @handles("Like", "Announce")
-async def handle_reaction(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+async def handle_reaction(tx: Tx, ctx: Context, activity: Activity) -> None:
     if activity.type == "Announce" and activity.object is not None:
         await _announced_object(tx, ctx, activity)
         return
@@ -376,7 +376,7 @@ async def handle_reaction(tx: aiosqlite.Connection, ctx: Context, activity: Acti
     await store.add_reaction(tx, activity.object_id, kind, ctx.sender.iri, activity.id)
 
 
-async def _event(tx: aiosqlite.Connection, iri: str | None) -> Any:
+async def _event(tx: Tx, iri: str | None) -> Any:
     row = await item_store.by_iri_tx(tx, iri) if iri else None
     if row is None or row["kind"] != "event" or row["deleted_at"] is not None:
         return None
@@ -384,7 +384,7 @@ async def _event(tx: aiosqlite.Connection, iri: str | None) -> Any:
 
 
 async def _affiliation_request(
-    tx: aiosqlite.Connection, ctx: Context, activity: Activity, handle: str
+    tx: Tx, ctx: Context, activity: Activity, handle: str
 ) -> None:
     """A chapter elsewhere asks to join one of ours."""
     target = await store.local_target(tx, handle)
@@ -413,7 +413,7 @@ async def _affiliation_request(
 
 
 @handles("Join")
-async def handle_join(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+async def handle_join(tx: Tx, ctx: Context, activity: Activity) -> None:
     handle = ctx.local_handle(activity.object_id)
     if handle is not None and handle != NODE:
         await _affiliation_request(tx, ctx, activity, handle)
@@ -434,14 +434,14 @@ async def handle_join(tx: aiosqlite.Connection, ctx: Context, activity: Activity
     log.info("join", item=event["object_iri"], by=ctx.sender.iri, full=full)
 
 
-async def _leave(tx: aiosqlite.Connection, ctx: Context, event_iri: str | None) -> None:
+async def _leave(tx: Tx, ctx: Context, event_iri: str | None) -> None:
     event = await _event(tx, event_iri)
     if event is not None and await item_store.remove_participant(tx, event["id"],
                                                                   ctx.sender.iri):
         ctx.recount.setdefault(event["object_iri"], []).append(ctx.sender.inbox)
 
 
-async def _child_leaves(tx: aiosqlite.Connection, ctx: Context, handle: str) -> None:
+async def _child_leaves(tx: Tx, ctx: Context, handle: str) -> None:
     target = await store.local_target(tx, handle)
     if target is not None and await hierarchy_store.remove_child(tx, target.id, ctx.sender.iri):
         ctx.actor_updates.append(handle)
@@ -449,7 +449,7 @@ async def _child_leaves(tx: aiosqlite.Connection, ctx: Context, handle: str) -> 
 
 
 @handles("Leave")
-async def handle_leave(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+async def handle_leave(tx: Tx, ctx: Context, activity: Activity) -> None:
     handle = ctx.local_handle(activity.object_id)
     if handle is not None and handle != NODE:
         await _child_leaves(tx, ctx, handle)
@@ -458,7 +458,7 @@ async def handle_leave(tx: aiosqlite.Connection, ctx: Context, activity: Activit
 
 
 @handles("Block")
-async def handle_block(tx: aiosqlite.Connection, ctx: Context, activity: Activity) -> None:
+async def handle_block(tx: Tx, ctx: Context, activity: Activity) -> None:
     handle = ctx.local_handle(activity.object_id)
     if handle is None or handle == NODE:
         return

@@ -12,7 +12,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiosqlite
 import structlog
 
 from federation.urls import Urls
@@ -23,7 +22,7 @@ from outbox.publish import PublishError, delete_object
 from storage import actors as actor_store
 from storage import items as store
 from storage import remote as remote_store
-from storage.database import Database, Row
+from storage.database import Database, Reader, Row, Tx
 
 log = structlog.get_logger(__name__)
 
@@ -61,13 +60,13 @@ async def publish_item(
     return object_id
 
 
-async def _counts(db: Database | aiosqlite.Connection, row: Row) -> Counts:
+async def _counts(db: Reader, row: Row) -> Counts:
     votes, voters = await store.vote_counts(db, row["id"])
     participants = await store.participant_count(db, row["id"])
     return Counts(votes=votes, voters=voters, participants=participants)
 
 
-async def _live_row(db: Database | aiosqlite.Connection, object_iri: str) -> Row:
+async def _live_row(db: Reader, object_iri: str) -> Row:
     row = await store.by_iri_tx(db, object_iri)
     if row is None:
         raise PublishError(f"{object_iri} is not an item of this node")
@@ -139,7 +138,7 @@ async def delete_item(db: Database, urls: Urls, object_iri: str) -> str:
 
 
 async def queue_counts(
-    tx: aiosqlite.Connection, urls: Urls, object_iri: str, also_to: list[str]
+    tx: Tx, urls: Urls, object_iri: str, also_to: list[str]
 ) -> None:
     """New totals (votes, participants) into the document, and its Update queued for the
     followers and the inboxes in `also_to` (voters and participants who may not follow).

@@ -8,7 +8,6 @@ on our side is "exactly once" for them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import email.utils
 import random
 import time
@@ -21,14 +20,13 @@ from federation.client import FetchError
 from federation.transport import Transport
 from storage import outbox as store
 from storage.database import Database
-from storage.outbox import Claimed, Outcome
+from storage.outbox import QUEUE_CHANNEL, Claimed, Outcome
 
 log = structlog.get_logger(__name__)
 
 LEASE_SECONDS = 120.0  # longer than one attempt can take (client timeouts are 30 s)
 MAX_RETRY_AFTER = 24 * 3600.0
 RECORD_EVERY = 8  # outcomes per write while a round is running
-GLANCE = 0.05  # seconds between looks at the database while idle
 # Answers after which trying again makes sense (Mastodon's list); other 4xx are final.
 RETRYABLE_4XX = frozenset({401, 408, 429})
 
@@ -207,18 +205,20 @@ class DeliveryWorker:
                 task.cancel()
 
     async def _idle(self, poll_seconds: float) -> None:
-        """Wait for a wake-up from this process, a commit by another process (the CLI
-        posting), or the poll period, whichever comes first. Checking the database's
-        data_version every GLANCE seconds costs one tiny query and spares a post up to a
-        second of waiting."""
-        deadline = time.monotonic() + poll_seconds
-        version = await self.db.data_version()
-        while time.monotonic() < deadline:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=GLANCE)
-                return
-            if await self.db.data_version() != version:
-                return
+        """Wait for a wake-up from this process, new work committed by any process (the
+        CLI posting; on PostgreSQL another `serve`), or the poll period, whichever comes
+        first."""
+        if self._wake.is_set():
+            return
+        waker = asyncio.ensure_future(self._wake.wait())
+        watcher = asyncio.ensure_future(self.db.wait(QUEUE_CHANNEL, poll_seconds))
+        try:
+            await asyncio.wait({waker, watcher}, timeout=poll_seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waker, watcher):
+                task.cancel()
+            await asyncio.gather(waker, watcher, return_exceptions=True)
 
     async def _top_up(self, inflight: set[asyncio.Task[Outcome]]) -> None:
         now = time.time()

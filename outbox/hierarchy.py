@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiosqlite
-
 from actors.documents import actor_to_ap
 from federation.remote_actors import RemoteActors
 from federation.urls import Urls
@@ -24,7 +22,7 @@ from storage import hierarchy as store
 from storage import inbox as inbox_store
 from storage import outbox as outbox_store
 from storage import remote as remote_store
-from storage.database import Database
+from storage.database import Database, Reader, Tx
 
 RANKS = {"local": 0, "regional": 1, "national": 2, "international": 3}
 
@@ -39,7 +37,7 @@ def may_join(child_level: str | None, parent_level: str | None) -> str | None:
     return None
 
 
-async def _chapter(db: Database | aiosqlite.Connection, handle: str) -> Any:
+async def _chapter(db: Reader, handle: str) -> Any:
     chapter = await actor_store.actor_by_handle(db, handle)
     if chapter is None or chapter.kind != "chapter":
         raise PublishError(f"there is no chapter {handle!r} on this node")
@@ -47,7 +45,7 @@ async def _chapter(db: Database | aiosqlite.Connection, handle: str) -> Any:
 
 
 async def queue_actor_update(
-    tx: aiosqlite.Connection, urls: Urls, handle: str, node_username: str
+    tx: Tx, urls: Urls, handle: str, node_username: str
 ) -> None:
     """Tell the chapter's followers its actor document changed (its parent or subchapters).
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiosqlite
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from federation.proofs import add_proof
 from federation.signatures import load_private_key
 from federation.urls import Urls
 from storage import actors as actor_store
-from storage.database import Database
+from storage.database import Reader
 
 
 async def prove(
-    db: Database | aiosqlite.Connection, urls: Urls, actor_id: int, document: dict[str, Any]
+    db: Reader, urls: Urls, actor_id: int, document: dict[str, Any]
 ) -> dict[str, Any]:
     """The document with a proof by its author's Ed25519 key (`#ed25519-key`)."""
     found = await actor_store.proof_key(db, actor_id)

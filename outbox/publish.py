@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import aiosqlite
-
 from federation.urls import Urls
 from outbox import activities, relay
 from outbox.items import CONTENT_CONTEXT
@@ -15,7 +13,7 @@ from storage import actors as actor_store
 from storage import inbox as inbox_store
 from storage import outbox as store
 from storage import remote as remote_store
-from storage.database import Database
+from storage.database import Database, Tx
 
 MAX_NOTE = 5000
 
@@ -73,7 +71,7 @@ async def delete_object(db: Database, urls: Urls, object_iri: str) -> str:
 
 
 async def send_to(
-    tx: aiosqlite.Connection, actor_id: int, activity: dict[str, Any], inboxes: list[str]
+    tx: Tx, actor_id: int, activity: dict[str, Any], inboxes: list[str]
 ) -> None:
     """Queue an activity that goes to particular inboxes (an Accept, a Follow), inside the
     caller's transaction. It is not public: it stays out of the outbox collection."""

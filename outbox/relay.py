@@ -18,14 +18,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
 from federation.urls import NODE, Urls
 from outbox import activities
 from storage import actors as actor_store
 from storage import hierarchy as store
 from storage import inbox as inbox_store
 from storage import outbox as outbox_store
+from storage.database import Tx
 
 
 def local_chapter_handle(urls: Urls, iri: str) -> str | None:
@@ -50,7 +49,7 @@ class NextUp:
 
 
 async def parent_for_items(
-    tx: aiosqlite.Connection, urls: Urls, chapter_id: int
+    tx: Tx, urls: Urls, chapter_id: int
 ) -> NextUp | None:
     """A local chapter's accepted parent, if items can reach it (a parent elsewhere whose
     actor we never fetched has no known inbox)."""
@@ -68,7 +67,7 @@ async def parent_for_items(
 
 
 async def pass_on(
-    tx: aiosqlite.Connection, urls: Urls, chapter_id: int, obj: dict[str, Any], upward: bool
+    tx: Tx, urls: Urls, chapter_id: int, obj: dict[str, Any], upward: bool
 ) -> list[str]:
     """A chapter of this node passes an object on (FEP-1b12): an `Announce` of the object
     itself, embedded whole with its own @context and proof, to its followers and,
@@ -99,7 +98,7 @@ async def pass_on(
 
 
 async def item_published(
-    tx: aiosqlite.Connection, urls: Urls, actor_id: int, document: dict[str, Any]
+    tx: Tx, urls: Urls, actor_id: int, document: dict[str, Any]
 ) -> list[str]:
     """What chapters of this node do with what a local actor has just queued in `tx` (a
     version of an object, or the Delete of one), as they would had it reached their inbox:

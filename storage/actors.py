@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
-from storage.database import Database, Row, utcnow
+from storage.database import Conflict, Database, Reader, Row, utcnow
 from storage.paging import Cursor, Page, keyset
 
 
@@ -83,16 +80,15 @@ async def _insert_actor(
     icon_url: str | None, keys: list[NewKey], now: str,
 ) -> int:
     try:
-        cursor = await tx.execute(
+        actor_id = await tx.insert(
             "INSERT INTO actors (kind, handle, name, summary, icon_url, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (kind, handle, name, summary, icon_url, now),
         )
-    except sqlite3.IntegrityError as exc:
-        if handle is not None and "actors.handle" in str(exc):
+    except Conflict as exc:
+        if handle is not None and exc.constraint == "actors.handle":
             raise HandleTaken(handle) from None
         raise
-    actor_id = cursor.lastrowid
     await tx.executemany(
         "INSERT INTO actor_keys (actor_id, algorithm, public_key, private_key, created_at)"
         " VALUES (?, ?, ?, ?, ?)",
@@ -104,9 +100,8 @@ async def _insert_actor(
 async def ensure_node_actor(db: Database, name: str, keys: list[NewKey]) -> bool:
     """Create the node's Application actor unless it exists; True if it was created."""
     async with db.transaction() as tx:
-        async with tx.execute("SELECT 1 FROM actors WHERE kind = 'node'") as cursor:
-            if await cursor.fetchone():
-                return False
+        if await tx.fetchone("SELECT 1 FROM actors WHERE kind = 'node'"):
+            return False
         await _insert_actor(tx, "node", None, name, "", None, keys, utcnow())
     return True
 
@@ -159,7 +154,7 @@ async def node_actor(db: Database) -> ActorRecord | None:
 
 
 async def actor_by_handle(
-    db: Database | aiosqlite.Connection, handle: str
+    db: Reader, handle: str
 ) -> ActorRecord | None:
     """By the reader, or inside a transaction that is about to describe the actor."""
     rows = await db.execute_fetchall(_ACTOR_SELECT + " WHERE a.handle = ?", (handle,))
@@ -321,10 +316,10 @@ async def signing_key(db: Database, actor_id: int | None) -> tuple[str, str | No
 
 async def set_manual_approval(db: Database, handle: str, manual: bool) -> bool:
     async with db.transaction() as tx:
-        cursor = await tx.execute(
+        changed = await tx.execute(
             "UPDATE actors SET manually_approves = ? WHERE handle = ?", (int(manual), handle)
         )
-        return cursor.rowcount == 1
+        return changed == 1
 
 
 async def handle_of(db: Database, actor_id: int) -> str | None:
@@ -334,7 +329,7 @@ async def handle_of(db: Database, actor_id: int) -> str | None:
 
 
 async def proof_key(
-    db: Database | aiosqlite.Connection, actor_id: int
+    db: Reader, actor_id: int
 ) -> tuple[str, str | None] | None:
     """(Ed25519 private key PEM, handle) of a local actor, for object integrity proofs."""
     rows = await db.execute_fetchall(

@@ -1,39 +1,63 @@
-"""The SQLite store: one writer connection, one reader connection, numbered migrations.
+"""The store's seam: one `Database` and one transaction type (`Tx`), two engines.
 
-Every write runs inside one `BEGIN IMMEDIATE` on the writer (so two writers never
-interleave and a failed write leaves nothing behind); reads go to the reader, which in WAL
-mode sees the last committed state without waiting for the writer.
+Storage modules write SQL once, with `?` (or `:name`) placeholders, and pass Python values:
+`datetime` (UTC), `bool`, `int`, `str`, `None`. Each engine turns those into its own:
+SQLite (`storage.sqlite`, the embedded default) keeps timestamps as ISO 8601 text in one
+fixed, sortable form and booleans as 0/1; PostgreSQL (`storage.postgres`) keeps
+`timestamptz` and `boolean`, with `$n` placeholders. Where the two dialects differ, a
+statement asks the transaction's `dialect` for the fragment.
+
+Nothing outside `storage/` sees a connection, a cursor or a row: storage functions take a
+`Database` (reads on the committed state) or a `Tx` (reads and writes in one transaction)
+and return dataclasses.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
-import aiosqlite
 import structlog
+
+from storage.timestamps import now as now
+from storage.timestamps import utcnow as utcnow
 
 log = structlog.get_logger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
-Row = aiosqlite.Row
+# Where a node's data lives: a SQLite file, or a PostgreSQL URL.
+Location = Path | str
+
+
+class Row(Protocol):
+    """A result row inside storage/: by column name or position (sqlite3.Row, asyncpg.Record)."""
+
+    def __getitem__(self, key: str | int, /) -> Any: ...
+
+    def keys(self) -> Iterable[str]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
+
+
 # Positional values for `?` placeholders, or named values for `:name` ones.
 Params = Sequence[Any] | Mapping[str, Any]
 
 # What SQLite reads as a placeholder, once string literals, quoted identifiers and
-# comments (where `?` and `:` are only text) are skipped.
+# comments (where `?` and `:` are only text) are skipped. `::` is PostgreSQL's cast.
 _SQL_TOKEN = re.compile(
     r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\]"""
-    r"|--[^\n]*|/\*.*?(?:\*/|$)"
+    r"|--[^\n]*|/\*.*?(?:\*/|$)|::"
     r"|(?P<numbered>\?\d+)|(?P<anonymous>\?)|(?P<named>[:@$][A-Za-z_][A-Za-z0-9_]*)",
     re.DOTALL,
 )
@@ -51,6 +75,31 @@ def _placeholders(sql: str) -> tuple[int, frozenset[str]]:
         elif match["named"]:
             names.add(match["named"][1:])
     return count, frozenset(names)
+
+
+@lru_cache(maxsize=1024)
+def numbered(sql: str) -> tuple[str, tuple[str, ...] | None]:
+    """The statement with `$1, $2, …` placeholders (PostgreSQL's), and for named ones the
+    names in the order of their numbers (None for positional)."""
+    order: list[str] = []
+    position = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal position
+        if match["numbered"]:
+            return "$" + match["numbered"][1:]
+        if match["anonymous"]:
+            position += 1
+            return f"${position}"
+        if match["named"]:
+            name = match["named"][1:]
+            if name not in order:
+                order.append(name)
+            return f"${order.index(name) + 1}"
+        return match[0]
+
+    text = _SQL_TOKEN.sub(replace, sql)
+    return text, (tuple(order) if order else None)
 
 
 def bindings(sql: str, params: Params) -> tuple[Any, ...] | dict[str, Any]:
@@ -83,34 +132,49 @@ def bindings(sql: str, params: Params) -> tuple[Any, ...] | dict[str, Any]:
 
 
 class UnusableDatabase(Exception):
-    """The file is not a database this Chapterhouse can use; the message says why."""
+    """Not a database this Chapterhouse can use; the message says why."""
+
+
+class DatabaseBusy(Exception):
+    """The database did not answer in time (locked, or out of connections): try again."""
 
 
 class SchemaOutOfDate(UnusableDatabase):
-    """The file's schema is older than this Chapterhouse's: `chapterhouse migrate` upgrades it.
+    """The schema is older than this Chapterhouse's: `chapterhouse migrate` upgrades it.
 
     Opening never upgrades by itself, so a CLI command run next to a node started by an
     older Chapterhouse cannot change the schema under it.
     """
 
-    def __init__(self, path: Path, found: int, expected: int) -> None:
-        super().__init__(f"{path} has schema version {found}, older than this Chapterhouse "
+    def __init__(self, where: str, found: int, expected: int) -> None:
+        super().__init__(f"{where} has schema version {found}, older than this Chapterhouse "
                          f"needs ({expected}); upgrade it with `chapterhouse migrate`")
-        self.path = path
+        self.path = where
         self.found = found
         self.expected = expected
 
 
+class Conflict(Exception):
+    """A row would break a uniqueness rule; `constraint` names it as `table.column`
+    (the first column of the rule) on both engines, for storage code to turn into a domain
+    error such as `HandleTaken`."""
+
+    def __init__(self, constraint: str, detail: str) -> None:
+        super().__init__(detail)
+        self.constraint = constraint
+
+
+@dataclass(frozen=True)
 class Migration:
-    def __init__(self, version: int, name: str, sql: str) -> None:
-        self.version = version
-        self.name = name
-        self.sql = sql
+    version: int
+    name: str
+    sql: str
 
 
-def bundled_migrations() -> list[Migration]:
+@lru_cache(maxsize=4)
+def bundled_migrations(engine: str = "sqlite") -> list[Migration]:
     found = []
-    for entry in resources.files("storage").joinpath("migrations").iterdir():
+    for entry in resources.files("storage").joinpath("migrations", engine).iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text("utf-8")))
@@ -121,71 +185,113 @@ def bundled_migrations() -> list[Migration]:
     return found
 
 
-def utcnow() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+@dataclass(frozen=True)
+class Dialect:
+    """The fragments where the two engines' SQL differs."""
+
+    name: str
+    # Appended to a SELECT that leases rows: other processes skip what one has locked.
+    skip_locked: str
 
 
-class Database:
-    """The node's database.
+def is_postgres(location: Location) -> bool:
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
 
-    `open()` refuses a file whose schema is not exactly the one this code knows (older:
-    SchemaOutOfDate; newer: UnusableDatabase) and a file that does not exist. With
-    `migrate=True` it creates the schema in a new file, or upgrades an older one, first:
-    only `chapterhouse init`, `chapterhouse migrate` and tests building a node ask for that.
+
+def describe(location: Location) -> str:
+    """The location for messages and logs, without a password."""
+    if not is_postgres(location):
+        return str(location)
+    parts = urlsplit(str(location))
+    netloc = parts.netloc
+    if "@" in netloc:
+        credentials, host = netloc.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        netloc = f"{user}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class Reader(ABC):
+    """What both a database and a transaction answer: reads (and, on a transaction, writes)."""
+
+    dialect: Dialect
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        raise NotImplementedError
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        return next(iter(await self.fetchall(sql, params)), None)
+
+    async def fetchvalue(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    async def execute_fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        return await self.fetchall(sql, params)
+
+
+class Tx(Reader):
+    """One transaction: everything done through it commits together or not at all."""
+
+    @abstractmethod
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; how many rows it changed."""
+
+    @abstractmethod
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None: ...
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        """Run an `INSERT … RETURNING id` and return the new row's id."""
+        value = await self.fetchvalue(sql, params)
+        if value is None:
+            raise RuntimeError("the INSERT returned no id; does it end with RETURNING id?")
+        return int(value)
+
+    @abstractmethod
+    def notify(self, channel: str) -> None:
+        """Tell every process watching `channel` (see `Database.wait`) once this commits."""
+
+
+class Database(Reader):
+    """The node's database: `Database(location)` opens the engine the location names.
+
+    `open()` refuses a database whose schema is not exactly the one this code knows
+    (older: SchemaOutOfDate; newer: UnusableDatabase) and one that does not exist. With
+    `migrate=True` it creates the schema, or upgrades an older one, first: only
+    `chapterhouse init`, `chapterhouse migrate` and tests building a node ask for that.
     """
 
-    def __init__(self, path: Path, *, migrate: bool = False, up_to: int | None = None) -> None:
+    engine: ClassVar[str]
+
+    def __new__(cls, location: Location, **_: Any) -> Database:
+        if cls is Database:
+            if is_postgres(location):
+                from storage.postgres import PostgresDatabase
+                return super().__new__(PostgresDatabase)
+            from storage.sqlite import SqliteDatabase
+            return super().__new__(SqliteDatabase)
+        return super().__new__(cls)
+
+    def __init__(self, location: Location, *, migrate: bool = False,
+                 up_to: int | None = None) -> None:
         """`up_to` stops `migrate=True` at that version: tests build an older database so."""
-        self.path = path
+        self.location = location
         self.migrate_on_open = migrate
         self.up_to = up_to
         self.applied: list[Migration] = []  # what open() applied, with migrate=True
-        self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
-        self._write_lock = asyncio.Lock()
+
+    @property
+    def path(self) -> str:
+        """Where the data lives, as said in messages (a URL without its password)."""
+        return describe(self.location)
 
     async def open(self, *, check_schema: bool = True) -> None:
         """Connect. `check_schema=False` (without `migrate`) accepts any version, for the
         caller that calls `migrate()` itself."""
-        if not self.migrate_on_open and check_schema and not self.path.exists():
-            # Connecting would create an empty file: a node whose database is gone should
-            # say so, not start afresh.
-            raise UnusableDatabase(f"{self.path} does not exist; create a node with "
-                                   "`chapterhouse init`")
-        try:
-            self._writer = await self._connect()
-            await self._writer.execute("PRAGMA journal_mode=WAL")
-            if self.migrate_on_open:
-                self.applied = await self.migrate(self.up_to)
-            elif check_schema:
-                await self.check_schema()
-            self._reader = await self._connect()
-            await self._reader.execute("PRAGMA query_only=ON")
-        except sqlite3.DatabaseError as exc:
-            await self.close()
-            raise UnusableDatabase(f"{self.path}: {exc}") from exc
-        except BaseException:
-            await self.close()
-            raise
-
-    async def _connect(self) -> aiosqlite.Connection:
-        # isolation_level=None: no implicit transactions; `transaction()` says where they are.
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
-        try:
-            conn.row_factory = aiosqlite.Row
-            await conn.execute("PRAGMA foreign_keys=ON")
-            await conn.execute("PRAGMA busy_timeout=5000")
-            await conn.execute("PRAGMA synchronous=NORMAL")
-        except BaseException:
-            await conn.close()  # else its worker thread keeps the process alive
-            raise
-        return conn
+        raise NotImplementedError
 
     async def close(self) -> None:
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
-        self._reader = self._writer = None
+        raise NotImplementedError
 
     async def __aenter__(self) -> Database:
         await self.open()
@@ -194,58 +300,34 @@ class Database:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Run the block as one transaction on the writer; roll back on any exception."""
-        if self._writer is None:
-            raise RuntimeError("database is not open")
-        async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._writer
-            except BaseException:
-                await self._writer.execute("ROLLBACK")
-                raise
-            else:
-                await self._writer.execute("COMMIT")
+    def transaction(self) -> Any:
+        """`async with db.transaction() as tx:` one transaction; rolled back on any
+        exception."""
+        raise NotImplementedError
 
-    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        if self._reader is None:
-            raise RuntimeError("database is not open")
-        # One call on the connection's thread: a cursor left open between calls would
-        # pin the shared reader to an old snapshot and hide commits from other readers.
-        rows = await self._reader.execute_fetchall(sql, bindings(sql, params))
-        return next(iter(rows), None)
-
-    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        if self._reader is None:
-            raise RuntimeError("database is not open")
-        return list(await self._reader.execute_fetchall(sql, bindings(sql, params)))
-
-    async def execute_fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        """The reader's answer, under the name aiosqlite connections use, so a query
-        function can take either the database or a transaction's connection."""
-        return await self.fetchall(sql, params)
-
-    async def fetchvalue(self, sql: str, params: Params = ()) -> Any:
-        row = await self.fetchone(sql, params)
-        return None if row is None else row[0]
-
-    async def data_version(self) -> int:
-        """Changes whenever another connection (another process: the CLI) commits; a cheap
-        way to notice new rows without reading any table."""
-        return int(await self.fetchvalue("PRAGMA data_version"))
+    async def exists(self) -> bool:
+        """Whether a Chapterhouse database is there (for `init` and `migrate`)."""
+        raise NotImplementedError
 
     async def schema_version(self) -> int:
-        if self._writer is None:
-            raise RuntimeError("database is not open")
-        rows = await self._writer.execute_fetchall("PRAGMA user_version")
-        row = next(iter(rows), None)
-        return int(row[0]) if row else 0
+        raise NotImplementedError
+
+    async def data_version(self) -> int:
+        """A number that changes whenever anything commits (here or in another process):
+        caches compare it instead of reading tables."""
+        raise NotImplementedError
+
+    async def wait(self, channel: str, timeout: float) -> bool:  # noqa: ASYNC109
+        """Wait up to `timeout` seconds for a `Tx.notify(channel)` committed by any
+        process; whether one came (False on timeout). May return early spuriously."""
+        raise NotImplementedError
+
+    async def _apply(self, migration: Migration) -> None:
+        raise NotImplementedError
 
     async def check_schema(self) -> None:
         """Refuse a schema older or newer than the one this code was written for."""
-        current, latest = await self.schema_version(), len(bundled_migrations())
+        current, latest = await self.schema_version(), len(bundled_migrations(self.engine))
         self._refuse_newer(current, latest)
         if current < latest:
             raise SchemaOutOfDate(self.path, current, latest)
@@ -258,40 +340,25 @@ class Database:
             )
 
     async def migrate(self, up_to: int | None = None) -> list[Migration]:
-        """Apply every bundled migration newer than the file's version (up to version
+        """Apply every bundled migration newer than the database's version (up to version
         `up_to`, for tests that need an older schema), each in one transaction; returns
         those applied."""
         current = await self.schema_version()
-        migrations = bundled_migrations()
+        migrations = bundled_migrations(self.engine)
         self._refuse_newer(current, len(migrations))
         applied = []
         for migration in migrations[current:up_to]:
-            async with self.transaction() as tx:
-                await _run_script(tx, migration.sql)
-                await tx.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    (migration.version, migration.name, utcnow()),
-                )
-                await tx.execute(f"PRAGMA user_version = {migration.version}")
+            await self._apply(migration)
             log.info("migration applied", version=migration.version, name=migration.name)
             applied.append(migration)
         return applied
 
 
-async def _run_script(tx: aiosqlite.Connection, script: str) -> None:
-    # executescript() would COMMIT first; run statement by statement to stay in the transaction.
-    for statement in _split_statements(script):
-        await tx.execute(statement)
-
-
-def _split_statements(script: str) -> list[str]:
-    statements, buffer = [], ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip():
-                statements.append(buffer.strip())
-            buffer = ""
-    if buffer.strip():
-        raise RuntimeError(f"migration ends with an incomplete statement: {buffer.strip()[:60]}")
-    return statements
+@asynccontextmanager
+async def opened(location: Location, **options: Any) -> AsyncIterator[Database]:
+    db = Database(location, **options)
+    await db.open()
+    try:
+        yield db
+    finally:
+        await db.close()

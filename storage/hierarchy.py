@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
-from storage.database import Database, Row, utcnow
+from storage.database import Conflict, Database, Row, Tx, utcnow
 
 
 class AlreadyAffiliated(Exception):
@@ -36,14 +33,14 @@ class ChapterRef:
 
 
 async def request_parent(
-    tx: aiosqlite.Connection, chapter_id: int, parent_iri: str, join_iri: str
+    tx: Tx, chapter_id: int, parent_iri: str, join_iri: str
 ) -> None:
     try:
         await tx.execute(
             "INSERT INTO parents (chapter_id, parent_iri, state, join_iri, created_at)"
             " VALUES (?, ?, 'requested', ?, ?)",
             (chapter_id, parent_iri, join_iri, utcnow()))
-    except sqlite3.IntegrityError:
+    except Conflict:
         raise AlreadyAffiliated(chapter_id) from None
 
 
@@ -54,7 +51,7 @@ async def parent_of(db: Database, chapter_id: int) -> Parent | None:
 
 
 async def answer_from_parent(
-    tx: aiosqlite.Connection, parent_iri: str, join_iri: str | None, accepted: bool
+    tx: Tx, parent_iri: str, join_iri: str | None, accepted: bool
 ) -> int | None:
     """The child's side of an Accept or Reject of its Join: the local chapter it concerns."""
     where = "parent_iri = ? AND state = 'requested'"
@@ -75,11 +72,11 @@ async def answer_from_parent(
     return chapter_id
 
 
-async def drop_parent(tx: aiosqlite.Connection, chapter_id: int) -> None:
+async def drop_parent(tx: Tx, chapter_id: int) -> None:
     await tx.execute("DELETE FROM parents WHERE chapter_id = ?", (chapter_id,))
 
 
-async def children_of_remote_parent(tx: aiosqlite.Connection, parent_iri: str) -> list[int]:
+async def children_of_remote_parent(tx: Tx, parent_iri: str) -> list[int]:
     """Local chapters whose accepted parent is this chapter (remote, or of this node)."""
     rows = await tx.execute_fetchall(
         "SELECT chapter_id FROM parents WHERE parent_iri = ? AND state = 'accepted'",
@@ -88,7 +85,7 @@ async def children_of_remote_parent(tx: aiosqlite.Connection, parent_iri: str) -
 
 
 async def add_request(
-    tx: aiosqlite.Connection, chapter_id: int, child_iri: str, join_iri: str, state: str
+    tx: Tx, chapter_id: int, child_iri: str, join_iri: str, state: str
 ) -> str:
     """Record a chapter's Join; returns the state it is in (an accepted child stays so)."""
     rows = list(await tx.execute_fetchall(
@@ -110,7 +107,7 @@ async def requests(db: Database, chapter_id: int) -> list[tuple[str, str, str]]:
 
 
 async def decide(
-    tx: aiosqlite.Connection, chapter_id: int, child_iri: str, accept: bool
+    tx: Tx, chapter_id: int, child_iri: str, accept: bool
 ) -> str | None:
     """An organiser's answer; the Join's id, or None if there was no pending request."""
     rows = list(await tx.execute_fetchall(
@@ -124,13 +121,13 @@ async def decide(
     return str(rows[0][0])
 
 
-async def remove_child(tx: aiosqlite.Connection, chapter_id: int, child_iri: str) -> bool:
-    cursor = await tx.execute(
+async def remove_child(tx: Tx, chapter_id: int, child_iri: str) -> bool:
+    changed = await tx.execute(
         "DELETE FROM subchapters WHERE chapter_id = ? AND child_iri = ?", (chapter_id, child_iri))
-    return cursor.rowcount == 1
+    return changed == 1
 
 
-async def parents_of_child(tx: aiosqlite.Connection, child_iri: str) -> list[int]:
+async def parents_of_child(tx: Tx, child_iri: str) -> list[int]:
     """Local chapters that accepted this chapter as a subchapter."""
     rows = await tx.execute_fetchall(
         "SELECT chapter_id FROM subchapters WHERE child_iri = ? AND state = 'accepted'",
@@ -219,13 +216,13 @@ async def subtree_chapters(
     return refs[:limit]
 
 
-async def level_of_local(tx: aiosqlite.Connection, chapter_id: int) -> str | None:
+async def level_of_local(tx: Tx, chapter_id: int) -> str | None:
     rows = list(await tx.execute_fetchall("SELECT level FROM chapters WHERE actor_id = ?",
                                           (chapter_id,)))
     return rows[0][0] if rows else None
 
 
-async def remote_ref_tx(tx: aiosqlite.Connection, iri: str) -> ChapterRef:
+async def remote_ref_tx(tx: Tx, iri: str) -> ChapterRef:
     rows = list(await tx.execute_fetchall("SELECT document FROM remote_actors WHERE iri = ?",
                                           (iri,)))
     return _ref(iri, rows[0][0] if rows else None)
@@ -292,7 +289,7 @@ def _minutes_view(
 
 
 async def accepted_parent(
-    tx: aiosqlite.Connection, chapter_id: int
+    tx: Tx, chapter_id: int
 ) -> tuple[str, str | None] | None:
     """(id, inbox) of a local chapter's accepted parent; the inbox is None when no actor
     of that id is cached (a chapter of this node, or one we never fetched)."""
@@ -304,7 +301,7 @@ async def accepted_parent(
 
 
 async def reached(
-    tx: aiosqlite.Connection, object_iri: str, chapter_id: int, via_id: int
+    tx: Tx, object_iri: str, chapter_id: int, via_id: int
 ) -> None:
     """An object climbed to a chapter of this node from `via_id`, another one: it is now
     among what reached that chapter from below, and a remote object is in the chapter's

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import aiosqlite
-
-from storage.database import Database, utcnow
+from storage.database import Database, Tx, utcnow
 
 
 @dataclass(frozen=True)
@@ -34,18 +32,18 @@ class Follower:
 
 
 async def record_activity(
-    tx: aiosqlite.Connection, iri: str, type_: str, actor_iri: str, document: dict[str, Any]
+    tx: Tx, iri: str, type_: str, actor_iri: str, document: dict[str, Any]
 ) -> bool:
     """Remember an accepted activity; False when it was seen before (a retry or a replay)."""
-    cursor = await tx.execute(
+    changed = await tx.execute(
         "INSERT INTO inbox_activities (iri, type, actor_iri, document, received_at)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT (iri) DO NOTHING",
         (iri, type_, actor_iri, json.dumps(document, ensure_ascii=False), utcnow()),
     )
-    return cursor.rowcount == 1
+    return changed == 1
 
 
-async def local_target(tx: aiosqlite.Connection, handle: str | None) -> LocalTarget | None:
+async def local_target(tx: Tx, handle: str | None) -> LocalTarget | None:
     where = "kind = 'node'" if handle is None else "handle = ?"
     rows = await tx.execute_fetchall(
         f"SELECT id, handle, kind, manually_approves FROM actors WHERE {where}",
@@ -56,7 +54,7 @@ async def local_target(tx: aiosqlite.Connection, handle: str | None) -> LocalTar
 
 
 async def add_follower(
-    tx: aiosqlite.Connection, actor_id: int, follower_iri: str, follow_iri: str, state: str
+    tx: Tx, actor_id: int, follower_iri: str, follow_iri: str, state: str
 ) -> str:
     """Record a follow request; returns the state it ends in (an accepted follow stays so)."""
     rows = list(await tx.execute_fetchall(
@@ -71,7 +69,7 @@ async def add_follower(
 
 
 async def pending_follow(
-    tx: aiosqlite.Connection, actor_id: int, follower_iri: str
+    tx: Tx, actor_id: int, follower_iri: str
 ) -> tuple[bool, str | None]:
     """Whether this follower is waiting for an organiser, and the id of its Follow."""
     rows = await tx.execute_fetchall(
@@ -82,7 +80,7 @@ async def pending_follow(
 
 
 async def set_follower_state(
-    tx: aiosqlite.Connection, actor_id: int, follower_iri: str, state: str | None
+    tx: Tx, actor_id: int, follower_iri: str, state: str | None
 ) -> str | None:
     """Accept (state='accepted') or drop (state=None) a follower; returns its Follow's id."""
     rows = await tx.execute_fetchall(
@@ -106,16 +104,16 @@ async def set_follower_state(
 
 
 async def remove_follower(
-    tx: aiosqlite.Connection, follower_iri: str, actor_id: int | None = None
+    tx: Tx, follower_iri: str, actor_id: int | None = None
 ) -> int:
     if actor_id is None:
-        cursor = await tx.execute("DELETE FROM followers WHERE follower_iri = ?", (follower_iri,))
+        changed = await tx.execute("DELETE FROM followers WHERE follower_iri = ?", (follower_iri,))
     else:
-        cursor = await tx.execute(
+        changed = await tx.execute(
             "DELETE FROM followers WHERE follower_iri = ? AND actor_id = ?",
             (follower_iri, actor_id),
         )
-    return cursor.rowcount
+    return changed
 
 
 async def followers_of(db: Database, actor_id: int, state: str | None = None) -> list[Follower]:
@@ -129,7 +127,7 @@ async def followers_of(db: Database, actor_id: int, state: str | None = None) ->
 
 
 async def add_following(
-    tx: aiosqlite.Connection, actor_id: int, target_iri: str, follow_iri: str
+    tx: Tx, actor_id: int, target_iri: str, follow_iri: str
 ) -> None:
     await tx.execute(
         "INSERT INTO following (actor_id, target_iri, state, follow_iri, created_at)"
@@ -148,7 +146,7 @@ async def following_follow_iri(db: Database, actor_id: int, target_iri: str) -> 
 
 
 async def answer_follow(
-    tx: aiosqlite.Connection, target_iri: str, follow_iri: str | None, accepted: bool
+    tx: Tx, target_iri: str, follow_iri: str | None, accepted: bool
 ) -> int:
     """Apply a remote actor's Accept or Reject of a Follow that one of ours sent."""
     params: tuple[str, ...]
@@ -157,28 +155,28 @@ async def answer_follow(
     else:
         where, params = "target_iri = ?", (target_iri,)
     if accepted:
-        cursor = await tx.execute(
+        changed = await tx.execute(
             f"UPDATE following SET state = 'accepted' WHERE {where}", params
         )
     else:
-        cursor = await tx.execute(f"DELETE FROM following WHERE {where}", params)
-    return cursor.rowcount
+        changed = await tx.execute(f"DELETE FROM following WHERE {where}", params)
+    return changed
 
 
-async def remove_following(tx: aiosqlite.Connection, actor_id: int, target_iri: str) -> None:
+async def remove_following(tx: Tx, actor_id: int, target_iri: str) -> None:
     await tx.execute(
         "DELETE FROM following WHERE actor_id = ? AND target_iri = ?", (actor_id, target_iri)
     )
 
 
-async def is_followed_by_local(tx: aiosqlite.Connection, remote_iri: str) -> bool:
+async def is_followed_by_local(tx: Tx, remote_iri: str) -> bool:
     rows = await tx.execute_fetchall(
         "SELECT 1 FROM following WHERE target_iri = ? AND state = 'accepted'", (remote_iri,)
     )
     return next(iter(rows), None) is not None
 
 
-async def actor_ids(tx: aiosqlite.Connection, handles: list[str]) -> list[int]:
+async def actor_ids(tx: Tx, handles: list[str]) -> list[int]:
     """Ids of the local actors with these handles."""
     if not handles:
         return []
@@ -188,7 +186,7 @@ async def actor_ids(tx: aiosqlite.Connection, handles: list[str]) -> list[int]:
 
 
 async def concerned_actor_ids(
-    tx: aiosqlite.Connection, handles: list[str], author: str
+    tx: Tx, handles: list[str], author: str
 ) -> list[int]:
     """Local actors named by these handles, and those that follow `author` (accepted)."""
     marks = ",".join("?" * len(handles)) or "NULL"
@@ -230,7 +228,7 @@ def _version(updated: Any, published: Any) -> datetime:
 
 
 async def store_remote_object(
-    tx: aiosqlite.Connection, fields: dict[str, Any], audience: list[int],
+    tx: Tx, fields: dict[str, Any], audience: list[int],
     via: str | None = None, newer_only: bool = False,
 ) -> Stored:
     """Store a remote object, or replace the stored one with this version.
@@ -277,7 +275,7 @@ async def store_remote_object(
     return outcome
 
 
-async def remote_object_author(tx: aiosqlite.Connection, iri: str) -> str | None:
+async def remote_object_author(tx: Tx, iri: str) -> str | None:
     rows = await tx.execute_fetchall(
         "SELECT attributed_to FROM remote_objects WHERE iri = ?", (iri,)
     )
@@ -285,15 +283,15 @@ async def remote_object_author(tx: aiosqlite.Connection, iri: str) -> str | None
     return None if row is None else row[0]
 
 
-async def delete_remote_object(tx: aiosqlite.Connection, iri: str) -> bool:
+async def delete_remote_object(tx: Tx, iri: str) -> bool:
     """Keep a tombstone: a later Create with the same id is refused. False when it was
     already one."""
-    cursor = await tx.execute(
+    changed = await tx.execute(
         "UPDATE remote_objects SET deleted_at = ?, content = '', summary = NULL, document = '{}'"
         " WHERE iri = ? AND deleted_at IS NULL",
         (utcnow(), iri),
     )
-    return cursor.rowcount > 0
+    return changed > 0
 
 
 async def remote_objects_for(db: Database, actor_id: int) -> list[dict[str, Any]]:
@@ -307,7 +305,7 @@ async def remote_objects_for(db: Database, actor_id: int) -> list[dict[str, Any]
 
 
 async def add_reaction(
-    tx: aiosqlite.Connection, object_iri: str, kind: str, actor_iri: str, activity_iri: str
+    tx: Tx, object_iri: str, kind: str, actor_iri: str, activity_iri: str
 ) -> bool:
     rows = await tx.execute_fetchall(
         "SELECT id FROM objects WHERE iri = ? AND deleted_at IS NULL", (object_iri,)
@@ -324,7 +322,7 @@ async def add_reaction(
 
 
 async def remove_reaction(
-    tx: aiosqlite.Connection, kind: str, actor_iri: str, activity_iri: str | None,
+    tx: Tx, kind: str, actor_iri: str, activity_iri: str | None,
     object_iri: str | None,
 ) -> None:
     if activity_iri:
@@ -340,7 +338,7 @@ async def remove_reaction(
         )
 
 
-async def add_block(tx: aiosqlite.Connection, actor_id: int, blocker: str) -> None:
+async def add_block(tx: Tx, actor_id: int, blocker: str) -> None:
     await tx.execute(
         "INSERT INTO blocks (actor_id, blocker, created_at) VALUES (?, ?, ?)"
         " ON CONFLICT DO NOTHING",
@@ -354,31 +352,31 @@ async def add_block(tx: aiosqlite.Connection, actor_id: int, blocker: str) -> No
     )
 
 
-async def remove_block(tx: aiosqlite.Connection, actor_id: int, blocker: str) -> None:
+async def remove_block(tx: Tx, actor_id: int, blocker: str) -> None:
     await tx.execute("DELETE FROM blocks WHERE actor_id = ? AND blocker = ?", (actor_id, blocker))
 
 
-async def recorded_activity(tx: aiosqlite.Connection, iri: str) -> dict[str, Any] | None:
+async def recorded_activity(tx: Tx, iri: str) -> dict[str, Any] | None:
     """An activity this node accepted earlier, as it arrived."""
     rows = await tx.execute_fetchall("SELECT document FROM inbox_activities WHERE iri = ?", (iri,))
     row = next(iter(rows), None)
     return json.loads(row[0]) if row else None
 
 
-async def local_object_actor(tx: aiosqlite.Connection, iri: str) -> int | None:
+async def local_object_actor(tx: Tx, iri: str) -> int | None:
     rows = await tx.execute_fetchall("SELECT actor_id FROM objects WHERE iri = ?", (iri,))
     row = next(iter(rows), None)
     return None if row is None else int(row[0])
 
 
-async def forget_remote_actor(tx: aiosqlite.Connection, iri: str) -> None:
+async def forget_remote_actor(tx: Tx, iri: str) -> None:
     """A remote actor deleted itself: its follows go, its cached document and keys too."""
     await tx.execute("DELETE FROM followers WHERE follower_iri = ?", (iri,))
     await tx.execute("DELETE FROM following WHERE target_iri = ?", (iri,))
     await tx.execute("DELETE FROM remote_actors WHERE iri = ?", (iri,))
 
 
-async def handle_of_tx(tx: aiosqlite.Connection, actor_id: int) -> str | None:
+async def handle_of_tx(tx: Tx, actor_id: int) -> str | None:
     rows = list(await tx.execute_fetchall("SELECT handle FROM actors WHERE id = ?",
                                           (actor_id,)))
     return rows[0][0] if rows else None

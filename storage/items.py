@@ -7,9 +7,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-import aiosqlite
-
-from storage.database import Database, Row, utcnow
+from storage.database import Database, Reader, Row, Tx, utcnow
 from storage.outbox import insert_activity, insert_object, queue_delivery, queue_fanout
 from storage.paging import Cursor, Page, keyset
 
@@ -26,7 +24,7 @@ def _values(item: Any) -> dict[str, Any]:
 
 
 async def create(
-    tx: aiosqlite.Connection, actor_id: int, item: Any, document: dict[str, Any],
+    tx: Tx, actor_id: int, item: Any, document: dict[str, Any],
     activity: dict[str, Any], published: str, also_to: list[str] | None = None,
 ) -> None:
     """Store an item, its AS2 object and its Create, and queue the fan-out (and the
@@ -50,7 +48,7 @@ async def create(
 
 
 async def replace(
-    tx: aiosqlite.Connection, object_iri: str, actor_id: int, item: Any,
+    tx: Tx, object_iri: str, actor_id: int, item: Any,
     document: dict[str, Any], activity: dict[str, Any] | None, updated: str | None,
     also_to: list[str] | None = None,
 ) -> None:
@@ -86,7 +84,7 @@ async def by_iri(db: Database, object_iri: str) -> Row | None:
 
 
 async def by_iri_tx(
-    tx: Database | aiosqlite.Connection, object_iri: str
+    tx: Reader, object_iri: str
 ) -> Row | None:
     """By a transaction that will write what it read (or by the reader)."""
     rows = await tx.execute_fetchall(f"{_SELECT} WHERE i.object_iri = ?", (object_iri,))
@@ -155,7 +153,7 @@ async def current_poll(db: Database, actor_id: int | None = None) -> Row | None:
 
 
 async def vote_counts(
-    db: Database | aiosqlite.Connection, item_id: int
+    db: Reader, item_id: int
 ) -> tuple[dict[str, int], int]:
     """(votes per option, distinct voters)."""
     rows = await db.execute_fetchall(
@@ -165,7 +163,7 @@ async def vote_counts(
     return {r[0]: int(r[1]) for r in rows}, int(next(iter(voters))[0])
 
 
-async def has_voted(tx: aiosqlite.Connection, item_id: int, voter: str) -> bool:
+async def has_voted(tx: Tx, item_id: int, voter: str) -> bool:
     rows = await tx.execute_fetchall(
         "SELECT 1 FROM poll_votes WHERE item_id = ? AND voter = ? LIMIT 1", (item_id, voter)
     )
@@ -173,36 +171,36 @@ async def has_voted(tx: aiosqlite.Connection, item_id: int, voter: str) -> bool:
 
 
 async def add_vote(
-    tx: aiosqlite.Connection, item_id: int, voter: str, choice: str, note_iri: str
+    tx: Tx, item_id: int, voter: str, choice: str, note_iri: str
 ) -> bool:
-    cursor = await tx.execute(
+    changed = await tx.execute(
         "INSERT INTO poll_votes (item_id, voter, choice, note_iri, created_at)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (item_id, voter, choice, note_iri, utcnow()))
-    return cursor.rowcount == 1
+    return changed == 1
 
 
-async def participant_count(db: Database | aiosqlite.Connection, item_id: int) -> int:
+async def participant_count(db: Reader, item_id: int) -> int:
     rows = await db.execute_fetchall(
         "SELECT count(*) FROM event_participants WHERE item_id = ?", (item_id,))
     return int(next(iter(rows))[0])
 
 
 async def add_participant(
-    tx: aiosqlite.Connection, item_id: int, participant: str, join_iri: str
+    tx: Tx, item_id: int, participant: str, join_iri: str
 ) -> bool:
-    cursor = await tx.execute(
+    changed = await tx.execute(
         "INSERT INTO event_participants (item_id, participant, join_iri, created_at)"
         " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (item_id, participant, join_iri, utcnow()))
-    return cursor.rowcount == 1
+    return changed == 1
 
 
-async def remove_participant(tx: aiosqlite.Connection, item_id: int, participant: str) -> bool:
-    cursor = await tx.execute(
+async def remove_participant(tx: Tx, item_id: int, participant: str) -> bool:
+    changed = await tx.execute(
         "DELETE FROM event_participants WHERE item_id = ? AND participant = ?",
         (item_id, participant))
-    return cursor.rowcount == 1
+    return changed == 1
 
 
 async def polls_to_close(db: Database, now_iso: str) -> list[Row]:
@@ -211,10 +209,10 @@ async def polls_to_close(db: Database, now_iso: str) -> list[Row]:
         " AND i.closes_at <= ?", (now_iso,))
 
 
-async def set_closed(tx: aiosqlite.Connection, item_id: int, when: str) -> bool:
-    cursor = await tx.execute(
+async def set_closed(tx: Tx, item_id: int, when: str) -> bool:
+    changed = await tx.execute(
         "UPDATE items SET closed_at = ? WHERE id = ? AND closed_at IS NULL", (when, item_id))
-    return cursor.rowcount == 1
+    return changed == 1
 
 
 _REPLY = ("SELECT o.iri, o.attributed_to, o.content, o.published, r.name AS author_name,"

@@ -9,9 +9,15 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiosqlite
+from storage.database import Database, Reader, Tx, utcnow
+from storage.timestamps import at
 
-from storage.database import Database, utcnow
+# Notified when work is queued: the delivery worker of every process waits on it.
+QUEUE_CHANNEL = "chapterhouse_queue"
+
+
+def moment(unix: float) -> datetime:
+    return datetime.fromtimestamp(unix, UTC)
 
 PROBE_INTERVAL = 3600.0  # seconds between tries of a host marked unavailable
 
@@ -60,21 +66,18 @@ class HostQueue:
 
 
 async def insert_activity(
-    tx: aiosqlite.Connection, iri: str, actor_id: int, type_: str, public: bool,
+    tx: Tx, iri: str, actor_id: int, type_: str, public: bool,
     document: dict[str, Any], published: str,
 ) -> int:
-    cursor = await tx.execute(
+    return await tx.insert(
         "INSERT INTO activities (iri, actor_id, type, public, document, published)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (iri, actor_id, type_, int(public), json.dumps(document, ensure_ascii=False), published),
+        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        (iri, actor_id, type_, public, json.dumps(document, ensure_ascii=False), published),
     )
-    # None only when nothing was inserted, and a failed INSERT raises instead.
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
 
 
 async def insert_object(
-    tx: aiosqlite.Connection, iri: str, actor_id: int, type_: str, document: dict[str, Any],
+    tx: Tx, iri: str, actor_id: int, type_: str, document: dict[str, Any],
     published: str,
 ) -> None:
     await tx.execute(
@@ -83,7 +86,8 @@ async def insert_object(
     )
 
 
-async def queue_fanout(tx: aiosqlite.Connection, activity_id: int, actor_id: int) -> None:
+async def queue_fanout(tx: Tx, activity_id: int, actor_id: int) -> None:
+    tx.notify(QUEUE_CHANNEL)
     await tx.execute(
         "INSERT INTO fanouts (activity_id, actor_id, created_at) VALUES (?, ?, ?)",
         (activity_id, actor_id, utcnow()),
@@ -91,18 +95,19 @@ async def queue_fanout(tx: aiosqlite.Connection, activity_id: int, actor_id: int
 
 
 async def queue_delivery(
-    tx: aiosqlite.Connection, activity_id: int, inbox: str, now: float
+    tx: Tx, activity_id: int, inbox: str, now: float
 ) -> None:
+    tx.notify(QUEUE_CHANNEL)
     stamp = utcnow()
     await tx.execute(
         "INSERT INTO deliveries (activity_id, inbox, host, state, next_attempt_at, created_at,"
         " updated_at) VALUES (?, ?, ?, 'queued', ?, ?, ?) ON CONFLICT DO NOTHING",
-        (activity_id, inbox, urlsplit(inbox).netloc.lower(), now, stamp, stamp),
+        (activity_id, inbox, urlsplit(inbox).netloc.lower(), moment(now), stamp, stamp),
     )
 
 
 async def publish_in(
-    tx: aiosqlite.Connection, actor_id: int, activity_iri: str, activity_type: str,
+    tx: Tx, actor_id: int, activity_iri: str, activity_type: str,
     activity: dict[str, Any], new_object: tuple[str, str, dict[str, Any]] | None = None,
     deleted_object: str | None = None, also_to: list[str] | None = None,
 ) -> Published:
@@ -126,14 +131,14 @@ async def publish_in(
         tx, activity_iri, actor_id, activity_type, True, activity, now
     )
     await queue_fanout(tx, activity_id, actor_id)
-    moment = time.time()
+    unix_now = time.time()
     for inbox in dict.fromkeys(also_to or []):
-        await queue_delivery(tx, activity_id, inbox, moment)
+        await queue_delivery(tx, activity_id, inbox, unix_now)
     return Published(activity_id, activity_iri)
 
 
 async def local_object(
-    db: Database | aiosqlite.Connection, iri: str
+    db: Reader, iri: str
 ) -> tuple[dict[str, Any], int, str | None] | None:
     """(document, actor id, deleted_at) of a local object."""
     rows = await db.execute_fetchall(
@@ -180,7 +185,7 @@ async def expand_fanouts(db: Database, now: float, limit: int = 10) -> int:
                 " JOIN remote_actors r ON r.iri = fo.follower_iri"
                 " WHERE f.id = ? AND fo.state = 'accepted'"
                 " ON CONFLICT DO NOTHING",
-                (now, stamp, stamp, fanout_id),
+                (moment(now), stamp, stamp, fanout_id),
             )
             await tx.execute("DELETE FROM fanouts WHERE id = ?", (fanout_id,))
     return len(rows)
@@ -197,7 +202,7 @@ async def claim_due(db: Database, now: float, lease: float, limit: int) -> list[
             " AND (d.locked_until IS NULL OR d.locked_until <= :now)"
             " AND (h.unavailable_since IS NULL OR h.next_probe_at <= :now)"
             " ORDER BY d.next_attempt_at, d.id LIMIT :limit",
-            {"now": now, "limit": limit},
+            {"now": moment(now), "limit": limit},
         )
         candidates = rows
         chosen, probed = [], set()
@@ -212,11 +217,11 @@ async def claim_due(db: Database, now: float, lease: float, limit: int) -> list[
         marks = ",".join("?" * len(chosen))
         await tx.execute(
             f"UPDATE deliveries SET locked_until = ? WHERE id IN ({marks})",
-            (now + lease, *chosen),
+            (moment(now + lease), *chosen),
         )
         await tx.executemany(
             "UPDATE hosts SET next_probe_at = ? WHERE host = ?",
-            [(now + PROBE_INTERVAL, host) for host in probed],
+            [(moment(now + PROBE_INTERVAL), host) for host in probed],
         )
         rows = await tx.execute_fetchall(
             "SELECT d.id, d.activity_id, d.inbox, d.host, d.attempts, a.actor_id, a.document"
@@ -233,7 +238,7 @@ async def finish(db: Database, outcomes: list[Outcome], now: float, unavailable_
         await tx.executemany(
             "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,"
             " locked_until = NULL, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?",
-            [(o.state, o.attempts, o.next_attempt_at, o.status, o.error, stamp, o.id)
+            [(o.state, o.attempts, moment(o.next_attempt_at), o.status, o.error, stamp, o.id)
              for o in outcomes],
         )
         answered = {o.host for o in outcomes if o.host_answered}
@@ -242,18 +247,18 @@ async def finish(db: Database, outcomes: list[Outcome], now: float, unavailable_
             "INSERT INTO hosts (host, last_success_at) VALUES (?, ?)"
             " ON CONFLICT (host) DO UPDATE SET failures = 0, unavailable_since = NULL,"
             " next_probe_at = NULL, last_success_at = excluded.last_success_at",
-            [(host, now) for host in answered],
+            [(host, moment(now)) for host in answered],
         )
         await tx.executemany(
             "INSERT INTO hosts (host, failures, last_failure_at) VALUES (?, 1, ?)"
             " ON CONFLICT (host) DO UPDATE SET failures = failures + 1,"
             " last_failure_at = excluded.last_failure_at",
-            [(host, now) for host in failed],
+            [(host, moment(now)) for host in failed],
         )
         await tx.execute(
             "UPDATE hosts SET unavailable_since = ?, next_probe_at = ?"
             " WHERE unavailable_since IS NULL AND failures >= ?",
-            (now, now + PROBE_INTERVAL, unavailable_after),
+            (moment(now), moment(now + PROBE_INTERVAL), unavailable_after),
         )
 
 
@@ -261,7 +266,7 @@ async def next_due(db: Database) -> float | None:
     due = await db.fetchvalue(
         "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'queued'"
     )
-    return None if due is None else float(due)
+    return None if due is None else at(due).timestamp()
 
 
 async def pending_fanouts(db: Database) -> int:
@@ -272,13 +277,13 @@ async def overdue(db: Database, before: float) -> int:
     """Deliveries and fan-outs that a running worker would have taken up before `before`:
     due, not leased, to a host that is not waiting for its hourly probe. Many of them mean
     the worker is far behind or not running at all."""
-    stamp = datetime.fromtimestamp(before, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = moment(before)
     deliveries = await db.fetchvalue(
         "SELECT count(*) FROM deliveries d LEFT JOIN hosts h ON h.host = d.host"
         " WHERE d.state = 'queued' AND d.next_attempt_at < :before"
         " AND (d.locked_until IS NULL OR d.locked_until < :before)"
         " AND (h.unavailable_since IS NULL OR h.next_probe_at < :before)",
-        {"before": before},
+        {"before": stamp},
     )
     fanouts = await db.fetchvalue("SELECT count(*) FROM fanouts WHERE created_at < ?", (stamp,))
     return int(deliveries) + int(fanouts)
@@ -304,25 +309,25 @@ async def retry_now(db: Database, now: float, host: str | None = None) -> int:
     """Make every waiting delivery (to one host) due now and forget the host's failures."""
     where, params = ("", ()) if host is None else (" AND host = ?", (host,))
     async with db.transaction() as tx:
-        cursor = await tx.execute(
+        changed = await tx.execute(
             "UPDATE deliveries SET next_attempt_at = ?, locked_until = NULL"
             f" WHERE state = 'queued'{where}",
-            (now, *params),
+            (moment(now), *params),
         )
         await tx.execute(
             f"UPDATE hosts SET failures = 0, unavailable_since = NULL, next_probe_at = NULL"
             f" WHERE 1 = 1{where}",
             params,
         )
-        return cursor.rowcount
+        return changed
 
 
 async def release_leases(db: Database) -> int:
     """Free the leases of a worker that died with this process (one node, one worker):
     what it was sending is due again at once, not when the lease would have run out."""
     async with db.transaction() as tx:
-        cursor = await tx.execute(
+        changed = await tx.execute(
             "UPDATE deliveries SET locked_until = NULL"
             " WHERE state = 'queued' AND locked_until IS NOT NULL"
         )
-        return cursor.rowcount
+        return changed

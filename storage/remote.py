@@ -6,9 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import aiosqlite
-
-from storage.database import Database, utcnow
+from storage.database import Database, Tx, utcnow
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,7 @@ async def save_actor(
     """Insert or refresh a remote actor and replace its keys, in one transaction."""
     now = utcnow()
     async with db.transaction() as tx:
-        cursor = await tx.execute(
+        row = await tx.fetchone(
             "INSERT INTO remote_actors"
             " (iri, type, host, inbox, shared_inbox, username, name, document, fetched_at)"
             " VALUES (:iri, :type, :host, :inbox, :shared_inbox, :username, :name, :document, :now)"
@@ -56,7 +54,6 @@ async def save_actor(
             " RETURNING id",
             {**actor, "document": json.dumps(document), "now": now},
         )
-        row = await cursor.fetchone()
         # An upsert with RETURNING always answers its one row, inserted or updated.
         assert row is not None
         actor_id = row[0]
@@ -83,7 +80,7 @@ async def actor(db: Database, iri: str) -> RemoteActor | None:
     return None if row is None else RemoteActor(**dict(row))
 
 
-async def inboxes_of(tx: aiosqlite.Connection, iris: list[str]) -> list[str]:
+async def inboxes_of(tx: Tx, iris: list[str]) -> list[str]:
     """The inboxes of those of these remote actors we know, in the caller's transaction."""
     if not iris:
         return []

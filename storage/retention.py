@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from storage.database import Database
+from storage.timestamps import at
 
 log = structlog.get_logger(__name__)
 
@@ -24,9 +25,6 @@ BATCH = 1000
 EVERY = 3600.0  # seconds between rounds: a day's rows are few, and a round is cheap
 
 
-def stamp(moment: datetime) -> str:
-    """A time as the tables store it (`utcnow()`), so text comparison is time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def prune_deliveries(db: Database, before: datetime, batch: int = BATCH) -> int:
@@ -36,19 +34,19 @@ async def prune_deliveries(db: Database, before: datetime, batch: int = BATCH) -
     one is kept until it finished (`updated_at`) before the cut-off, so the operator sees
     what failed for the whole window. Returns how many rows went.
     """
-    cutoff, after, removed = stamp(before), 0, 0
+    cutoff, after, removed = before, 0, 0
     while True:
         rows = await db.fetchall(
             "SELECT id, state, created_at, updated_at FROM deliveries WHERE id > ?"
             " ORDER BY id LIMIT ?",
             (after, batch),
         )
-        doomed = [r[0] for r in rows if r[1] != "queued" and r[3] < cutoff]
+        doomed = [r[0] for r in rows if r[1] != "queued" and at(r[3]) < cutoff]
         removed += await _delete(db, "deliveries", doomed,
                                  " AND state <> 'queued' AND updated_at < ?", cutoff)
         # updated_at >= created_at: once a row was created after the cut-off, so were all
         # the rows after it, and none of them can have finished before it.
-        if len(rows) < batch or any(r[2] >= cutoff for r in rows):
+        if len(rows) < batch or any(at(r[2]) >= cutoff for r in rows):
             return removed
         after = rows[-1][0]
 
@@ -61,7 +59,7 @@ async def prune_received(db: Database, before: datetime, batch: int = BATCH) -> 
     names the activity only by its id needs the record to know what to undo, and an
     organiser's answer to a follow or join request quotes it. Returns how many rows went.
     """
-    cutoff, after, removed = stamp(before), 0, 0
+    cutoff, after, removed = before, 0, 0
     while True:
         rows = await db.fetchall(
             "SELECT a.id, a.received_at,"
@@ -72,26 +70,26 @@ async def prune_received(db: Database, before: datetime, batch: int = BATCH) -> 
             "       ORDER BY id LIMIT ?) a ORDER BY a.id",
             (after, batch),
         )
-        doomed = [r[0] for r in rows if r[1] < cutoff and not r[2]]
+        doomed = [r[0] for r in rows if at(r[1]) < cutoff and not r[2]]
         # Nothing refers to an activity that arrived before the cut-off unless it already
         # did when the batch was read: references are made as an activity is received.
         removed += await _delete(db, "inbox_activities", doomed, " AND received_at < ?", cutoff)
-        if len(rows) < batch or rows[-1][1] >= cutoff:
+        if len(rows) < batch or at(rows[-1][1]) >= cutoff:
             return removed
         after = rows[-1][0]
 
 
-async def _delete(db: Database, table: str, ids: list[int], guard: str, cutoff: str) -> int:
+async def _delete(db: Database, table: str, ids: list[int], guard: str, cutoff: datetime) -> int:
     if not ids:
         return 0
     marks = ",".join("?" * len(ids))
     async with db.transaction() as tx:
         # The guard repeats the test: a row that changed since it was read stays.
-        cursor = await tx.execute(
+        changed = await tx.execute(
             f"DELETE FROM {table} WHERE id IN ({marks}){guard}", (*ids, cutoff)
         )
     await asyncio.sleep(0)  # let the writers that waited go first
-    return cursor.rowcount
+    return changed
 
 
 async def prune(

@@ -1,16 +1,54 @@
 from __future__ import annotations
 
-import sqlite3
+import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import structlog
 
+from chapterhouse.harness import POSTGRES_ENV, new_storage_url
+from chapterhouse.pg_cluster import Cluster
 from tests.nodes import Node
 
 AS2 = "application/activity+json"
 FOLLOWERS_OF_IRELAND = 45
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--engine", choices=("sqlite", "postgresql"),
+        default=os.environ.get("CHAPTERHOUSE_TEST_ENGINE", "sqlite"),
+        help="the storage engine every node and database of the run uses: the embedded "
+             "SQLite, or PostgreSQL in a throwaway cluster started for the run")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"storage engine: {config.getoption('--engine')}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The run's storage engine. On PostgreSQL, a cluster of the run's own (initdb into a
+    temporary directory), where every node the harness makes gets a database."""
+    name = request.config.getoption("--engine")
+    if name != "postgresql":
+        yield name
+        return
+    with Cluster() as cluster:
+        os.environ[POSTGRES_ENV] = cluster.url()
+        try:
+            yield name
+        finally:
+            os.environ.pop(POSTGRES_ENV, None)
+
+
+@pytest.fixture
+def store_location(tmp_path: Path, engine: str) -> Path | str:
+    """Where a test's own database goes: a SQLite file in its temporary directory, or a new
+    database in the run's PostgreSQL cluster."""
+    return new_storage_url() or tmp_path / "chapterhouse.sqlite3"
 
 
 @pytest.fixture(autouse=True)
@@ -43,18 +81,15 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
         assert result.returncode == 0, result.stderr
     # Followers arrive through the inbox (a later issue); here they are rows in the same
     # table, so that paging is checked on a collection with more than one page.
-    with sqlite3.connect(node.database) as conn:
-        (ireland,) = conn.execute("SELECT id FROM actors WHERE handle = 'ireland'").fetchone()
-        conn.executemany(
-            "INSERT INTO followers (actor_id, follower_iri, state, created_at)"
-            " VALUES (?, ?, 'accepted', '2026-11-01T00:00:00Z')",
-            [(ireland, f"https://social.example/users/f{i}") for i in range(FOLLOWERS_OF_IRELAND)],
-        )
-        conn.execute(
-            "INSERT INTO followers (actor_id, follower_iri, state, created_at)"
-            " VALUES (?, ?, 'requested', '2026-11-01T00:00:00Z')",
-            (ireland, "https://social.example/users/pending"),
-        )
+    ((ireland,),) = node.sql("SELECT id FROM actors WHERE handle = 'ireland'")
+    created = datetime(2026, 11, 1, tzinfo=UTC)
+    node.sql_many(
+        "INSERT INTO followers (actor_id, follower_iri, state, created_at)"
+        " VALUES (?, ?, ?, ?)",
+        [(ireland, f"https://social.example/users/f{i}", "accepted", created)
+         for i in range(FOLLOWERS_OF_IRELAND)]
+        + [(ireland, "https://social.example/users/pending", "requested", created)],
+    )
     node.start()
     yield node
     node.stop()
