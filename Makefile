@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 PEER := tests/peers/fedify
 DEMO ?= .demo
 PORT ?= 8080
+JOBS ?= 2
 
 .PHONY: run demo test lint bench clean
 
@@ -39,10 +40,13 @@ run: $(BIN)/chapterhouse
 demo: $(BIN)/chapterhouse
 	$(BIN)/chapterhouse demo
 
+# Every test on SQLite, then every test on PostgreSQL (a throwaway cluster the tests start:
+# Debian's server binaries must be installed, as .ci/run does); two workers each.
 test: $(BIN)/chapterhouse $(PEER)/node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(JOBS) --engine sqlite
+	$(BIN)/pytest -n $(JOBS) --engine postgresql
 
 bench: $(BIN)/chapterhouse
 	$(BIN)/python bench/discovery.py
