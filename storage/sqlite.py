@@ -3,6 +3,15 @@
 Every write runs inside one `BEGIN IMMEDIATE` on the writer (so two writers never
 interleave and a failed write leaves nothing behind); reads go to the reader, which in WAL
 mode sees the last committed state without waiting for the writer.
+
+The writer's statements run on the event loop's own thread. They are point reads and
+writes of a few rows, each a few microseconds, while handing a statement to another thread
+(aiosqlite) costs about 50 µs each way; writes are serial anyway, so those hand-offs were
+most of the time an inbox POST held the write lock (bench/inbox_throughput.py). What could
+block the loop is a lock held by another process (a CLI command): `BEGIN IMMEDIATE` does
+not wait inside SQLite but sleeps asynchronously and tries again. The reader stays on
+aiosqlite's thread: a page's queries can take milliseconds, and the loop keeps serving
+while they run.
 """
 
 from __future__ import annotations
@@ -70,31 +79,34 @@ def _timestamp_text(value: Any) -> str | None:
     return None if moment is None else to_text(moment)
 
 
+# How long BEGIN IMMEDIATE keeps trying while another process writes, and how long a
+# statement inside a transaction may wait inside SQLite (blocking the loop) at most.
+BUSY_SECONDS = 5.0
+STATEMENT_BUSY_MS = 20
+
+
 class SqliteTx(Tx):
     dialect = DIALECT
 
-    def __init__(self, conn: aiosqlite.Connection, channels: set[str]) -> None:
+    def __init__(self, conn: sqlite3.Connection, channels: set[str]) -> None:
         self._conn = conn
         self._channels = channels
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         try:
-            return list(await self._conn.execute_fetchall(sql, _bound(sql, params)))
+            return self._conn.execute(sql, _bound(sql, params)).fetchall()
         except sqlite3.Error as exc:
             raise (_translate(exc) or exc) from None
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         try:
-            cursor = await self._conn.execute(sql, _bound(sql, params))
+            return self._conn.execute(sql, _bound(sql, params)).rowcount
         except sqlite3.Error as exc:
             raise (_translate(exc) or exc) from None
-        count = cursor.rowcount
-        await cursor.close()
-        return count
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         try:
-            await self._conn.executemany(sql, [_bound(sql, row) for row in rows])
+            self._conn.executemany(sql, [_bound(sql, row) for row in rows])
         except sqlite3.Error as exc:
             raise (_translate(exc) or exc) from None
 
@@ -110,7 +122,7 @@ class SqliteDatabase(Database):
                  up_to: int | None = None) -> None:
         super().__init__(Path(location), migrate=migrate, up_to=up_to)
         self.file = Path(location)
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
         self._events: dict[str, asyncio.Event] = {}
@@ -125,10 +137,7 @@ class SqliteDatabase(Database):
             raise UnusableDatabase(f"{self.file} does not exist; create a node with "
                                    "`chapterhouse init`")
         try:
-            self._writer = await self._connect()
-            await self._writer.execute("PRAGMA journal_mode=WAL")
-            await self._writer.create_function("ch_timestamp", 1, _timestamp_text,
-                                               deterministic=True)
+            self._writer = self._connect_writer()
             if self.migrate_on_open:
                 self.applied = await self.migrate(self.up_to)
             elif check_schema:
@@ -141,6 +150,21 @@ class SqliteDatabase(Database):
         except BaseException:
             await self.close()
             raise
+
+    def _connect_writer(self) -> sqlite3.Connection:
+        # isolation_level=None: no implicit transactions; `transaction()` says where they are.
+        conn = sqlite3.connect(self.file, isolation_level=None, check_same_thread=False)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute(f"PRAGMA busy_timeout={STATEMENT_BUSY_MS}")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.create_function("ch_timestamp", 1, _timestamp_text, deterministic=True)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     async def _connect(self) -> aiosqlite.Connection:
         # isolation_level=None: no implicit transactions; `transaction()` says where they are.
@@ -156,9 +180,10 @@ class SqliteDatabase(Database):
         return conn
 
     async def close(self) -> None:
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
+        if self._reader is not None:
+            await self._reader.close()
+        if self._writer is not None:
+            self._writer.close()
         self._reader = self._writer = None
 
     @asynccontextmanager
@@ -169,17 +194,19 @@ class SqliteDatabase(Database):
             raise RuntimeError("database is not open")
         channels: set[str] = set()
         async with self._write_lock:
+            writer = self._writer
+            await _begin(writer)
             try:
-                await self._writer.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise (_translate(exc) or exc) from None
-            try:
-                yield SqliteTx(self._writer, channels)
+                yield SqliteTx(writer, channels)
             except BaseException:
-                await self._writer.execute("ROLLBACK")
+                writer.execute("ROLLBACK")
                 raise
             else:
-                await self._writer.execute("COMMIT")
+                try:
+                    writer.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    writer.execute("ROLLBACK")
+                    raise (_translate(exc) or exc) from None
         for channel in channels:
             self._event(channel).set()
 
@@ -224,8 +251,7 @@ class SqliteDatabase(Database):
     async def schema_version(self) -> int:
         if self._writer is None:
             raise RuntimeError("database is not open")
-        rows = await self._writer.execute_fetchall("PRAGMA user_version")
-        row = next(iter(rows), None)
+        row = self._writer.execute("PRAGMA user_version").fetchone()
         return int(row[0]) if row else 0
 
     async def _apply(self, migration: Migration) -> None:
@@ -243,6 +269,21 @@ class SqliteDatabase(Database):
             await super().check_schema()
         except SchemaOutOfDate as exc:
             raise SchemaOutOfDate(str(self.file), exc.found, exc.expected) from None
+
+
+async def _begin(writer: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, waiting (asynchronously) while another process writes."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    pause = 0.002
+    while True:
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise (_translate(exc) or exc) from None
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def _split_statements(script: str) -> list[str]:
