@@ -1,9 +1,11 @@
 """The PostgreSQL engine, for a node that outgrows one SQLite file or one process.
 
 asyncpg (not psycopg 3): it speaks PostgreSQL's binary protocol itself, prepares and
-caches each statement on its connection, and has its own pool and LISTEN support; on
-this machine it reads rows several times faster than psycopg's async mode, and the node
-needs nothing of psycopg's (a sync API, COPY from Python files).
+caches each statement on its connection, and brings its own pool and LISTEN support. On
+this machine (psycopg 3.3 with its C extension, statements prepared at once; medians of 3
+runs, loaded machine) a point read took 99 µs against 158, a 50-row page 239 against 278,
+and a one-row insert transaction 347 against 365; the node needs nothing that only psycopg
+has (a sync API, COPY from Python files).
 
 Transactions keep the embedded engine's promise: a write transaction runs as if it were
 the only writer. Each takes one transaction-scoped advisory lock, held by one transaction
