@@ -77,13 +77,13 @@ def delete(urls: Urls, handle: str | None, obj: dict[str, Any]) -> dict[str, Any
     }
 
 
-def tombstone(obj: dict[str, Any], deleted: str) -> dict[str, Any]:
+def tombstone(obj: dict[str, Any], deleted: datetime) -> dict[str, Any]:
     return {
         "@context": AS_CONTEXT,
         "id": obj["id"],
         "type": "Tombstone",
         "formerType": obj.get("type", "Note"),
-        "deleted": deleted,
+        "deleted": deleted.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
 

@@ -8,7 +8,6 @@ joined. A poll that reaches its closing time gets a final `Update` carrying `clo
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,13 +15,24 @@ import structlog
 
 from federation.urls import Urls
 from outbox import activities, relay
-from outbox.items import Counts, InvalidItem, Item, item_from_row, to_ap, validate
+from outbox.items import (
+    Counts,
+    InvalidItem,
+    Item,
+    iso_utc,
+    item_from_stored,
+    stored_fields,
+    to_ap,
+    validate,
+)
 from outbox.proving import prove
 from outbox.publish import PublishError, delete_object
 from storage import actors as actor_store
 from storage import items as store
 from storage import remote as remote_store
-from storage.database import Database, Reader, Row, Tx
+from storage.database import Database, Reader, Tx
+from storage.items import StoredItem
+from storage.timestamps import at, iso
 
 log = structlog.get_logger(__name__)
 
@@ -55,24 +65,25 @@ async def publish_item(
                 also_to += [parent.inbox] if parent.inbox else []
         document = await prove(tx, urls, actor.id, document)
         create = activities.create(urls, handle, document)
-        await store.create(tx, actor.id, item, document, create, published, also_to)
+        await store.create(tx, actor.id, stored_fields(item), document, create,
+                           at(published), also_to)
         await relay.item_published(tx, urls, actor.id, document)
     return object_id
 
 
-async def _counts(db: Reader, row: Row) -> Counts:
-    votes, voters = await store.vote_counts(db, row["id"])
-    participants = await store.participant_count(db, row["id"])
+async def _counts(db: Reader, stored: StoredItem) -> Counts:
+    votes, voters = await store.vote_counts(db, stored.id)
+    participants = await store.participant_count(db, stored.id)
     return Counts(votes=votes, voters=voters, participants=participants)
 
 
-async def _live_row(db: Reader, object_iri: str) -> Row:
-    row = await store.by_iri_tx(db, object_iri)
-    if row is None:
+async def _live_item(db: Reader, object_iri: str) -> StoredItem:
+    stored = await store.by_iri(db, object_iri)
+    if stored is None:
         raise PublishError(f"{object_iri} is not an item of this node")
-    if row["deleted_at"] is not None:
-        raise PublishError(f"{object_iri} was deleted on {row['deleted_at']}")
-    return row
+    if stored.deleted_at is not None:
+        raise PublishError(f"{object_iri} was deleted on {iso(stored.deleted_at)}")
+    return stored
 
 
 async def edit_item(
@@ -83,57 +94,51 @@ async def edit_item(
     # Read and written in one transaction: a vote counted between a read and the write
     # would be missing from the new version's totals.
     async with db.transaction() as tx:
-        row = await _live_row(tx, object_iri)
-        item = item_from_row(row)
+        row = await _live_item(tx, object_iri)
+        item = item_from_stored(row.fields)
         if title is None and summary is None and body is None:
             raise PublishError("nothing to change: give --title, --summary or --body-file")
         item.title = title if title is not None else item.title
         item.summary = summary if summary is not None else item.summary
         item.body = body if body is not None else item.body
-        published = datetime.fromisoformat(row["published"].replace("Z", "+00:00"))
         try:
             # Checked as of publication: a poll's closing time does not have to be in the
             # future again to fix a typo in its question.
-            validate(item, now=published)
+            validate(item, now=row.published)
         except InvalidItem as exc:
             raise PublishError(str(exc)) from None
-        updated = activities.now_iso()
+        updated = at(activities.now_iso())
         # Receivers (Mastodon, our parents) take only a later version as an edit, and
         # timestamps have whole seconds: an edit in the second of publication, or of the
         # last edit, would be dropped as a repeat.
-        latest = row["updated"] or row["published"]
+        latest = row.updated or row.published
         if updated <= latest:
-            updated = _one_second_after(latest)
-        document = to_ap(item, object_iri, urls, row["author"], row["published"], updated,
-                         await _counts(tx, row), row["closed_at"])
-        document = await prove(tx, urls, row["actor_id"], _keep_audience(row, document))
-        update = activities.create(urls, row["author"], document, kind="Update")
+            updated = latest.replace(microsecond=0) + timedelta(seconds=1)
+        document = to_ap(item, object_iri, urls, row.author, iso_utc(row.published), iso(updated),
+                         await _counts(tx, row), iso(row.closed_at))
+        document = await prove(tx, urls, row.actor_id, _keep_audience(row, document))
+        update = activities.create(urls, row.author, document, kind="Update")
         # Actors addressed by name (the parent chapter of minutes) get the new version
         # too, so that a correction climbs the hierarchy like the first version did.
         await store.replace(
-            tx, object_iri, row["actor_id"], item, document, update, updated,
+            tx, object_iri, row.actor_id, stored_fields(item), document, update, updated,
             also_to=await remote_store.inboxes_of(tx, activities.addressed(document)))
         # Chapters of this node get no Update in their inbox: the new version climbs (or
         # goes down) from here, as the first one did.
-        await relay.item_published(tx, urls, row["actor_id"], document)
+        await relay.item_published(tx, urls, row.actor_id, document)
     return str(update["id"])
 
 
-def _keep_audience(row: Row, document: dict[str, Any]) -> dict[str, Any]:
+def _keep_audience(stored: StoredItem, document: dict[str, Any]) -> dict[str, Any]:
     """A new version is addressed like the first one (the parent stays in `cc`)."""
-    original = json.loads(row["document"])
+    original = stored.document
     document["to"], document["cc"] = original.get("to", document["to"]), original.get(
         "cc", document["cc"])
     return document
 
 
-def _one_second_after(stamp: str) -> str:
-    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(seconds=1)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 async def delete_item(db: Database, urls: Urls, object_iri: str) -> str:
-    await _live_row(db, object_iri)
+    await _live_item(db, object_iri)
     return await delete_object(db, urls, object_iri)
 
 
@@ -147,15 +152,15 @@ async def queue_counts(
     the vote or join (a stop right after the commit cannot lose it), and the version it
     carries is built from what that transaction sees, never from an older read that an
     edit committed in between would make stale."""
-    row = await store.by_iri_tx(tx, object_iri)
-    if row is None or row["deleted_at"] is not None:
+    row = await store.by_iri(tx, object_iri)
+    if row is None or row.deleted_at is not None:
         return
-    item = item_from_row(row)
-    document = to_ap(item, object_iri, urls, row["author"], row["published"], row["updated"],
-                     await _counts(tx, row), row["closed_at"])
-    document = await prove(tx, urls, row["actor_id"], _keep_audience(row, document))
-    update = activities.create(urls, row["author"], document, kind="Update")
-    await store.replace(tx, object_iri, row["actor_id"], item, document, update, None,
+    item = item_from_stored(row.fields)
+    document = to_ap(item, object_iri, urls, row.author, iso_utc(row.published), iso(row.updated),
+                     await _counts(tx, row), iso(row.closed_at))
+    document = await prove(tx, urls, row.actor_id, _keep_audience(row, document))
+    update = activities.create(urls, row.author, document, kind="Update")
+    await store.replace(tx, object_iri, row.actor_id, row.fields, document, update, None,
                         also_to=also_to)
 
 
@@ -163,15 +168,17 @@ async def close_due_polls(db: Database, urls: Urls, now: datetime | None = None)
     """Close every poll whose time is up and send its final Update."""
     now = now or datetime.now(UTC)
     closed = 0
-    for row in await store.polls_to_close(db, now.strftime("%Y-%m-%dT%H:%M:%SZ")):
+    for poll in await store.polls_to_close(db, now):
+        closes_at = poll.fields.closes_at
+        assert closes_at is not None  # only polls with a closing time are due
         # Closed and announced in one transaction: a poll closed without its final Update
         # would never get one, since only open polls are looked at.
         async with db.transaction() as tx:
-            if not await store.set_closed(tx, row["id"], row["closes_at"]):
+            if not await store.set_closed(tx, poll.id, closes_at):
                 continue
-            await queue_counts(tx, urls, row["object_iri"], [])
+            await queue_counts(tx, urls, poll.object_iri, [])
         closed += 1
-        log.info("poll closed", poll=row["object_iri"])
+        log.info("poll closed", poll=poll.object_iri)
     return closed
 
 

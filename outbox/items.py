@@ -8,7 +8,6 @@ item carries a plain-text summary: the author's, or the start of its body.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -21,6 +20,7 @@ from markdown_it import MarkdownIt
 from federation.sanitize import clean_html, clean_text
 from federation.urls import Urls
 from federation.vocab import AS_CONTEXT, CHAPTERHOUSE_TERMS, PUBLIC
+from storage.items import ItemFields
 
 KINDS = ("news", "blog", "minutes", "event", "poll")
 ARTICLE_KINDS = ("news", "blog", "minutes")
@@ -317,12 +317,41 @@ def _question(item: Item, counts: Counts, closed_at: str | None) -> dict[str, An
     return document
 
 
-def item_from_row(row: Any) -> Item:
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _moment(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def stored_fields(item: Item) -> ItemFields:
+    """A validated item as the store keeps it: its moments as datetimes."""
+    return ItemFields(
+        kind=item.kind, title=item.title, summary=item.summary, body=item.body,
+        meeting_date=item.meeting_date, starts_at=_moment(item.starts_at),
+        ends_at=_moment(item.ends_at), timezone=item.timezone, place_name=item.place_name,
+        address=item.address, online_url=item.online_url, capacity=item.capacity,
+        options=list(item.options), multiple=item.multiple,
+        closes_at=_moment(item.closes_at),
+    )
+
+
+def item_from_stored(fields: ItemFields) -> Item:
+    """The item as published: an event's moments in its own zone, with their offset (as
+    peers and calendars were given them), a poll's closing time in UTC."""
+    zone = _zone(fields.timezone)
     return Item(
-        kind=row["kind"], title=row["title"], summary=row["summary"], body=row["body"],
-        meeting_date=row["meeting_date"], starts_at=row["starts_at"], ends_at=row["ends_at"],
-        timezone=row["timezone"], place_name=row["place_name"], address=row["address"],
-        online_url=row["online_url"], capacity=row["capacity"],
-        options=json.loads(row["options"]) if row["options"] else [],
-        multiple=bool(row["multiple"]), closes_at=row["closes_at"],
+        kind=fields.kind, title=fields.title, summary=fields.summary, body=fields.body,
+        meeting_date=fields.meeting_date,
+        starts_at=None if fields.starts_at is None else
+        fields.starts_at.astimezone(zone).isoformat(),
+        ends_at=None if fields.ends_at is None else fields.ends_at.astimezone(zone).isoformat(),
+        timezone=fields.timezone, place_name=fields.place_name, address=fields.address,
+        online_url=fields.online_url, capacity=fields.capacity, options=list(fields.options),
+        multiple=fields.multiple,
+        closes_at=None if fields.closes_at is None else iso_utc(fields.closes_at),
     )

@@ -14,7 +14,6 @@ the item, and the same Announces go out as between nodes.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +88,7 @@ async def pass_on(
         await outbox_store.queue_fanout(tx, activity_id, passer)
         announced.append(str(announce["id"]))
         if parent is not None and parent.inbox is not None:
-            await outbox_store.queue_delivery(tx, activity_id, parent.inbox, time.time())
+            await outbox_store.queue_delivery(tx, activity_id, parent.inbox)
         if parent is None or parent.chapter_id is None:
             break
         await store.reached(tx, str(obj.get("id")), parent.chapter_id, via_id=passer)

@@ -20,13 +20,13 @@ from datetime import UTC, date, datetime, timedelta
 from aiohttp import web
 from icalendar import Calendar, Event
 
-from outbox.items import KINDS, derived_summary, item_from_row
+from outbox.items import KINDS, derived_summary, item_from_stored
 from storage import items as store
 from storage.actors import ActorRecord
-from storage.database import Row
+from storage.items import StoredItem
 from web.actors import find_actor
 from web.errors import refuse
-from web.items import event_zone, item_view, utc_iso
+from web.items import event_zone, item_view
 from web.state import DB, NODE, TEMPLATES, Node
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -45,24 +45,20 @@ def calendar_url(node: Node, handle: str) -> str:
     return f"{node.urls.actor(handle)}/events.ics"
 
 
-def _moment(stamp: str) -> datetime:
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
 # iCalendar
 
-def _vevent(row: Row) -> tuple[Event, date, date]:
+def _vevent(row: StoredItem) -> tuple[Event, date, date]:
     """A VEVENT in the event's own time zone, and the span of dates it covers."""
-    item = item_from_row(row)
+    item = item_from_stored(row.fields)
     zone = event_zone(item.timezone)
     start = datetime.fromisoformat(item.starts_at or "").astimezone(zone)
     end = datetime.fromisoformat(item.ends_at).astimezone(zone) if item.ends_at else None
     event = Event()
-    event.add("uid", row["object_iri"])
-    event.add("dtstamp", _moment(row["updated"] or row["published"]).astimezone(UTC))
-    event.add("created", _moment(row["published"]).astimezone(UTC))
-    if row["updated"]:
-        event.add("last-modified", _moment(row["updated"]).astimezone(UTC))
+    event.add("uid", row.object_iri)
+    event.add("dtstamp", (row.updated or row.published).astimezone(UTC))
+    event.add("created", row.published.astimezone(UTC))
+    if row.updated:
+        event.add("last-modified", row.updated.astimezone(UTC))
     event.add("dtstart", start)
     if end is not None:
         event.add("dtend", end)
@@ -74,12 +70,12 @@ def _vevent(row: Row) -> tuple[Event, date, date]:
         event.add("location", ", ".join(filter(None, (item.place_name, item.address))))
     elif item.online_url:
         event.add("location", item.online_url)
-    event.add("url", row["object_iri"])
+    event.add("url", row.object_iri)
     event.add("status", "CONFIRMED")
     return event, start.date(), (end or start).date()
 
 
-def event_calendar(node: Node, rows: list[Row], name: str | None = None) -> bytes:
+def event_calendar(node: Node, rows: list[StoredItem], name: str | None = None) -> bytes:
     """An iCalendar document with one VEVENT per event row, and the VTIMEZONEs they use."""
     calendar = Calendar()
     calendar.add("prodid", f"-//Chapterhouse//Chapterhouse {node.version}//EN")
@@ -140,7 +136,7 @@ async def actor_calendar(request: web.Request) -> web.StreamResponse:
 
     async def write() -> bytes:
         now = datetime.now(UTC)
-        rows = await store.upcoming_events(request.app[DB], utc_iso(now), actor.id,
+        rows = await store.upcoming_events(request.app[DB], now, actor.id,
                                            CALENDAR_EVENTS)
         return event_calendar(request.app[NODE], rows, actor.name)
 

@@ -9,7 +9,6 @@ upcoming and whether a poll is still open.
 from __future__ import annotations
 
 import html
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,9 +18,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from markupsafe import Markup
 
 from federation.sanitize import clean_html, clean_text
-from outbox.items import body_html, derived_summary, item_from_row
+from outbox.items import body_html, derived_summary, item_from_stored
 from storage import items as store
-from storage.database import Database, Row
+from storage.database import Database
+from storage.items import Reply, StoredItem, StoredNote
+from storage.timestamps import iso
 
 # How many of each kind a home or chapter page lists.
 LATEST = 5
@@ -122,16 +123,18 @@ def event_zone(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-async def item_view(db: Database, row: Row, now: datetime, counts: bool = True) -> ItemView:
+async def item_view(
+    db: Database, row: StoredItem, now: datetime, counts: bool = True
+) -> ItemView:
     """The view of an items row. Polls always get their totals; events get their
     participants only with `counts` (lists do not show them)."""
-    item = item_from_row(row)
+    item = item_from_stored(row.fields)
     view = ItemView(
-        id=row["object_iri"], kind=item.kind, title=item.title,
+        id=row.object_iri, kind=item.kind, title=item.title,
         summary=derived_summary(item), own_summary=item.summary,
-        _content=None, markdown=item.body, author=row["author"],
-        author_name=row["author_name"], author_kind=row["author_kind"],
-        published=row["published"], updated=row["updated"],
+        _content=None, markdown=item.body, author=row.author,
+        author_name=row.author_name, author_kind=row.author_kind,
+        published=utc_iso(row.published), updated=iso(row.updated),
     )
     if item.kind == "minutes":
         view.meeting_date = item.meeting_date
@@ -144,9 +147,9 @@ async def item_view(db: Database, row: Row, now: datetime, counts: bool = True) 
         view.place_name, view.address = item.place_name, item.address
         view.online_url, view.capacity = item.online_url, item.capacity
         if counts:
-            view.participants = await store.participant_count(db, row["id"])
+            view.participants = await store.participant_count(db, row.id)
     elif item.kind == "poll":
-        votes, voters = await store.vote_counts(db, row["id"])
+        votes, voters = await store.vote_counts(db, row.id)
         total = sum(votes.get(option, 0) for option in item.options)
         base = voters if item.multiple else total
         view.options = [
@@ -155,28 +158,28 @@ async def item_view(db: Database, row: Row, now: datetime, counts: bool = True) 
             for option in item.options
         ]
         view.multiple, view.votes, view.voters = item.multiple, total, voters
-        view.closes_at, view.closed_at = item.closes_at, row["closed_at"]
-        view.closed = row["closed_at"] is not None or (
+        view.closes_at, view.closed_at = item.closes_at, iso(row.closed_at)
+        view.closed = row.closed_at is not None or (
             item.closes_at is not None and _parse(item.closes_at) <= now)
     return view
 
 
-def note_view(row: Row) -> ItemView:
-    """A note (a `latest_notes` row) as a list shows it: its text stands in for a title."""
-    document: dict[str, Any] = json.loads(row["document"])
+def note_view(row: StoredNote) -> ItemView:
+    """A note (from `latest_notes`) as a list shows it: its text stands in for a title."""
+    document: dict[str, Any] = row.document
     content = clean_html(str(document.get("content") or ""))
     # Paragraph and line breaks become spaces, or their words would run together.
     spaced = re.sub(r"(?i)</p>|<br\s*/?>", " ", content)
     text = " ".join(html.unescape(clean_text(spaced, limit=len(spaced))).split())
     title = text if len(text) <= NOTE_TITLE else text[:NOTE_TITLE].rsplit(" ", 1)[0] + "…"
     return ItemView(
-        id=row["iri"], kind="note", title=title, summary=text, own_summary="",
-        _content=Markup(content), author=row["author"], author_name=row["author_name"],
-        author_kind=row["author_kind"], published=row["published"], updated=None,
+        id=row.iri, kind="note", title=title, summary=text, own_summary="",
+        _content=Markup(content), author=row.author, author_name=row.author_name,
+        author_kind=row.author_kind, published=utc_iso(row.published), updated=None,
     )
 
 
-async def item_views(db: Database, rows: list[Row], now: datetime) -> list[ItemView]:
+async def item_views(db: Database, rows: list[StoredItem], now: datetime) -> list[ItemView]:
     return [await item_view(db, row, now, counts=False) for row in rows]
 
 
@@ -192,7 +195,7 @@ async def sections(db: Database, actor_id: int | None, now: datetime | None = No
         "minutes": await item_views(
             db, await store.latest(db, ("minutes",), actor_id, LATEST), now),
         "events": await item_views(
-            db, await store.upcoming_events(db, utc_iso(now), actor_id, UPCOMING), now),
+            db, await store.upcoming_events(db, now, actor_id, UPCOMING), now),
         "poll": None if poll is None else await item_view(db, poll, now),
     }
 
@@ -201,14 +204,14 @@ def _http(url: str) -> str | None:
     return url if url.startswith(("https://", "http://")) else None
 
 
-def reply_view(row: Row) -> ReplyView:
-    url = row["attributed_to"] or ""
-    handle = (f"@{row['author_username']}@{row['author_host']}"
-              if row["author_username"] and row["author_host"] else None)
-    name = row["author_name"] or row["author_username"] or url or "?"
+def reply_view(row: Reply) -> ReplyView:
+    url = row.attributed_to or ""
+    handle = (f"@{row.author_username}@{row.author_host}"
+              if row.author_username and row.author_host else None)
+    name = row.author_name or row.author_username or url or "?"
     return ReplyView(
-        id=row["iri"], link=_http(row["iri"]), author_url=_http(url), author_name=name,
-        author_handle=handle, published=row["published"],
+        id=row.iri, link=_http(row.iri), author_url=_http(url), author_name=name,
+        author_handle=handle, published=iso(row.published),
         # Sanitised when it arrived; cleaning again costs little and guards the page.
-        content=Markup(clean_html(row["content"] or "")),
+        content=Markup(clean_html(row.content or "")),
     )

@@ -113,7 +113,7 @@ async def replies_collection(request: web.Request) -> web.StreamResponse:
     if not paged:
         return as2_response(collections.ordered_collection(collection_id, total))
     rows, page = await item_store.replies_page(db, iri, cursor, collections.PAGE_SIZE)
-    ids = [row["iri"] for row in rows]
+    ids = [row.iri for row in rows]
     return as2_response(page_document(request, collection_id, total, ids, page))
 
 
@@ -123,9 +123,9 @@ async def event_calendar(request: web.Request) -> web.StreamResponse:
     row = await item_store.by_iri(request.app[DB], iri)
     if row is None:
         raise refuse(404, "no such event on this node")
-    if row["deleted_at"] is not None:
+    if row.deleted_at is not None:
         raise web.HTTPGone(text="this event was deleted")
-    if row["kind"] != "event":
+    if row.kind != "event":
         raise refuse(404, "this item is not an event")
     body = feeds.event_calendar(request.app[NODE], [row])
     return feeds.calendar_response(body, download=f"{request.match_info['uuid']}.ics")
