@@ -1,15 +1,17 @@
 """Flat as the node grows: every page, collection and feed on a big node ÷ on a small one.
 
-Builds two nodes through the project's storage code (bulk where one-by-one would take
+Builds the nodes through the project's storage code (bulk where one-by-one would take
 minutes: one generated key pair is reused by every actor, remote objects go in with one
 executemany), serves both in this process on 127.0.0.1, and times the same endpoints on
-each, round after round, so the ratio is measured side by side in one run.
+each, round after round, so the ratio is measured side by side in one run. It does so on
+every engine of --engines (sqlite,postgresql by default; PostgreSQL on a throwaway cluster
+started for the run), and prints each endpoint's PostgreSQL time over its SQLite time too.
 
 The big node: 200 chapters, 5,000 members of the measured chapter, 10,000 followers of it
 on 1,000 hosts, 5,000 local items, 100,000 stored remote objects (1,000 of them replies to
 one item, some minutes passed up from subchapters). The small node: a few rows of each.
 
-    .venv/bin/python bench/scale.py [--rounds 15]
+    .venv/bin/python bench/scale.py [--rounds 15] [--engines sqlite,postgresql]
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import ClientSession
+from served import add_engines_option, cluster_for, storage_url
 from serving import serve
 
 from actors.keys import generate_actor_keys
@@ -151,8 +154,9 @@ async def build(db: Database, urls: Urls, scale: Scale) -> dict[str, str]:
         for i in range(scale.items):
             handle, actor_id = (CHAPTER, ireland) if i % 4 == 0 else authors[i % len(authors)]
             item = _item(KINDS[i % len(KINDS)], i, now)
-            published = _stamp(now - timedelta(minutes=scale.items - i))
-            document = to_ap(item, urls.object(activities.new_id()), urls, handle, published)
+            published = now - timedelta(minutes=scale.items - i)
+            document = to_ap(item, urls.object(activities.new_id()), urls, handle,
+                             _stamp(published))
             create = activities.create(urls, handle, document)
             await item_store.create(tx, actor_id, stored_fields(item), document, create,
                                     at(published))
@@ -166,8 +170,8 @@ async def build(db: Database, urls: Urls, scale: Scale) -> dict[str, str]:
     for i in range(scale.remote_objects):
         author = followers[i % len(followers)]
         iri = f"https://{urlsplit(author).netloc}/objects/{i}"
-        published = _stamp(now - timedelta(seconds=scale.remote_objects - i))
-        via, reply_to, kind = None, None, "Note"
+        published = now - timedelta(seconds=scale.remote_objects - i)
+        via, reply_to, kind, meeting_date = None, None, "Note", None
         document: dict[str, Any] = {"id": iri, "type": "Note", "attributedTo": author,
                                     "content": f"<p>Remote note {i}, with a few words.</p>"}
         if i < scale.replies:
@@ -176,34 +180,43 @@ async def build(db: Database, urls: Urls, scale: Scale) -> dict[str, str]:
             to = ireland
         elif i < scale.replies + scale.minutes_from_below:
             group = groups[i % len(groups)]
-            author, via, kind = group, group, "Article"
+            author, via, kind, meeting_date = group, group, "Article", "2026-01-01"
             document |= {"type": "Article", "attributedTo": group, "name": f"Minutes {i}",
-                         "meetingDate": "2026-01-01", "summary": "What was decided."}
+                         "meetingDate": meeting_date, "summary": "What was decided."}
             to = ireland
         else:
             to = ireland if i % 5 == 0 else chapter_list[i % len(chapter_list)]
         rows.append((i + 1, iri, kind, author, document.get("content", ""), reply_to,
-                     published, json.dumps(document), utcnow(), via))
+                     published, meeting_date, json.dumps(document), utcnow(), via))
         audience.append((i + 1, to))
     async with db.transaction() as tx:
         await tx.executemany(
             "INSERT INTO remote_objects (id, iri, type, attributed_to, content, in_reply_to,"
-            " published, document, received_at, via) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " published, meeting_date, document, received_at, via)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows)
         await tx.executemany(
             "INSERT INTO remote_object_audience (object_id, actor_id) VALUES (?, ?)", audience)
-    await db.fetchvalue("PRAGMA optimize")
+        if db.engine == "postgresql":
+            # The ids were given, so the identity's sequence has yet to move past them.
+            await tx.fetchvalue("SELECT setval(pg_get_serial_sequence('remote_objects', 'id'),"
+                                " (SELECT max(id) FROM remote_objects))")
+    # Statistics for the planner, as a node that has grown gradually would have them.
+    await db.fetchvalue("PRAGMA optimize" if db.engine == "sqlite" else "ANALYZE")
     uuid = urlsplit(replied).path.rsplit("/", 1)[1]
     return {"item": f"/objects/{uuid}", "member": "/@member0"}
 
 
-def _created(path: Path) -> Database:
+def _created(location: Path | str) -> Database:
     """A new node's database, created with its schema."""
-    return Database(path, migrate=True)
+    return Database(location, migrate=True)
 
 
-def _config(tmp: Path) -> Config:
-    return parse(tomllib.loads(render_initial("127.0.0.1:1", "http", "Bench")), tmp)
+def _config(tmp: Path, url: str | None) -> Config:
+    raw = tomllib.loads(render_initial("127.0.0.1:1", "http", "Bench"))
+    if url is not None:
+        raw["storage"]["url"] = url
+    return parse(raw, tmp)
 
 
 def _path(url: str) -> str:
@@ -256,53 +269,80 @@ async def endpoints(session: ClientSession, base: str, paths: dict[str, str]
     }
 
 
-async def main(rounds: int, per_round: int) -> None:
+LABELS = ("small", "full", "big")
+
+
+def shrunk(scale: Scale, divisor: int) -> Scale:
+    """The scale with every count divided (at least one of each), for a quick check."""
+    return Scale(**{name: max(1, value // divisor) for name, value in vars(scale).items()})
+
+
+async def main(rounds: int, per_round: int, chosen: list[str], divisor: int = 1) -> None:
     logs.configure("console", "warning")
-    with tempfile.TemporaryDirectory() as tmp:
+    big = shrunk(BIG, divisor)
+    with tempfile.TemporaryDirectory() as tmp, cluster_for(chosen) as cluster:
         nodes = {}
-        for label, scale in (("small", SMALL), ("full", FULL), ("big", BIG)):
-            (Path(tmp) / label).mkdir()
-            config = _config(Path(tmp) / label)
-            started = time.perf_counter()
-            async with _created(config.database) as db:
-                paths = await build(db, Urls(config.base_url), scale)
-            print(f"built the {label} node in {time.perf_counter() - started:.1f} s")
-            runner, port = await serve(create_app(config, deliver=False))
-            base = f"http://127.0.0.1:{port}"
-            nodes[label] = (runner, base, paths)
+        for engine in chosen:
+            for label, scale in zip(LABELS, (SMALL, FULL, big), strict=True):
+                (Path(tmp) / engine / label).mkdir(parents=True)
+                config = _config(Path(tmp) / engine / label, storage_url(engine, cluster))
+                started = time.perf_counter()
+                async with _created(config.database) as db:
+                    paths = await build(db, Urls(config.base_url), scale)
+                print(f"built the {label} node on {engine} in"
+                      f" {time.perf_counter() - started:.1f} s", flush=True)
+                runner, port = await serve(create_app(config, deliver=False))
+                base = f"http://127.0.0.1:{port}"
+                nodes[engine, label] = (runner, base, paths)
         async with ClientSession() as session:
-            cases = {label: await endpoints(session, base, paths)
-                     for label, (_, base, paths) in nodes.items()}
-            samples: dict[str, dict[str, list[float]]] = {
-                label: {name: [] for name in cases[label]} for label in nodes}
-            for label, (_, base, _) in nodes.items():  # warm up
-                for path, accept in cases[label].values():
+            cases = {key: await endpoints(session, base, paths)
+                     for key, (_, base, paths) in nodes.items()}
+            samples: dict[tuple[str, str], dict[str, list[float]]] = {
+                key: {name: [] for name in cases[key]} for key in nodes}
+            for key, (_, base, _) in nodes.items():  # warm up
+                for path, accept in cases[key].values():
                     await _get(session, base + path, accept)
+            names = list(cases[chosen[0], "small"])
             for _ in range(rounds):
-                for name in cases["small"]:
-                    for label, (_, base, _) in nodes.items():
-                        path, accept = cases[label][name]
+                for name in names:
+                    for key, (_, base, _) in nodes.items():
+                        path, accept = cases[key][name]
                         for _ in range(per_round):
                             started = time.perf_counter()
                             await _get(session, base + path, accept)
-                            samples[label][name].append(time.perf_counter() - started)
+                            samples[key][name].append(time.perf_counter() - started)
         for runner, _, _ in nodes.values():
             await runner.cleanup()
 
-    print(f"\nmedian ms per request, {rounds} rounds x {per_round}, one request at a time")
-    print(f"  {'endpoint':26} {'small':>8} {'full':>8} {'big':>8} {'big/small':>9} "
-          f"{'big/full':>8}")
-    for name in cases["small"]:
-        small, full, big = (statistics.median(samples[label][name]) * 1000
-                            for label in ("small", "full", "big"))
-        flag = "" if big / small <= 2 else "  <- over 2x"
-        print(f"  {name:26} {small:8.2f} {full:8.2f} {big:8.2f} {big / small:9.2f} "
-              f"{big / full:8.2f}{flag}")
+    def median_ms(engine: str, label: str, name: str) -> float:
+        return statistics.median(samples[engine, label][name]) * 1000
+
+    print(f"\nmedian ms per request, {rounds} rounds x {per_round}, one request at a time,"
+          " every node served by this process")
+    for engine in chosen:
+        print(f"{engine}:")
+        print(f"  {'endpoint':26} {'small':>8} {'full':>8} {'big':>8} {'big/small':>9} "
+              f"{'big/full':>8}")
+        for name in names:
+            small, full, big = (median_ms(engine, label, name) for label in LABELS)
+            flag = "" if big / small <= 2 else "  <- over 2x"
+            print(f"  {name:26} {small:8.2f} {full:8.2f} {big:8.2f} {big / small:9.2f} "
+                  f"{big / full:8.2f}{flag}")
+    if len(chosen) == 2:
+        print("postgresql / sqlite, same node size:")
+        print(f"  {'endpoint':26} {'small':>8} {'full':>8} {'big':>8}")
+        for name in names:
+            print(f"  {name:26}" + "".join(
+                f" {median_ms('postgresql', label, name) / median_ms('sqlite', label, name):8.2f}"
+                for label in LABELS))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--per-round", type=int, default=5)
+    parser.add_argument("--divide", type=int, default=1, metavar="N",
+                        help="the big node with every count divided by N (a quick check)")
+    add_engines_option(parser)
     args = parser.parse_args()
-    asyncio.run(main(args.rounds, args.per_round))
+    asyncio.run(main(args.rounds, args.per_round, args.engines, args.divide))
