@@ -1,8 +1,10 @@
 """Peak memory of a real serving node at bench/scale.py's big size, against its small size.
 
-For each size, a node is made with `chapterhouse init` (through chapterhouse.harness, the
-one way nodes are started), filled by scale.py's own builder, so the rows are the ones
-scale.py times, and served by `chapterhouse serve` in its own process. Every endpoint
+For each size and each engine of --engines (sqlite,postgresql by default; PostgreSQL on a
+throwaway cluster started for the run, its server's memory not counted), a node is made
+with `chapterhouse init` (through chapterhouse.harness, the one way nodes are started),
+filled by scale.py's own builder, so the rows are the ones scale.py times, and served by
+`chapterhouse serve` in its own process. Every endpoint
 scale.py times is then requested, one at a time and in concurrent bursts, round after
 round; the process's peak resident set (VmHWM in /proc/PID/status) and its resident set
 before and after are read while it still runs. The target: the big node peaks under
@@ -14,6 +16,7 @@ the growth went (figures include tracemalloc's own cost, so the RSS of that run 
 the one to compare with the target).
 
     .venv/bin/python bench/memory.py [--rounds 10] [--concurrency 8] [--tracemalloc 25]
+        [--engines sqlite,postgresql]
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from inbox_throughput import (
     serve,
 )
 from scale import BIG, CHAPTER, SMALL, Scale, build, endpoints
+from served import add_engines_option, cluster_for, settings_for
 
 from chapterhouse import logs
 from chapterhouse.config import load
@@ -137,8 +141,9 @@ async def load_node(node: Node, paths: dict[str, str], rounds: int, concurrency:
 
 
 def measure(tmp: Path, label: str, scale: Scale, rounds: int, concurrency: int,
-            senders: int, posts: int, tracer: Path | None = None, top: int = 0) -> dict[str, int]:
-    node = Node.init(tmp, label, settings=FEDERATING)  # the senders are on 127.0.0.1
+            senders: int, posts: int, settings: dict[str, object],
+            tracer: Path | None = None, top: int = 0) -> dict[str, int]:
+    node = Node.init(tmp, label, settings=settings)
     started = time.perf_counter()
     paths = asyncio.run(fill(node, scale))
     print(f"built the {label} node in {time.perf_counter() - started:.1f} s", flush=True)
@@ -190,29 +195,36 @@ def report_growth(snapshot: Path, top: int) -> None:
 
 def main(args: argparse.Namespace) -> int:
     logs.configure("console", "warning")
-    results: dict[str, dict[str, int]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    results: dict[tuple[str, str], dict[str, int]] = {}
+    with tempfile.TemporaryDirectory() as tmp, cluster_for(args.engines) as cluster:
         tracer = None
         if args.tracemalloc:
             tracer = Path(tmp) / "tracer"
             tracer.mkdir()
             (tracer / "sitecustomize.py").write_text(TRACER)
-        for label, scale in (("small", SMALL), ("big", BIG)):
-            results[label] = measure(Path(tmp), label, scale, args.rounds, args.concurrency,
-                                     args.senders, args.posts,
-                                     *((tracer, args.tracemalloc) if label == "big" else ()))
-    small, big = results["small"], results["big"]
+        for engine in args.engines:
+            for label, scale in (("small", SMALL), ("big", BIG)):
+                # The senders are on 127.0.0.1.
+                settings = settings_for(engine, cluster, FEDERATING)
+                results[engine, label] = measure(
+                    Path(tmp), f"{engine}-{label}", scale, args.rounds, args.concurrency,
+                    args.senders, args.posts, settings,
+                    *((tracer, args.tracemalloc) if label == "big" else ()))
     print(f"\nMiB of a `chapterhouse serve` process, {args.rounds} rounds of every scale.py "
           f"endpoint, one at a time and {args.concurrency} at once, then {args.posts} signed "
           f"POSTs to the inbox from {args.senders} senders")
-    print(f"  {'':24} {'small':>7} {'big':>7}")
+    columns = [(engine, label) for engine in args.engines for label in ("small", "big")]
+    print(f"  {'':24}" + "".join(f" {f'{label}, {engine}':>18}" for engine, label in columns))
     for key, name in (("started", "RSS once serving"), ("after", "RSS after the load"),
                       ("peak", "peak RSS (VmHWM)")):
-        print(f"  {name:24} {mib(small[key])} {mib(big[key])}")
-    met = big["peak"] < TARGET_MIB * 1024
+        print(f"  {name:24}" + "".join(f" {mib(results[c][key]):>18}" for c in columns))
+    met = True
     note = " (under tracemalloc, which adds its own)" if args.tracemalloc else ""
-    print(f"target: big node's peak under {TARGET_MIB} MiB{note}: "
-          f"{'met' if met else 'NOT met'}")
+    for engine in args.engines:
+        ok = results[engine, "big"]["peak"] < TARGET_MIB * 1024
+        met = met and ok
+        print(f"target on {engine}: big node's peak under {TARGET_MIB} MiB{note}: "
+              f"{'met' if ok else 'NOT met'}")
     return 0 if met else 1
 
 
@@ -226,4 +238,5 @@ if __name__ == "__main__":
                         help="signed Creates POSTed to the chapter's inbox (0: none)")
     parser.add_argument("--tracemalloc", type=int, default=0, metavar="N",
                         help="also print the N lines holding the most memory in the big node")
+    add_engines_option(parser)
     sys.exit(main(parser.parse_args()))
