@@ -22,6 +22,7 @@ from actors.registry import LEVELS, RegistryError, add_member, create_chapter
 from chapterhouse import (
     __version__,
     cli_config,
+    cli_db,
     cli_federation,
     cli_publishing,
     demo,
@@ -55,6 +56,7 @@ from storage.database import (
     SchemaOutOfDate,
     UnusableDatabase,
     describe,
+    is_postgres,
 )
 
 log = structlog.get_logger("chapterhouse")
@@ -146,6 +148,7 @@ def build_parser() -> Parser:
     cli_publishing.add_commands(commands)
     cli_federation.add_commands(commands)
     cli_config.add_commands(commands)
+    cli_db.add_commands(commands)
     demo.add_command(commands)
     return parser
 
@@ -194,8 +197,10 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     config = load_config(args.data)
     if not asyncio.run(Database(config.database).exists()):
-        # Migrating would create an empty database where the node's should be.
-        raise UsageError(f"{describe(config.database)} does not exist; nothing to migrate")
+        # Migrating would create a new node's schema where the node's data should be.
+        missing = "holds no Chapterhouse node" if is_postgres(config.database) \
+            else "does not exist"
+        raise UsageError(f"{describe(config.database)} {missing}; nothing to migrate")
 
     async def run() -> tuple[int, list[Migration]]:
         db = Database(config.database)
@@ -313,7 +318,8 @@ def cmd_chapter_list(args: argparse.Namespace) -> int:
         print("no chapters yet")
         return 0
     print(table(
-        [[c.handle, c.level, c.location or "-", c.founded_at[:10], c.name] for c in chapters],
+        [[c.handle, c.level, c.location or "-", c.founded_at.date().isoformat(), c.name]
+         for c in chapters],
         ["HANDLE", "LEVEL", "LOCATION", "FOUNDED", "NAME"],
     ))
     return 0
@@ -334,7 +340,7 @@ def cmd_member_list(args: argparse.Namespace) -> int:
     if not members:
         print("no members yet")
         return 0
-    print(table([[m.handle, m.joined_at[:10], m.name] for m in members],
+    print(table([[m.handle, m.joined_at.date().isoformat(), m.name] for m in members],
                  ["HANDLE", "JOINED", "NAME"]))
     return 0
 

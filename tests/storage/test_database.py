@@ -1,14 +1,17 @@
-"""The SQLite store on a real file: WAL, foreign keys, migrations, all-or-nothing writes."""
+"""The store on a real database, on either engine: migrations, foreign keys,
+all-or-nothing writes, parameters; and SQLite's file in WAL mode."""
 
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from storage import actors as store
-from storage.database import Database, UnusableDatabase, bundled_migrations
+from storage.database import Conflict, Database, Location, UnusableDatabase, bundled_migrations
 
 KEYS = [store.NewKey("rsa-2048", "pub", "priv"), store.NewKey("ed25519", "zpub", "priv")]
 
@@ -23,45 +26,51 @@ async def test_a_new_file_gets_every_migration_in_wal_mode(tmp_path: Path) -> No
     assert applied == [(m.version, m.name) for m in bundled_migrations()]
 
 
-async def test_opening_again_applies_nothing_twice(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite3"
-    async with Database(path, migrate=True) as db:
+async def test_opening_again_applies_nothing_twice(store_location: Location) -> None:
+    async with Database(store_location, migrate=True) as db:
         await store.create_chapter(db, "dublin", "Dublin", "local", None, "", None, KEYS)
-    async with Database(path, migrate=True) as db:
+    async with Database(store_location, migrate=True) as db:
+        assert db.applied == []
         assert (await store.actor_by_handle(db, "dublin")) is not None
         assert await db.fetchvalue("SELECT count(*) FROM schema_migrations") == len(
-            bundled_migrations())
+            bundled_migrations(db.engine))
 
 
-async def test_a_database_from_a_newer_chapterhouse_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite3"
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA user_version = 999")
+async def test_a_database_from_a_newer_chapterhouse_is_refused(store_location: Location) -> None:
+    async with Database(store_location, migrate=True) as db, db.transaction() as tx:
+        if db.engine == "sqlite":
+            await tx.execute("PRAGMA user_version = 999")
+        await tx.execute("INSERT INTO schema_migrations (version, name, applied_at)"
+                         " VALUES (999, 'from_the_future', ?)", [datetime.now(UTC)])
+    with pytest.raises(UnusableDatabase, match="newer than this Chapterhouse knows"):
+        await Database(store_location).open()
     with pytest.raises(UnusableDatabase, match="upgrade Chapterhouse"):
-        await Database(path).open()
+        await Database(store_location, migrate=True).open()
 
 
-async def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
-    async with Database(tmp_path / "db.sqlite3", migrate=True) as db:
-        with pytest.raises(sqlite3.IntegrityError):
+async def test_foreign_keys_are_enforced(store_location: Location) -> None:
+    async with Database(store_location, migrate=True) as db:
+        with pytest.raises((sqlite3.IntegrityError, asyncpg.ForeignKeyViolationError)):
             async with db.transaction() as tx:
                 await tx.execute("INSERT INTO memberships (member_id, chapter_id, joined_at)"
-                                 " VALUES (41, 42, 'now')")
+                                 " VALUES (41, 42, ?)", [datetime.now(UTC)])
+        assert await db.fetchvalue("SELECT count(*) FROM memberships") == 0
 
 
-async def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
-    async with Database(tmp_path / "db.sqlite3", migrate=True) as db:
+async def test_a_failed_write_leaves_nothing_behind(store_location: Location) -> None:
+    async with Database(store_location, migrate=True) as db:
         await store.create_chapter(db, "dublin", "Dublin", "local", None, "", None, KEYS)
         # A member whose keys collide with the primary key fails after the actor row went in.
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(Conflict) as refused:
             await store.create_member(db, "ana", "Ana", "dublin", None, KEYS + KEYS[:1])
+        assert refused.value.constraint == "actor_keys.actor_id"
         assert await store.actor_by_handle(db, "ana") is None
         assert await db.fetchvalue("SELECT count(*) FROM actors WHERE handle = 'ana'") == 0
         assert await db.fetchvalue("SELECT count(*) FROM memberships") == 0
 
 
-async def test_handles_are_unique_whatever_their_case(tmp_path: Path) -> None:
-    async with Database(tmp_path / "db.sqlite3", migrate=True) as db:
+async def test_handles_are_unique_whatever_their_case(store_location: Location) -> None:
+    async with Database(store_location, migrate=True) as db:
         await store.create_chapter(db, "dublin", "Dublin", "local", None, "", None, KEYS)
         with pytest.raises(store.HandleTaken):
             await store.create_chapter(db, "DUBLIN", "Dublin", "local", None, "", None, KEYS)
@@ -69,15 +78,15 @@ async def test_handles_are_unique_whatever_their_case(tmp_path: Path) -> None:
         assert await store.actor_by_handle(db, "ana") is None
 
 
-async def test_there_is_only_one_node_actor(tmp_path: Path) -> None:
-    async with Database(tmp_path / "db.sqlite3", migrate=True) as db:
+async def test_there_is_only_one_node_actor(store_location: Location) -> None:
+    async with Database(store_location, migrate=True) as db:
         assert await store.ensure_node_actor(db, "Node", KEYS) is True
         assert await store.ensure_node_actor(db, "Node", KEYS) is False
         assert await store.count_actors(db, "node") == 1
 
 
-async def test_named_parameters_are_bound_by_name(tmp_path: Path) -> None:
-    async with Database(tmp_path / "db.sqlite3", migrate=True) as db:
+async def test_named_parameters_are_bound_by_name(store_location: Location) -> None:
+    async with Database(store_location, migrate=True) as db:
         row = await db.fetchone("SELECT :b, :a, :a", {"a": "first", "b": "second"})
         assert tuple(row) == ("second", "first", "first")  # type: ignore[arg-type]
         # `?` and `:` inside literals, identifiers and comments are text, not placeholders.
@@ -99,9 +108,9 @@ async def test_named_parameters_are_bound_by_name(tmp_path: Path) -> None:
     ("SELECT ?2", (1,), ValueError),
 ])
 async def test_parameters_that_cannot_be_bound_right_are_refused(
-    tmp_path: Path, sql: str, params: object, error: type[Exception]
+    store_location: Location, sql: str, params: object, error: type[Exception]
 ) -> None:
-    async with Database(tmp_path / "db.sqlite3", migrate=True) as db:
+    async with Database(store_location, migrate=True) as db:
         for query in (db.fetchall, db.fetchone, db.fetchvalue, db.execute_fetchall):
             with pytest.raises(error):
                 await query(sql, params)  # type: ignore[arg-type]
