@@ -10,6 +10,7 @@ from federation.text import plain_to_html
 from federation.urls import Urls
 from federation.vocab import ACTOR_CONTEXT
 from storage.actors import ActorRecord
+from storage.timestamps import iso
 
 AS_TYPES = {"node": "Application", "chapter": "Group", "member": "Person"}
 
@@ -40,7 +41,7 @@ def actor_to_ap(
         "followers": urls.collection(handle, "followers"),
         "following": urls.collection(handle, "following"),
         "endpoints": {"sharedInbox": urls.shared_inbox()},
-        "published": actor.created_at,
+        "published": iso(actor.created_at),
         "manuallyApprovesFollowers": actor.manually_approves,
         # The node actor signs fetches; it is not something to follow or list.
         "discoverable": actor.discoverable and actor.kind != "node",

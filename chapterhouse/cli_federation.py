@@ -253,7 +253,7 @@ def cmd_chapter_affiliate(args: argparse.Namespace) -> int:
 def cmd_chapter_requests(args: argparse.Namespace) -> int:
     config = load_config(args.data)
 
-    async def work(db: Database) -> list[tuple[str, str, str]]:
+    async def work(db: Database) -> list[hierarchy_store.JoinRequest]:
         chapter = await actor_store.actor_by_handle(db, args.slug)
         if chapter is None or chapter.kind != "chapter":
             raise UsageError(f"there is no chapter {args.slug!r} on this node")
@@ -263,7 +263,7 @@ def cmd_chapter_requests(args: argparse.Namespace) -> int:
     if not rows:
         print("no requests yet")
         return 0
-    print(table([[iri, state, since[:10]] for iri, state, since in rows],
+    print(table([[r.child_iri, r.state, r.since.date().isoformat()] for r in rows],
                 ["CHAPTER", "STATE", "SINCE"]))
     return 0
 

@@ -22,7 +22,9 @@ from storage import hierarchy as store
 from storage import inbox as inbox_store
 from storage import outbox as outbox_store
 from storage import remote as remote_store
+from storage.actors import ActorRecord
 from storage.database import Database, Reader, Tx
+from storage.timestamps import utcnow
 
 RANKS = {"local": 0, "regional": 1, "national": 2, "international": 3}
 
@@ -37,7 +39,7 @@ def may_join(child_level: str | None, parent_level: str | None) -> str | None:
     return None
 
 
-async def _chapter(db: Reader, handle: str) -> Any:
+async def _chapter(db: Reader, handle: str) -> ActorRecord:
     chapter = await actor_store.actor_by_handle(db, handle)
     if chapter is None or chapter.kind != "chapter":
         raise PublishError(f"there is no chapter {handle!r} on this node")
@@ -64,7 +66,7 @@ async def queue_actor_update(
         "object": {k: v for k, v in document.items() if k != "@context"},
     }
     activity_id = await outbox_store.insert_activity(
-        tx, update["id"], chapter.id, "Update", True, update, activities.now_iso())
+        tx, update["id"], chapter.id, "Update", True, update, utcnow())
     await outbox_store.queue_fanout(tx, activity_id, chapter.id)
 
 
@@ -110,7 +112,8 @@ async def decide(
     chapter = await _chapter(db, handle)
     child_handle = local_chapter_handle(urls, child_iri)
     if child_handle is not None:
-        await _decide_local(db, urls, chapter, child_handle, accept, node_username)
+        await _decide_local(db, urls, chapter, handle, child_handle, accept,
+                            node_username)
         return
     child = await remote_store.actor(db, child_iri)
     async with db.transaction() as tx:
@@ -134,7 +137,7 @@ async def leave(db: Database, urls: Urls, handle: str, node_username: str) -> st
         raise PublishError(f"{handle} has no parent")
     parent_handle = local_chapter_handle(urls, parent.parent_iri)
     if parent_handle is not None:
-        return await _leave_local(db, urls, chapter, parent_handle,
+        return await _leave_local(db, urls, chapter, handle, parent_handle,
                                   parent.state == "accepted", node_username)
     remote = await remote_store.actor(db, parent.parent_iri)
     if remote is None:
@@ -205,30 +208,30 @@ async def affiliate_local(
 
 
 async def _decide_local(
-    db: Database, urls: Urls, parent: Any, child_handle: str, accept: bool,
+    db: Database, urls: Urls, parent: ActorRecord, handle: str, child_handle: str, accept: bool,
     node_username: str,
 ) -> None:
-    parent_iri, child_iri = urls.actor(parent.handle), urls.actor(child_handle)
+    parent_iri, child_iri = urls.actor(handle), urls.actor(child_handle)
     async with db.transaction() as tx:
         join_iri = await store.decide(tx, parent.id, child_iri, accept)
         if join_iri is None:
-            raise PublishError(f"{child_iri} has no pending request to join {parent.handle}")
+            raise PublishError(f"{child_iri} has no pending request to join {handle}")
         await store.answer_from_parent(tx, parent_iri, join_iri, accepted=accept)
         if accept:
-            await queue_actor_update(tx, urls, parent.handle, node_username)
+            await queue_actor_update(tx, urls, handle, node_username)
             await queue_actor_update(tx, urls, child_handle, node_username)
 
 
 async def _leave_local(
-    db: Database, urls: Urls, chapter: Any, parent_handle: str, accepted: bool,
-    node_username: str,
+    db: Database, urls: Urls, chapter: ActorRecord, handle: str, parent_handle: str,
+    accepted: bool, node_username: str,
 ) -> str:
     parent_iri = urls.actor(parent_handle)
     leave_activity = {
         "@context": activities.AS_CONTEXT,
         "id": urls.activity(activities.new_id()),
         "type": "Leave",
-        "actor": urls.actor(chapter.handle),
+        "actor": urls.actor(handle),
         "to": [parent_iri],
         "object": parent_iri,
     }
@@ -236,9 +239,9 @@ async def _leave_local(
     async with db.transaction() as tx:
         await store.drop_parent(tx, chapter.id)
         if parent is not None:
-            await store.remove_child(tx, parent.id, urls.actor(chapter.handle))
+            await store.remove_child(tx, parent.id, urls.actor(handle))
         await send_to(tx, chapter.id, leave_activity, [])
-        await queue_actor_update(tx, urls, chapter.handle, node_username)
+        await queue_actor_update(tx, urls, handle, node_username)
         if parent is not None and accepted:
             await queue_actor_update(tx, urls, parent_handle, node_username)
     return str(leave_activity["id"])

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from storage.database import Conflict, Database, Reader, Row, utcnow
+from storage.database import Conflict, Database, Reader, Row, Tx, utcnow
 from storage.paging import Cursor, Page, keyset
+from storage.timestamps import at
 
 
 class HandleTaken(Exception):
@@ -30,7 +32,7 @@ class ActorRecord:
     summary: str
     icon_url: str | None
     discoverable: bool
-    created_at: str
+    created_at: datetime
     rsa_public_pem: str
     ed25519_multibase: str
     manually_approves: bool = False
@@ -46,14 +48,14 @@ class ChapterRef:
     name: str
     level: str
     location: str | None
-    founded_at: str
+    founded_at: datetime
 
 
 @dataclass(frozen=True)
 class MemberRef:
     handle: str
     name: str
-    joined_at: str
+    joined_at: datetime
 
 
 _ACTOR_SELECT = """
@@ -72,18 +74,41 @@ def _actor(row: Row) -> ActorRecord:
     values: dict[str, Any] = dict(row)
     values["discoverable"] = bool(values["discoverable"])
     values["manually_approves"] = bool(values["manually_approves"])
+    values["created_at"] = at(values["created_at"])
+    values["id"] = int(values["id"])
     return ActorRecord(**values)
 
 
+def _chapter_ref(row: Row) -> ChapterRef:
+    return ChapterRef(handle=row[0], name=row[1], level=row[2], location=row[3],
+                      founded_at=at(row[4]))
+
+
+def _member_ref(row: Row) -> MemberRef:
+    return MemberRef(handle=row[0], name=row[1], joined_at=at(row[2]))
+
+
+def _key(handle: str) -> str:
+    # Handles are stored lower case (validate_handle); a lookup matches whatever case it
+    # was asked in, as WebFinger's `acct:Dublin@…` must find dublin.
+    return handle.lower()
+
+
+def _impossible(handle: str) -> bool:
+    """A handle no actor can have, and PostgreSQL cannot even compare (text holds no NUL):
+    a lookup from a URL or a WebFinger query must answer "no such actor", not fail."""
+    return "\x00" in handle
+
+
 async def _insert_actor(
-    tx: Any, kind: str, handle: str | None, name: str, summary: str,
-    icon_url: str | None, keys: list[NewKey], now: str,
+    tx: Tx, kind: str, handle: str | None, name: str, summary: str,
+    icon_url: str | None, keys: list[NewKey], now: datetime,
 ) -> int:
     try:
         actor_id = await tx.insert(
             "INSERT INTO actors (kind, handle, name, summary, icon_url, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            (kind, handle, name, summary, icon_url, now),
+            (kind, None if handle is None else _key(handle), name, summary, icon_url, now),
         )
     except Conflict as exc:
         if handle is not None and exc.constraint == "actors.handle":
@@ -116,7 +141,7 @@ async def create_chapter(
         if manually_approves:
             # In the creating transaction: a chapter must never exist, even for a moment,
             # accepting followers its organisers wanted to approve.
-            await tx.execute("UPDATE actors SET manually_approves = 1 WHERE id = ?",
+            await tx.execute("UPDATE actors SET manually_approves = TRUE WHERE id = ?",
                              (actor_id,))
         await tx.execute(
             "INSERT INTO chapters (actor_id, level, location, founded_at) VALUES (?, ?, ?, ?)",
@@ -132,23 +157,22 @@ async def create_member(
     """Create a member of a chapter; None when the chapter does not exist (nothing written)."""
     now = utcnow()
     async with db.transaction() as tx:
-        rows = await tx.execute_fetchall(
+        chapter_id = await tx.fetchvalue(
             "SELECT c.actor_id FROM chapters c JOIN actors a ON a.id = c.actor_id"
             " WHERE a.handle = ?",
-            (chapter_handle,),
+            (_key(chapter_handle),),
         )
-        row = next(iter(rows), None)
-        if row is None:
+        if chapter_id is None:
             return None
         actor_id = await _insert_actor(tx, "member", handle, name, "", icon_url, keys, now)
         await tx.execute(
             "INSERT INTO memberships (member_id, chapter_id, joined_at) VALUES (?, ?, ?)",
-            (actor_id, row[0], now),
+            (actor_id, chapter_id, now),
         )
     return actor_id
 
 
-async def node_actor(db: Database) -> ActorRecord | None:
+async def node_actor(db: Reader) -> ActorRecord | None:
     row = await db.fetchone(_ACTOR_SELECT + " WHERE a.kind = 'node'")
     return None if row is None else _actor(row)
 
@@ -157,45 +181,52 @@ async def actor_by_handle(
     db: Reader, handle: str
 ) -> ActorRecord | None:
     """By the reader, or inside a transaction that is about to describe the actor."""
-    rows = await db.execute_fetchall(_ACTOR_SELECT + " WHERE a.handle = ?", (handle,))
-    row = next(iter(rows), None)
+    if _impossible(handle):
+        return None
+    row = await db.fetchone(_ACTOR_SELECT + " WHERE a.handle = ?", (_key(handle),))
     return None if row is None else _actor(row)
 
 
-async def handle_exists(db: Database, handle: str) -> bool:
-    return await db.fetchvalue("SELECT 1 FROM actors WHERE handle = ?", (handle,)) is not None
+async def handle_exists(db: Reader, handle: str) -> bool:
+    if _impossible(handle):
+        return False
+    return await db.fetchvalue("SELECT 1 FROM actors WHERE handle = ?",
+                               (_key(handle),)) is not None
 
 
-async def chapters(db: Database, limit: int = -1) -> list[ChapterRef]:
+def _limit(limit: int | None) -> str:
+    return "" if limit is None else f" LIMIT {int(limit)}"
+
+
+async def chapters(db: Reader, limit: int | None = None) -> list[ChapterRef]:
+    """The node's chapters, newest founded first."""
     rows = await db.fetchall(
         "SELECT a.handle, a.name, c.level, c.location, c.founded_at"
         " FROM chapters c JOIN actors a ON a.id = c.actor_id"
-        " ORDER BY c.founded_at DESC, a.id DESC LIMIT ?",
-        (limit,),
-    )
-    return [ChapterRef(**dict(r)) for r in rows]
+        " ORDER BY c.founded_at DESC, a.id DESC" + _limit(limit))
+    return [_chapter_ref(r) for r in rows]
 
 
-async def members(db: Database, chapter_id: int | None = None, limit: int = -1) -> list[MemberRef]:
+async def members(
+    db: Reader, chapter_id: int | None = None, limit: int | None = None
+) -> list[MemberRef]:
     """Members of one chapter (by its actor id), or the node's newest members."""
     if chapter_id is None:
         rows = await db.fetchall(
             "SELECT handle, name, created_at AS joined_at FROM actors WHERE kind = 'member'"
-            " ORDER BY created_at DESC, id DESC LIMIT ?",
-            (limit,),
-        )
+            " ORDER BY created_at DESC, id DESC" + _limit(limit))
     else:
         rows = await db.fetchall(
             "SELECT a.handle, a.name, m.joined_at FROM memberships m"
             " JOIN actors a ON a.id = m.member_id WHERE m.chapter_id = ?"
             # member_id (not a.id, the same value) so the index gives the order
-            " ORDER BY m.joined_at DESC, m.member_id DESC LIMIT ?",
-            (chapter_id, limit),
+            " ORDER BY m.joined_at DESC, m.member_id DESC" + _limit(limit),
+            (chapter_id,),
         )
-    return [MemberRef(**dict(r)) for r in rows]
+    return [_member_ref(r) for r in rows]
 
 
-async def member_count(db: Database, chapter_id: int) -> int:
+async def member_count(db: Reader, chapter_id: int) -> int:
     return await collection_size(db, chapter_id, "members")
 
 
@@ -206,21 +237,22 @@ async def members_page(
     page = await keyset(
         db, "SELECT a.handle, a.name, m.joined_at",
         "memberships m JOIN actors a ON a.id = m.member_id WHERE m.chapter_id = :c",
-        {"c": chapter_id}, ("m.joined_at", "m.member_id"), True, cursor, limit)
-    return [MemberRef(handle=r[0], name=r[1], joined_at=r[2]) for r in page.rows], page
+        {"c": chapter_id}, ("m.joined_at", "m.member_id"), True, cursor, limit,
+        times=frozenset({"m.joined_at"}))
+    return [_member_ref(r) for r in page.rows], page
 
 
-async def member_chapters(db: Database, member_id: int) -> list[ChapterRef]:
+async def member_chapters(db: Reader, member_id: int) -> list[ChapterRef]:
     rows = await db.fetchall(
         "SELECT a.handle, a.name, c.level, c.location, c.founded_at FROM memberships m"
         " JOIN chapters c ON c.actor_id = m.chapter_id JOIN actors a ON a.id = c.actor_id"
         " WHERE m.member_id = ? ORDER BY m.joined_at, a.id",
         (member_id,),
     )
-    return [ChapterRef(**dict(r)) for r in rows]
+    return [_chapter_ref(r) for r in rows]
 
 
-async def count_actors(db: Database, kind: str) -> int:
+async def count_actors(db: Reader, kind: str) -> int:
     return int(await db.fetchvalue("SELECT count(*) FROM actors WHERE kind = ?", (kind,)))
 
 
@@ -232,7 +264,7 @@ async def count_local_posts(db: Database) -> int:
 
 # The collections every actor has. Each is (count, page) over one table, newest first.
 
-async def collection_size(db: Database, actor_id: int, name: str) -> int:
+async def collection_size(db: Reader, actor_id: int, name: str) -> int:
     """How many rows a collection has ('followers', 'following', 'outbox', 'members'),
     kept by triggers (migration 0006) instead of counted on each request."""
     total = await db.fetchvalue(
@@ -240,19 +272,19 @@ async def collection_size(db: Database, actor_id: int, name: str) -> int:
     return int(total or 0)
 
 
-async def outbox_count(db: Database, actor_id: int) -> int:
+async def outbox_count(db: Reader, actor_id: int) -> int:
     return await collection_size(db, actor_id, "outbox")
 
 
 async def outbox_page(
     db: Database, actor_id: int, cursor: Cursor | None, limit: int
 ) -> tuple[list[Any], Page]:
-    page = await keyset(db, "SELECT document", "activities WHERE actor_id = :a AND public = 1",
+    page = await keyset(db, "SELECT document", "activities WHERE actor_id = :a AND public = TRUE",
                         {"a": actor_id}, ("id",), True, cursor, limit)
     return [json.loads(r[0]) for r in page.rows], page
 
 
-async def followers_count(db: Database, actor_id: int) -> int:
+async def followers_count(db: Reader, actor_id: int) -> int:
     return await collection_size(db, actor_id, "followers")
 
 
@@ -265,7 +297,7 @@ async def followers_page(
     return [r[0] for r in page.rows], page
 
 
-async def following_count(db: Database, actor_id: int) -> int:
+async def following_count(db: Reader, actor_id: int) -> int:
     return await collection_size(db, actor_id, "following")
 
 
@@ -278,7 +310,7 @@ async def following_page(
     return [r[0] for r in page.rows], page
 
 
-async def subchapters_count(db: Database, chapter_id: int) -> int:
+async def subchapters_count(db: Reader, chapter_id: int) -> int:
     return int(await db.fetchvalue(
         "SELECT count(*) FROM subchapters WHERE chapter_id = ? AND state = 'accepted'",
         (chapter_id,),
@@ -291,7 +323,8 @@ async def subchapters_page(
     """Actor ids of the accepted subchapters, newest accepted first."""
     page = await keyset(db, "SELECT child_iri",
                         "subchapters WHERE chapter_id = :a AND state = 'accepted'",
-                        {"a": chapter_id}, ("decided_at", "id"), True, cursor, limit)
+                        {"a": chapter_id}, ("decided_at", "id"), True, cursor, limit,
+                        times=frozenset({"decided_at"}))
     return [r[0] for r in page.rows], page
 
 
@@ -300,7 +333,7 @@ async def chapters_by_level(db: Database) -> dict[str, int]:
     return {r[0]: int(r[1]) for r in rows}
 
 
-async def signing_key(db: Database, actor_id: int | None) -> tuple[str, str | None] | None:
+async def signing_key(db: Reader, actor_id: int | None) -> tuple[str, str | None] | None:
     """(RSA private key PEM, handle) of a local actor, or of the node actor when None.
 
     Only the code that signs requests calls this; the PEM never leaves the process.
@@ -316,13 +349,13 @@ async def signing_key(db: Database, actor_id: int | None) -> tuple[str, str | No
 
 async def set_manual_approval(db: Database, handle: str, manual: bool) -> bool:
     async with db.transaction() as tx:
-        changed = await tx.execute(
-            "UPDATE actors SET manually_approves = ? WHERE handle = ?", (int(manual), handle)
+        changed: int = await tx.execute(
+            "UPDATE actors SET manually_approves = ? WHERE handle = ?", (manual, _key(handle))
         )
-        return changed == 1
+    return changed == 1
 
 
-async def handle_of(db: Database, actor_id: int) -> str | None:
+async def handle_of(db: Reader, actor_id: int) -> str | None:
     """The handle of a local actor (None for the node actor)."""
     handle = await db.fetchvalue("SELECT handle FROM actors WHERE id = ?", (actor_id,))
     return None if handle is None else str(handle)
@@ -332,10 +365,9 @@ async def proof_key(
     db: Reader, actor_id: int
 ) -> tuple[str, str | None] | None:
     """(Ed25519 private key PEM, handle) of a local actor, for object integrity proofs."""
-    rows = await db.execute_fetchall(
+    row = await db.fetchone(
         "SELECT k.private_key, a.handle FROM actor_keys k JOIN actors a ON a.id = k.actor_id"
         " WHERE k.algorithm = 'ed25519' AND a.id = ?",
         (actor_id,),
     )
-    row = next(iter(rows), None)
     return None if row is None else (row[0], row[1])

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from storage.database import Conflict, Database, Row, Tx, utcnow
+from storage.database import Conflict, Reader, Row, Tx, utcnow
+from storage.timestamps import at, from_wire, parse
+
+# What sorts below every time: a chapter or minutes that say no date come last.
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 class AlreadyAffiliated(Exception):
@@ -28,8 +33,29 @@ class ChapterRef:
     name: str
     level: str | None
     location: str | None
-    founded: str | None
+    founded: datetime | None
     state: str | None = None
+
+
+@dataclass(frozen=True)
+class JoinRequest:
+    """A chapter that asked to join one of ours."""
+
+    child_iri: str
+    state: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class Minutes:
+    """Minutes that reached a chapter from below, as its page lists them."""
+
+    iri: str
+    name: str
+    summary: str
+    meeting_date: str | None  # YYYY-MM-DD, as the minutes say
+    chapter_name: str  # who wrote them
+    via_name: str | None  # the chapter that passed them on, when not the author
 
 
 async def request_parent(
@@ -44,7 +70,7 @@ async def request_parent(
         raise AlreadyAffiliated(chapter_id) from None
 
 
-async def parent_of(db: Database, chapter_id: int) -> Parent | None:
+async def parent_of(db: Reader, chapter_id: int) -> Parent | None:
     row = await db.fetchone(
         "SELECT parent_iri, state, join_iri FROM parents WHERE chapter_id = ?", (chapter_id,))
     return None if row is None else Parent(*row)
@@ -59,11 +85,10 @@ async def answer_from_parent(
     if join_iri:
         where += " AND join_iri = ?"
         params += (join_iri,)
-    rows = list(await tx.execute_fetchall(f"SELECT chapter_id FROM parents WHERE {where}",
-                                          params))
-    if not rows:
+    found = await tx.fetchvalue(f"SELECT chapter_id FROM parents WHERE {where}", params)
+    if found is None:
         return None
-    chapter_id = int(rows[0][0])
+    chapter_id = int(found)
     if accepted:
         await tx.execute("UPDATE parents SET state = 'accepted' WHERE chapter_id = ?",
                          (chapter_id,))
@@ -78,7 +103,7 @@ async def drop_parent(tx: Tx, chapter_id: int) -> None:
 
 async def children_of_remote_parent(tx: Tx, parent_iri: str) -> list[int]:
     """Local chapters whose accepted parent is this chapter (remote, or of this node)."""
-    rows = await tx.execute_fetchall(
+    rows = await tx.fetchall(
         "SELECT chapter_id FROM parents WHERE parent_iri = ? AND state = 'accepted'",
         (parent_iri,))
     return [int(r[0]) for r in rows]
@@ -88,37 +113,38 @@ async def add_request(
     tx: Tx, chapter_id: int, child_iri: str, join_iri: str, state: str
 ) -> str:
     """Record a chapter's Join; returns the state it is in (an accepted child stays so)."""
-    rows = list(await tx.execute_fetchall(
+    now = utcnow()
+    found = await tx.fetchvalue(
         "INSERT INTO subchapters (chapter_id, child_iri, state, join_iri, created_at,"
-        " decided_at) VALUES (?, ?, ?, ?, ?, CASE WHEN ? = 'requested' THEN NULL ELSE ? END)"
+        " decided_at) VALUES (?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (chapter_id, child_iri) DO UPDATE SET join_iri = excluded.join_iri,"
         " state = CASE WHEN subchapters.state = 'accepted' THEN 'accepted'"
         " ELSE excluded.state END RETURNING state",
-        (chapter_id, child_iri, state, join_iri, utcnow(), state, utcnow())))
-    return str(rows[0][0])
+        (chapter_id, child_iri, state, join_iri, now, None if state == "requested" else now))
+    return str(found)
 
 
-async def requests(db: Database, chapter_id: int) -> list[tuple[str, str, str]]:
-    """(child id, state, since) of every chapter that asked to join, newest first."""
+async def requests(db: Reader, chapter_id: int) -> list[JoinRequest]:
+    """Every chapter that asked to join, newest first."""
     rows = await db.fetchall(
         "SELECT child_iri, state, created_at FROM subchapters WHERE chapter_id = ?"
         " ORDER BY id DESC", (chapter_id,))
-    return [(r[0], r[1], r[2]) for r in rows]
+    return [JoinRequest(r[0], r[1], at(r[2])) for r in rows]
 
 
 async def decide(
     tx: Tx, chapter_id: int, child_iri: str, accept: bool
 ) -> str | None:
     """An organiser's answer; the Join's id, or None if there was no pending request."""
-    rows = list(await tx.execute_fetchall(
+    join_iri = await tx.fetchvalue(
         "SELECT join_iri FROM subchapters WHERE chapter_id = ? AND child_iri = ?"
-        " AND state = 'requested'", (chapter_id, child_iri)))
-    if not rows:
+        " AND state = 'requested'", (chapter_id, child_iri))
+    if join_iri is None:
         return None
     await tx.execute(
         "UPDATE subchapters SET state = ?, decided_at = ? WHERE chapter_id = ? AND child_iri = ?",
         ("accepted" if accept else "rejected", utcnow(), chapter_id, child_iri))
-    return str(rows[0][0])
+    return str(join_iri)
 
 
 async def remove_child(tx: Tx, chapter_id: int, child_iri: str) -> bool:
@@ -129,7 +155,7 @@ async def remove_child(tx: Tx, chapter_id: int, child_iri: str) -> bool:
 
 async def parents_of_child(tx: Tx, child_iri: str) -> list[int]:
     """Local chapters that accepted this chapter as a subchapter."""
-    rows = await tx.execute_fetchall(
+    rows = await tx.fetchall(
         "SELECT chapter_id FROM subchapters WHERE child_iri = ? AND state = 'accepted'",
         (child_iri,))
     return [int(r[0]) for r in rows]
@@ -143,46 +169,46 @@ def _ref(iri: str, document: str | None, state: str | None = None) -> ChapterRef
         name=str(doc.get("name") or doc.get("preferredUsername") or iri),
         level=doc.get("level") if isinstance(doc.get("level"), str) else None,
         location=location.get("name") if isinstance(location, dict) else None,
-        founded=doc.get("published") if isinstance(doc.get("published"), str) else None,
+        founded=from_wire(doc.get("published")),
         state=state,
     )
 
 
-async def subchapter_refs(db: Database, chapter_id: int) -> list[ChapterRef]:
+async def subchapter_refs(db: Reader, chapter_id: int) -> list[ChapterRef]:
     rows = await db.fetchall(
         "SELECT s.child_iri, r.document FROM subchapters s"
         " LEFT JOIN remote_actors r ON r.iri = s.child_iri"
-        " WHERE s.chapter_id = ? AND s.state = 'accepted' ORDER BY s.decided_at DESC",
+        " WHERE s.chapter_id = ? AND s.state = 'accepted' ORDER BY s.decided_at DESC, s.id DESC",
         (chapter_id,))
     return [_ref(r[0], r[1]) for r in rows]
 
 
-# A chapter of this node, described by its own rows; `prefix` is what its handle follows
-# in its id (the node's `Urls.actor("")`): ids are stored whole, handles are what we have.
+# A chapter of this node, described by its own rows. Its id is the node's prefix (its
+# `Urls.actor("")`) and its handle: ids are stored whole, handles are what we have.
 _LOCAL_CHAPTER = (
-    "SELECT :prefix || a.handle, a.name, c.level, c.location, c.founded_at"
+    "SELECT a.handle, a.name, c.level, c.location, c.founded_at"
     " FROM actors a JOIN chapters c ON c.actor_id = a.id")
 
 
-def _local_ref(row: Row) -> ChapterRef:
-    return ChapterRef(iri=row[0], name=row[1], level=row[2], location=row[3], founded=row[4])
+def _local_ref(prefix: str, row: Row) -> ChapterRef:
+    return ChapterRef(iri=prefix + row[0], name=row[1], level=row[2], location=row[3],
+                      founded=at(row[4]))
 
 
-async def chapter_ref(db: Database, iri: str, local_prefix: str | None = None) -> ChapterRef:
+async def chapter_ref(db: Reader, iri: str, local_prefix: str | None = None) -> ChapterRef:
     """What we know of a chapter: its cached actor document, or with `local_prefix`, the
     rows of a chapter of this node."""
     document = await db.fetchvalue("SELECT document FROM remote_actors WHERE iri = ?", (iri,))
     if document is None and local_prefix and iri.startswith(local_prefix):
-        row = await db.fetchone(f"{_LOCAL_CHAPTER} WHERE a.handle = :handle",
-                                {"prefix": local_prefix,
-                                 "handle": iri.removeprefix(local_prefix)})
+        row = await db.fetchone(f"{_LOCAL_CHAPTER} WHERE a.handle = ?",
+                                (iri.removeprefix(local_prefix).lower(),))
         if row is not None:
-            return _local_ref(row)
+            return _local_ref(local_prefix, row)
     return _ref(iri, document)
 
 
 async def subtree_chapters(
-    db: Database, chapter_id: int, limit: int = 10, local_prefix: str | None = None
+    db: Reader, chapter_id: int, limit: int = 10, local_prefix: str | None = None
 ) -> list[ChapterRef]:
     """Chapters below this one, as far as what federated tells: its accepted subchapters and
     the chapters whose items reached it through them; with `local_prefix`, also those of
@@ -201,34 +227,35 @@ async def subtree_chapters(
     refs = [_ref(r[0], r[1]) for r in rows]
     if local_prefix:
         # From this chapter's subchapters and what passed up to it, not from every actor.
+        # The prefix's length is given, not computed: PostgreSQL cannot tell which
+        # length() a bare parameter is for.
         local = await db.fetchall(
             f"{_LOCAL_CHAPTER} WHERE a.id IN ("
             " SELECT b.id FROM subchapters s JOIN actors b"
-            "  ON b.handle = substr(s.child_iri, length(:prefix) + 1)"
+            "  ON b.handle = substr(s.child_iri, :start)"
             "  WHERE s.chapter_id = :c AND s.state = 'accepted'"
-            "  AND substr(s.child_iri, 1, length(:prefix)) = :prefix"
+            "  AND substr(s.child_iri, 1, :width) = :prefix"
             " UNION SELECT o.actor_id FROM passed_up p"
             "  JOIN objects o ON o.iri = p.object_iri WHERE p.chapter_id = :c)"
-            " ORDER BY c.founded_at DESC LIMIT :limit",
-            {"c": chapter_id, "prefix": local_prefix, "limit": limit})
-        refs += [_local_ref(row) for row in local]
-    refs.sort(key=lambda ref: ref.founded or "", reverse=True)
+            " ORDER BY c.founded_at DESC, a.id DESC LIMIT :limit",
+            {"c": chapter_id, "prefix": local_prefix, "start": len(local_prefix) + 1,
+             "width": len(local_prefix), "limit": limit})
+        refs += [_local_ref(local_prefix, row) for row in local]
+    refs.sort(key=lambda ref: ref.founded or _NEVER, reverse=True)
     return refs[:limit]
 
 
 async def level_of_local(tx: Tx, chapter_id: int) -> str | None:
-    rows = list(await tx.execute_fetchall("SELECT level FROM chapters WHERE actor_id = ?",
-                                          (chapter_id,)))
-    return rows[0][0] if rows else None
+    level = await tx.fetchvalue("SELECT level FROM chapters WHERE actor_id = ?", (chapter_id,))
+    return None if level is None else str(level)
 
 
 async def remote_ref_tx(tx: Tx, iri: str) -> ChapterRef:
-    rows = list(await tx.execute_fetchall("SELECT document FROM remote_actors WHERE iri = ?",
-                                          (iri,)))
-    return _ref(iri, rows[0][0] if rows else None)
+    document = await tx.fetchvalue("SELECT document FROM remote_actors WHERE iri = ?", (iri,))
+    return _ref(iri, document)
 
 
-async def subtree_minutes(db: Database, chapter_id: int, limit: int = 10) -> list[dict[str, Any]]:
+async def subtree_minutes(db: Reader, chapter_id: int, limit: int = 10) -> list[Minutes]:
     """Minutes that reached this chapter from chapters below it, newest first, with who
     wrote them and which chapter passed them on."""
     # `via` is the chapter that sent the object to this node; a chapter of this node that
@@ -236,24 +263,25 @@ async def subtree_minutes(db: Database, chapter_id: int, limit: int = 10) -> lis
     rows = await db.fetchall(
         "SELECT o.iri, o.document, o.published, author.document AS author_doc,"
         " via.document AS via_doc, o.via, here.name AS passed_by FROM remote_objects o"
-        # CROSS JOIN keeps remote_objects outer: newest minutes first by their index, each
-        # checked against the audience, stopping at `limit`, rather than reading all that
-        # ever reached the chapter and sorting it.
-        " CROSS JOIN remote_object_audience a ON a.object_id = o.id"
+        # CROSS JOIN keeps remote_objects outer on SQLite: newest minutes first by their
+        # index, each checked against the audience, stopping at `limit`, rather than
+        # reading all that ever reached the chapter and sorting it. (Its condition is in
+        # the WHERE clause: PostgreSQL takes no ON after CROSS JOIN.)
+        " CROSS JOIN remote_object_audience a"
         " LEFT JOIN remote_actors author ON author.iri = o.attributed_to"
         " LEFT JOIN remote_actors via ON via.iri = o.via"
         " LEFT JOIN passed_up p ON p.chapter_id = a.actor_id AND p.object_iri = o.iri"
         " LEFT JOIN actors here ON here.id = p.via_id"
-        " WHERE a.actor_id = ? AND o.deleted_at IS NULL AND o.type = 'Article'"
-        " AND json_extract(o.document, '$.meetingDate') IS NOT NULL"
-        " ORDER BY o.published DESC, o.id DESC LIMIT ?",
+        " WHERE a.object_id = o.id AND a.actor_id = ? AND o.deleted_at IS NULL"
+        " AND o.type = 'Article' AND o.meeting_date IS NOT NULL"
+        " ORDER BY o.published DESC NULLS LAST, o.id DESC LIMIT ?",
         (chapter_id, limit))
-    minutes: list[tuple[str, dict[str, Any]]] = []
+    minutes: list[tuple[datetime, Minutes]] = []
     for row in rows:
         document = json.loads(row["document"])
         author = _ref("", row["author_doc"])
         via = _ref(row["via"] or "", row["via_doc"]) if row["via_doc"] else None
-        minutes.append((row["published"] or "", _minutes_view(
+        minutes.append((parse(row["published"]) or _NEVER, _minutes_view(
             row["iri"], document, author.name, row["passed_by"] or (
                 via.name if via and via.iri != document.get("attributedTo") else None))))
     # Minutes of this node's chapters that climbed to this one (no inbox in between): read
@@ -262,13 +290,13 @@ async def subtree_minutes(db: Database, chapter_id: int, limit: int = 10) -> lis
         "SELECT o.iri, o.document, o.published, author.name AS author_name,"
         " via.name AS via_name, o.actor_id = p.via_id AS direct FROM passed_up p"
         " JOIN objects o ON o.iri = p.object_iri JOIN actors author ON author.id = o.actor_id"
-        " JOIN actors via ON via.id = p.via_id"
+        " JOIN actors via ON via.id = p.via_id JOIN items i ON i.object_iri = o.iri"
         " WHERE p.chapter_id = ? AND o.deleted_at IS NULL AND o.type = 'Article'"
-        " AND json_extract(o.document, '$.meetingDate') IS NOT NULL"
+        " AND i.meeting_date IS NOT NULL"
         " ORDER BY o.published DESC, o.id DESC LIMIT ?",
         (chapter_id, limit))
     for row in rows:
-        minutes.append((row["published"], _minutes_view(
+        minutes.append((at(row["published"]), _minutes_view(
             row["iri"], json.loads(row["document"]), row["author_name"],
             None if row["direct"] else row["via_name"])))
     minutes.sort(key=lambda found: found[0], reverse=True)  # stable: each part is in order
@@ -277,15 +305,16 @@ async def subtree_minutes(db: Database, chapter_id: int, limit: int = 10) -> lis
 
 def _minutes_view(
     iri: str, document: dict[str, Any], chapter_name: str, via_name: str | None
-) -> dict[str, Any]:
-    return {
-        "iri": iri,
-        "name": str(document.get("name") or iri),
-        "summary": str(document.get("summary") or ""),
-        "meeting_date": document.get("meetingDate"),
-        "chapter_name": chapter_name,
-        "via_name": via_name,
-    }
+) -> Minutes:
+    meeting_date = document.get("meetingDate")
+    return Minutes(
+        iri=iri,
+        name=str(document.get("name") or iri),
+        summary=str(document.get("summary") or ""),
+        meeting_date=meeting_date if isinstance(meeting_date, str) else None,
+        chapter_name=chapter_name,
+        via_name=via_name,
+    )
 
 
 async def accepted_parent(
@@ -293,11 +322,11 @@ async def accepted_parent(
 ) -> tuple[str, str | None] | None:
     """(id, inbox) of a local chapter's accepted parent; the inbox is None when no actor
     of that id is cached (a chapter of this node, or one we never fetched)."""
-    rows = list(await tx.execute_fetchall(
+    row = await tx.fetchone(
         "SELECT p.parent_iri, r.inbox FROM parents p"
         " LEFT JOIN remote_actors r ON r.iri = p.parent_iri"
-        " WHERE p.chapter_id = ? AND p.state = 'accepted'", (chapter_id,)))
-    return (rows[0][0], rows[0][1]) if rows else None
+        " WHERE p.chapter_id = ? AND p.state = 'accepted'", (chapter_id,))
+    return None if row is None else (row[0], row[1])
 
 
 async def reached(

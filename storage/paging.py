@@ -12,9 +12,11 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from storage.database import Database, Params
+from storage.database import Params, Reader
+from storage.timestamps import at, to_text
 
 
 class BadCursor(ValueError):
@@ -34,14 +36,33 @@ class Page:
     prev: Cursor | None
 
 
+def _key_out(key: Any) -> Any:
+    # A time key travels as {"t": text} and comes back a datetime: PostgreSQL compares a
+    # timestamptz column with a datetime only.
+    return {"t": to_text(key)} if isinstance(key, datetime) else key
+
+
+def _key_in(key: Any) -> Any:
+    if isinstance(key, dict):
+        if set(key) != {"t"} or not isinstance(key["t"], str) or len(key["t"]) > 40:
+            raise BadCursor("not a cursor of this collection")
+        try:
+            return at(key["t"])
+        except ValueError:
+            raise BadCursor("not a cursor of this collection") from None
+    if isinstance(key, bool) or not isinstance(key, int | str):
+        raise BadCursor("not a cursor of this collection")
+    return key
+
+
 def encode(cursor: Cursor) -> str:
-    raw = json.dumps(["n" if cursor.forward else "p", list(cursor.keys)],
+    raw = json.dumps(["n" if cursor.forward else "p", [_key_out(k) for k in cursor.keys]],
                      separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode(token: str, width: int) -> Cursor:
-    """A cursor of `width` keys, each a string or an integer; BadCursor otherwise."""
+    """A cursor of `width` keys, each a string, an integer or a time; BadCursor otherwise."""
     if len(token) > 400:
         raise BadCursor("cursor too long")
     try:
@@ -49,19 +70,19 @@ def decode(token: str, width: int) -> Cursor:
         direction, keys = json.loads(raw)
     except (binascii.Error, ValueError, TypeError):
         raise BadCursor("not a cursor of this collection") from None
-    if direction not in ("n", "p") or not isinstance(keys, list) or len(keys) != width or any(
-            isinstance(k, bool) or not isinstance(k, int | str) for k in keys):
+    if direction not in ("n", "p") or not isinstance(keys, list) or len(keys) != width:
         raise BadCursor("not a cursor of this collection")
-    return Cursor(tuple(keys), direction == "n")
+    return Cursor(tuple(_key_in(k) for k in keys), direction == "n")
 
 
 async def keyset(
-    db: Database, select: str, from_where: str, params: Params, keys: tuple[str, ...],
-    descending: bool, cursor: Cursor | None, limit: int,
+    db: Reader, select: str, from_where: str, params: Params, keys: tuple[str, ...],
+    descending: bool, cursor: Cursor | None, limit: int, times: frozenset[str] = frozenset(),
 ) -> Page:
     """One page of `{select} FROM {from_where}` (ending in its WHERE clause) in the order
     of `keys` (unique together, matched by an index), starting at `cursor`. `select`
-    names the columns the caller wants; the sort key is added after them."""
+    names the columns the caller wants; the sort key is added after them. The keys named
+    in `times` are timestamp columns: their cursors carry datetimes."""
     if not isinstance(params, dict):
         raise TypeError("keyset() takes named parameters")
     backward = cursor is not None and not cursor.forward
@@ -81,8 +102,13 @@ async def keyset(
     if backward:
         rows.reverse()
     width = len(keys)
-    first = tuple(rows[0])[-width:] if rows else None
-    last = tuple(rows[-1])[-width:] if rows else None
+
+    def key_of(row: Any) -> tuple[Any, ...]:
+        values = tuple(row)[-width:]
+        return tuple(at(v) if k in times else v for k, v in zip(keys, values, strict=True))
+
+    first = key_of(rows[0]) if rows else None
+    last = key_of(rows[-1]) if rows else None
     if backward:
         # Rows after the page exist: the cursor's own row at least.
         has_prev, has_next = more, True

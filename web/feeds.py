@@ -24,6 +24,7 @@ from outbox.items import KINDS, derived_summary, item_from_stored
 from storage import items as store
 from storage.actors import ActorRecord
 from storage.items import StoredItem
+from storage.timestamps import iso
 from web.actors import find_actor
 from web.errors import refuse
 from web.items import event_zone, item_view
@@ -175,7 +176,7 @@ async def _atom(request: web.Request, actor: ActorRecord) -> bytes:
     if actor.summary:
         _text(feed, "subtitle", actor.summary)
     stamps = [entry.updated or entry.published for entry in entries]
-    _text(feed, "updated", max(stamps) if stamps else actor.created_at)
+    _text(feed, "updated", max(stamps) if stamps else iso(actor.created_at) or "")
     ET.SubElement(feed, "link", {"rel": "self", "type": ATOM_MEDIA_TYPE,
                                  "href": feed_url(node, actor.handle)})
     ET.SubElement(feed, "link", {"rel": "alternate", "type": "text/html", "href": profile})

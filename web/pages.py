@@ -15,6 +15,7 @@ from storage import hierarchy as hierarchy_store
 from storage import items as item_store
 from storage import paging
 from storage.actors import ActorRecord
+from storage.timestamps import iso
 from web.errors import refuse
 from web.items import item_views, note_view, sections
 from web.state import DB, NODE, TEMPLATES
@@ -33,12 +34,23 @@ LEVEL_LABELS = {
 }
 
 
-def human_date(value: str) -> str:
-    """"2026-11-27T08:00:00Z" -> "27 November 2026"."""
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+def _moment(value: str | datetime) -> datetime | None:
+    if isinstance(value, datetime):
         return value
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def human_date(value: str | datetime) -> str:
+    """"2026-11-27T08:00:00Z" (or that moment) -> "27 November 2026": the day in UTC for
+    a moment, the day written for a date ("2026-08-25", as minutes give it)."""
+    moment = _moment(value)
+    if moment is None:
+        return str(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
     return f"{moment.day} {moment:%B %Y}"
 
 
@@ -51,13 +63,20 @@ def clock(moment: datetime) -> str:
     return f"{moment:%H:%M}"
 
 
-def human_moment(value: str) -> str:
-    """"2026-12-01T18:00:00Z" -> "1 December 2026, 18:00 UTC"."""
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
-        return value
+def human_moment(value: str | datetime) -> str:
+    """"2026-12-01T18:00:00Z" (or that moment) -> "1 December 2026, 18:00 UTC"."""
+    moment = _moment(value)
+    if moment is None:
+        return str(value)
+    moment = moment.astimezone(UTC)
     return f"{moment.day} {moment:%B %Y, %H:%M} UTC"
+
+
+def machine_time(value: str | datetime | None) -> str:
+    """A moment for a `<time datetime>` attribute: `2026-11-29T17:47:49Z`."""
+    if isinstance(value, datetime):
+        return iso(value) or ""
+    return value or ""
 
 
 def create_templates() -> jinja2.Environment:
@@ -75,6 +94,7 @@ def create_templates() -> jinja2.Environment:
     env.filters["day"] = day
     env.filters["clock"] = clock
     env.filters["moment"] = human_moment
+    env.filters["iso"] = machine_time
     env.filters["level"] = lambda level: LEVEL_LABELS.get(level, level)
     env.filters["paragraphs"] = lambda text: Markup(plain_to_html(text))
     return env

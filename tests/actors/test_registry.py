@@ -1,8 +1,6 @@
-"""Rules for creating chapters and members, with real keys and a real SQLite file."""
+"""Rules for creating chapters and members, with real keys and a real database."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -11,7 +9,7 @@ from actors.handles import RESERVED, InvalidHandle, validate_handle
 from actors.registry import RegistryError, add_member, create_chapter, ensure_node_actor
 from federation.multikey import decode_ed25519
 from storage import actors as store
-from storage.database import Database
+from storage.database import Database, Location
 
 
 @pytest.mark.parametrize("handle", ["dublin", "berlin-mitte", "new_york", "a", "x1", "_x_",
@@ -31,8 +29,8 @@ def test_reserved_handles_cover_our_own_paths() -> None:
     assert {"actor", "actors", "inbox", "static", "nodeinfo", "well-known"} <= RESERVED
 
 
-async def test_each_actor_gets_its_own_working_key_pairs(tmp_path: Path) -> None:
-    async with Database(tmp_path / "db.sqlite3", migrate=True) as db:
+async def test_each_actor_gets_its_own_working_key_pairs(store_location: Location) -> None:
+    async with Database(store_location, migrate=True) as db:
         await ensure_node_actor(db, "Node")
         await create_chapter(db, "node1", "dublin", "IOPS Dublin", "local", "Dublin, Ireland")
         await add_member(db, "node1", "ana", "dublin")
@@ -50,8 +48,8 @@ async def test_each_actor_gets_its_own_working_key_pairs(tmp_path: Path) -> None
             decode_ed25519(row["public_key"]).verify(signature, message)
 
 
-async def test_rules_for_new_actors(tmp_path: Path) -> None:
-    async with Database(tmp_path / "db.sqlite3", migrate=True) as db:
+async def test_rules_for_new_actors(store_location: Location) -> None:
+    async with Database(store_location, migrate=True) as db:
         await create_chapter(db, "localhost", "dublin", "IOPS Dublin", "local")
         with pytest.raises(RegistryError, match="already taken"):
             await add_member(db, "localhost", "dublin", "dublin")

@@ -52,7 +52,7 @@ async def chapter_id(db: Database, handle: str) -> int:
     return int(await db.fetchvalue("SELECT id FROM actors WHERE handle = ?", (handle,)))
 
 
-async def page_minutes(db: Database, handle: str) -> list[dict[str, Any]]:
+async def page_minutes(db: Database, handle: str) -> list[hierarchy_store.Minutes]:
     return await hierarchy_store.subtree_minutes(db, await chapter_id(db, handle))
 
 
@@ -78,10 +78,10 @@ async def test_minutes_climb_every_level_of_one_node(node: Services) -> None:
     assert await db.fetchvalue("SELECT count(*) FROM deliveries") == 0
     # Each page lists them, with the chapter that passed them on further up.
     (at_leinster,) = await page_minutes(db, "leinster")
-    assert (at_leinster["name"], at_leinster["chapter_name"], at_leinster["via_name"]) == (
+    assert (at_leinster.name, at_leinster.chapter_name, at_leinster.via_name) == (
         "Minutes of November", "Dublin", None)
     (at_ireland,) = await page_minutes(db, "ireland")
-    assert (at_ireland["chapter_name"], at_ireland["via_name"]) == ("Dublin", "Leinster")
+    assert (at_ireland.chapter_name, at_ireland.via_name) == ("Dublin", "Leinster")
     assert await page_minutes(db, "dublin") == []
     below = await hierarchy_store.subtree_chapters(db, await chapter_id(db, "ireland"),
                                                    local_prefix=urls.actor(""))
@@ -97,7 +97,7 @@ async def test_an_edit_climbs_and_the_pages_show_it(node: Services) -> None:
     newer = found[3][1]["object"]
     assert newer["name"] == "Minutes of November (corrected)"
     assert newer["updated"] > newer["published"] and "proof" in newer
-    assert [m["name"] for m in await page_minutes(db, "ireland")] == [
+    assert [m.name for m in await page_minutes(db, "ireland")] == [
         "Minutes of November (corrected)"]
     # A deletion shows at once (the page reads the item itself), and climbs like the
     # minutes did: each level announces the author's proven Delete.
@@ -131,7 +131,7 @@ async def test_what_a_parent_publishes_its_subchapters_announce(node: Services) 
     own = await publish_item(db, urls, "leinster", minutes("Regional minutes"))
     assert sorted(who for who, _ in await announces(db, own)) == ["dublin", "ireland"]
     (at_ireland,) = await page_minutes(db, "ireland")
-    assert (at_ireland["chapter_name"], at_ireland["via_name"]) == ("Leinster", None)
+    assert (at_ireland.chapter_name, at_ireland.via_name) == ("Leinster", None)
 
 
 async def test_minutes_reach_only_the_parent_they_were_sent_to(node: Services) -> None:
@@ -146,6 +146,6 @@ async def test_minutes_reach_only_the_parent_they_were_sent_to(node: Services) -
     await leave(db, urls, "cork", DOMAIN)
     # What reached a parent stays there, as it would on another node; the chapter's
     # later edits no longer climb.
-    assert [m["name"] for m in await page_minutes(db, "leinster")] == ["After joining"]
+    assert [m.name for m in await page_minutes(db, "leinster")] == ["After joining"]
     await edit_item(db, urls, sent, title="After leaving")
     assert [who for who, _ in await announces(db, sent)] == ["leinster", "ireland"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pytest
 
@@ -82,27 +82,31 @@ async def _publish(node: Node, ids: dict[str, str]) -> None:
             ids[name] = await publish_item(db, urls, handle, item)
 
 
-def _rows(conn: sqlite3.Connection, table: str, rows: list[dict[str, object]]) -> None:
+def _rows(node: Node, table: str, rows: list[dict[str, object]]) -> None:
     columns = list(rows[0])
-    conn.executemany(
+    node.sql_many(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
         [tuple(row[c] for c in columns) for row in rows])
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def _remote_actor(name: str, display: str) -> dict[str, object]:
     iri = f"{REMOTE}/users/{name}"
     return {"iri": iri, "type": "Person", "host": "social.example", "inbox": f"{iri}/inbox",
             "shared_inbox": f"{REMOTE}/inbox", "username": name, "name": display,
-            "document": json.dumps({"id": iri}), "fetched_at": "2026-11-01T00:00:00Z"}
+            "document": json.dumps({"id": iri}), "fetched_at": _at("2026-11-01T00:00:00")}
 
 
 def _reply(n: int, author: str, to: str, content: str, deleted: bool = False
            ) -> dict[str, object]:
     iri = f"{REMOTE}/users/{author}/statuses/{n}"
     return {"iri": iri, "type": "Note", "attributed_to": f"{REMOTE}/users/{author}",
-            "content": content, "in_reply_to": to, "published": "2026-11-02T10:00:00Z",
-            "document": json.dumps({"id": iri}), "received_at": "2026-11-02T10:00:01Z",
-            "deleted_at": "2026-11-03T00:00:00Z" if deleted else None}
+            "content": content, "in_reply_to": to, "published": _at("2026-11-02T10:00:00"),
+            "document": json.dumps({"id": iri}), "received_at": _at("2026-11-02T10:00:01"),
+            "deleted_at": _at("2026-11-03T00:00:00") if deleted else None}
 
 
 def item_id(node: Node, iri: str) -> int:
@@ -112,11 +116,10 @@ def item_id(node: Node, iri: str) -> int:
 
 def add_votes(node: Node, poll: str, choices: list[str]) -> None:
     poll_id = item_id(node, poll)
-    with sqlite3.connect(node.database) as conn:
-        _rows(conn, "poll_votes", [
-            {"item_id": poll_id, "voter": f"{REMOTE}/users/voter{n}", "choice": choice,
-             "note_iri": f"{poll}#vote-{n}", "created_at": "2026-11-02T00:00:00Z"}
-            for n, choice in enumerate(choices)])
+    _rows(node, "poll_votes", [
+        {"item_id": poll_id, "voter": f"{REMOTE}/users/voter{n}", "choice": choice,
+         "note_iri": f"{poll}#vote-{n}", "created_at": _at("2026-11-02T00:00:00")}
+        for n, choice in enumerate(choices)])
 
 
 @pytest.fixture(scope="session")
@@ -146,22 +149,21 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
     add_votes(node, site.ids["poll"], ["Yes", "Yes", "No"])
     event = item_id(node, site.ids["event"])
-    with sqlite3.connect(node.database) as conn:
-        conn.execute("UPDATE items SET closed_at = '2026-11-01T12:00:00Z' WHERE object_iri = ?",
-                     (site.ids["closed_poll"],))
-        _rows(conn, "event_participants", [
-            {"item_id": event, "participant": f"{REMOTE}/users/p{n}",
-             "join_iri": f"{REMOTE}/joins/{n}", "created_at": "2026-11-02T00:00:00Z"}
-            for n in range(2)])
-        _rows(conn, "remote_actors", [_remote_actor("zoe", "Zoë Quinn"),
-                                      _remote_actor("mal", "Mal")])
-        _rows(conn, "remote_objects", [
-            _reply(1, "zoe", site.ids["news"], "<p>Great news, <strong>see you</strong>!</p>"),
-            _reply(2, "mal", site.ids["news"], "<p>gone</p>", deleted=True),
-            _reply(3, "mal", site.ids["news"], "<script>alert(2)</script><p>Count me in</p>"),
-            *(_reply(100 + n, "zoe", site.ids["note"], f"<p>reply {n}</p>")
-              for n in range(NOTE_REPLIES)),
-        ])
+    node.sql("UPDATE items SET closed_at = ? WHERE object_iri = ?",
+             _at("2026-11-01T12:00:00"), site.ids["closed_poll"])
+    _rows(node, "event_participants", [
+        {"item_id": event, "participant": f"{REMOTE}/users/p{n}",
+         "join_iri": f"{REMOTE}/joins/{n}", "created_at": _at("2026-11-02T00:00:00")}
+        for n in range(2)])
+    _rows(node, "remote_actors", [_remote_actor("zoe", "Zoë Quinn"),
+                                  _remote_actor("mal", "Mal")])
+    _rows(node, "remote_objects", [
+        _reply(1, "zoe", site.ids["news"], "<p>Great news, <strong>see you</strong>!</p>"),
+        _reply(2, "mal", site.ids["news"], "<p>gone</p>", deleted=True),
+        _reply(3, "mal", site.ids["news"], "<script>alert(2)</script><p>Count me in</p>"),
+        *(_reply(100 + n, "zoe", site.ids["note"], f"<p>reply {n}</p>")
+          for n in range(NOTE_REPLIES)),
+    ])
     node.start()
     yield site
     node.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import sqlite3
 from typing import Any
 
 import pytest
@@ -59,11 +58,9 @@ def test_icon_is_an_image_when_set(node: Node) -> None:
 
 def test_keys_are_the_ones_in_the_database_and_no_private_key_is_served(node: Node) -> None:
     doc = actor(node, "/actors/dublin")
-    with sqlite3.connect(node.database) as conn:
-        keys = dict(conn.execute(
-            "SELECT k.algorithm, k.public_key FROM actor_keys k JOIN actors a ON a.id = k.actor_id"
-            " WHERE a.handle = 'dublin'"
-        ).fetchall())
+    keys = dict(node.sql(
+        "SELECT k.algorithm, k.public_key FROM actor_keys k JOIN actors a ON a.id = k.actor_id"
+        " WHERE a.handle = 'dublin'"))
     assert doc["publicKey"]["id"] == f"{node.base}/actors/dublin#main-key"
     assert doc["publicKey"]["owner"] == doc["id"]
     rsa_key = load_pem_public_key(doc["publicKey"]["publicKeyPem"].encode())
