@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -34,7 +33,7 @@ from storage import actors as actor_store
 from storage import hierarchy as hierarchy_store
 from storage import inbox as inbox_store
 from storage import outbox as outbox_store
-from storage.database import Database
+from storage.database import Database, utcnow
 
 T = TypeVar("T")
 
@@ -136,7 +135,7 @@ def _publishing(config: Config, work: Callable[[Database], Awaitable[T]]) -> T:
 
 
 # A running worker takes up due work within seconds; this long means it is not doing so.
-OVERDUE_AFTER = 300.0
+OVERDUE_AFTER = timedelta(minutes=5)
 
 
 def cmd_deliveries(args: argparse.Namespace) -> int:
@@ -146,10 +145,10 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
 
     async def work(
         db: Database,
-    ) -> tuple[list[outbox_store.HostQueue], int, float | None, int]:
+    ) -> tuple[list[outbox_store.HostQueue], int, datetime | None, int]:
         return (await outbox_store.queue_by_host(db), await outbox_store.pending_fanouts(db),
                 await outbox_store.next_due(db),
-                await outbox_store.overdue(db, time.time() - OVERDUE_AFTER))
+                await outbox_store.overdue(db, utcnow() - OVERDUE_AFTER))
 
     hosts, fanouts, next_due, overdue = with_db(config, work)
     if not hosts and not fanouts:
@@ -163,12 +162,13 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
     if fanouts:
         print(f"{fanouts} publication(s) waiting to be fanned out to followers")
     if next_due is not None:
-        due = datetime.fromtimestamp(next_due, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        due = next_due.strftime("%Y-%m-%d %H:%M:%S UTC")
         print(f"next attempt due {due}")
     if overdue:
         # The worker lives in `serve`; this command cannot ask it, but its backlog shows.
+        minutes = OVERDUE_AFTER // timedelta(minutes=1)
         print(f"warning: {overdue} deliver{'y' if overdue == 1 else 'ies'} due more than"
-              f" {OVERDUE_AFTER / 60:.0f} minutes ago not yet taken up: the node is far behind"
+              f" {minutes} minutes ago not yet taken up: the node is far behind"
               " or its delivery worker is not running (is `chapterhouse serve` running? its log"
               " says \"background task failed\" when the worker fails)")
     return 0
@@ -177,7 +177,7 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
 def cmd_deliveries_retry(args: argparse.Namespace) -> int:
     config = load_config(args.data)
     host = args.host.lower() if args.host else None
-    count = with_db(config, lambda db: outbox_store.retry_now(db, time.time(), host))
+    count = with_db(config, lambda db: outbox_store.retry_now(db, utcnow(), host))
     print(f"{count} waiting deliver{'y' if count == 1 else 'ies'} due now"
           + (f" for {host}" if host else ""))
     return 0

@@ -14,6 +14,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import structlog
 
@@ -33,7 +34,7 @@ class TaskHealth:
     failures: int = 0  # failures in a row; 0 once a run lasted HEALTHY_AFTER
     total_failures: int = 0
     last_error: str | None = None
-    last_failure_at: float | None = None  # time.time()
+    last_failure_at: datetime | None = None
 
     @property
     def restarts(self) -> int:
@@ -82,7 +83,7 @@ class Supervisor:
             health.failures += 1
             health.total_failures += 1
             health.last_error = f"{type(error).__name__}: {error}"
-            health.last_failure_at = time.time()
+            health.last_failure_at = datetime.now(UTC)
             log.error("background task failed, restarting", task=health.name,
                       restart_in=delay, failures_in_a_row=health.failures,
                       exc_info=error)

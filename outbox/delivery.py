@@ -12,6 +12,7 @@ import email.utils
 import random
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -19,13 +20,13 @@ from actors.signing import LocalKeys
 from federation.client import FetchError
 from federation.transport import Transport
 from storage import outbox as store
-from storage.database import Database
+from storage.database import Database, now
 from storage.outbox import QUEUE_CHANNEL, Claimed, Outcome
 
 log = structlog.get_logger(__name__)
 
-LEASE_SECONDS = 120.0  # longer than one attempt can take (client timeouts are 30 s)
-MAX_RETRY_AFTER = 24 * 3600.0
+LEASE = timedelta(seconds=120)  # longer than one attempt can take (client timeouts are 30 s)
+MAX_RETRY_AFTER = timedelta(hours=24)
 RECORD_EVERY = 8  # outcomes per write while a round is running
 # Answers after which trying again makes sense (Mastodon's list); other 4xx are final.
 RETRYABLE_4XX = frozenset({401, 408, 429})
@@ -38,25 +39,28 @@ class Policy:
     backoff_scale: float = 1.0
     unavailable_after: int = 10
 
-    def backoff(self, attempts: int) -> float:
-        """Seconds to wait after the n-th failed attempt: n^4 + 15 with jitter, like
+    def backoff(self, attempts: int) -> timedelta:
+        """The wait after the n-th failed attempt: n^4 + 15 seconds with jitter, like
         Mastodon's push queue (16 s, 31 s, 96 s, 4.5 min, ... about 18 h at n=16)."""
         base = attempts**4 + 15
-        return (base + random.uniform(0, attempts**4 / 2)) * self.backoff_scale
+        return timedelta(seconds=(base + random.uniform(0, attempts**4 / 2))
+                         * self.backoff_scale)
 
 
-def retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+def retry_after(value: str | None, now: datetime) -> timedelta | None:
+    """The wait a Retry-After header asks for (delta-seconds or an HTTP date)."""
     if not value:
         return None
     value = value.strip()
     if value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER)
+        return min(timedelta(seconds=int(value)), MAX_RETRY_AFTER)
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return min(max(moment.timestamp() - now, 0.0), MAX_RETRY_AFTER)
+    if moment.tzinfo is None:  # "-0000": UTC, says RFC 5322
+        moment = moment.replace(tzinfo=now.tzinfo)
+    return min(max(moment - now, timedelta(0)), MAX_RETRY_AFTER)
 
 
 class DeliveryWorker:
@@ -73,14 +77,13 @@ class DeliveryWorker:
         """New rows were queued in this process: look now rather than at the next poll."""
         self._wake.set()
 
-    async def run_once(self, now: float | None = None) -> int:
-        """Expand pending fan-outs, then send one batch of due deliveries. Returns how
-        many deliveries were attempted."""
-        now = time.time() if now is None else now
-        while await store.expand_fanouts(self.db, now):
+    async def run_once(self, at: datetime | None = None) -> int:
+        """Expand pending fan-outs, then send one batch of the deliveries due at `at` (now
+        by default). Returns how many deliveries were attempted."""
+        while await store.expand_fanouts(self.db):
             pass
         claimed = await store.claim_due(
-            self.db, now, LEASE_SECONDS, limit=self.policy.concurrency * 4
+            self.db, at or now(), LEASE, limit=self.policy.concurrency * 4
         )
         if not claimed:
             return 0
@@ -93,7 +96,7 @@ class DeliveryWorker:
             if len(done) >= at_least:
                 batch = done[:]
                 done.clear()
-                await store.finish(self.db, batch, time.time(), self.policy.unavailable_after)
+                await store.finish(self.db, batch, now(), self.policy.unavailable_after)
 
         async def attempt(delivery: Claimed) -> None:
             async with semaphore:
@@ -107,7 +110,8 @@ class DeliveryWorker:
 
     async def _attempt(self, delivery: Claimed) -> Outcome:
         attempts = delivery.attempts + 1
-        started = time.time()
+        started = now()
+        clock = time.monotonic()
         try:
             key = await self.keys.signing_key(delivery.actor_id)
         except LookupError:
@@ -122,7 +126,7 @@ class DeliveryWorker:
         status = response.status
         if 200 <= status < 300:
             log.debug("delivered", inbox=delivery.inbox, status=status,
-                      ms=round((time.time() - started) * 1000))
+                      ms=round((time.monotonic() - clock) * 1000))
             return Outcome(delivery.id, delivery.host, "delivered", attempts, started, status,
                            None, host_failed=False, host_answered=True)
         reason = f"{delivery.host} answered {status}"
@@ -143,23 +147,23 @@ class DeliveryWorker:
         self, delivery: Claimed, attempts: int, status: int | None, reason: str,
         retryable: bool, host_failed: bool,
     ) -> Outcome:
-        now = time.time()
+        failed_at = now()
         if not retryable or attempts >= self.policy.max_attempts:
             log.warning("delivery given up", inbox=delivery.inbox, attempts=attempts,
                         reason=reason)
-            return Outcome(delivery.id, delivery.host, "dead", attempts, now, status, reason,
-                           host_failed=host_failed, host_answered=not host_failed)
+            return Outcome(delivery.id, delivery.host, "dead", attempts, failed_at, status,
+                           reason, host_failed=host_failed, host_answered=not host_failed)
         log.info("delivery failed, will retry", inbox=delivery.inbox, attempts=attempts,
                  reason=reason)
         return Outcome(delivery.id, delivery.host, "queued", attempts,
-                       now + self.policy.backoff(attempts), status, reason,
+                       failed_at + self.policy.backoff(attempts), status, reason,
                        host_failed=host_failed, host_answered=not host_failed)
 
     async def run(self, poll_seconds: float = 1.0) -> None:
         """Deliver until cancelled, keeping `concurrency` sends in flight: a slot freed by
         a finished send is filled at once, so one slow host never holds up the rest.
-        Rows queued by another process (the CLI) are found by polling; rows queued here
-        wake the loop at once."""
+        Rows queued here, or committed by another process (the CLI; on PostgreSQL another
+        `serve`), wake the loop at once; it also looks every `poll_seconds`."""
         released = await store.release_leases(self.db)
         if released:
             log.info("resuming deliveries interrupted by a stop", count=released)
@@ -219,18 +223,22 @@ class DeliveryWorker:
             for task in (waker, watcher):
                 task.cancel()
             await asyncio.gather(waker, watcher, return_exceptions=True)
+        # A database that fails here would otherwise turn the wait into a busy loop that
+        # no log shows: the failure goes to the supervisor, which logs it and restarts.
+        error = None if watcher.cancelled() else watcher.exception()
+        if error is not None:
+            raise error
 
     async def _top_up(self, inflight: set[asyncio.Task[Outcome]]) -> None:
-        now = time.time()
-        while await store.expand_fanouts(self.db, now):
+        while await store.expand_fanouts(self.db):
             pass
         free = self.policy.concurrency - len(inflight)
         if free <= 0:
             return
-        for delivery in await store.claim_due(self.db, now, LEASE_SECONDS, limit=free):
+        for delivery in await store.claim_due(self.db, now(), LEASE, limit=free):
             inflight.add(asyncio.create_task(self._attempt(delivery)))
 
     async def _record(self, done: list[Outcome]) -> None:
         batch = done[:]
         done.clear()
-        await store.finish(self.db, batch, time.time(), self.policy.unavailable_after)
+        await store.finish(self.db, batch, now(), self.policy.unavailable_after)

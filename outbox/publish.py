@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from federation.urls import Urls
@@ -13,7 +12,8 @@ from storage import actors as actor_store
 from storage import inbox as inbox_store
 from storage import outbox as store
 from storage import remote as remote_store
-from storage.database import Database, Tx
+from storage.database import Database, Tx, utcnow
+from storage.timestamps import iso
 
 MAX_NOTE = 5000
 
@@ -57,7 +57,7 @@ async def delete_object(db: Database, urls: Urls, object_iri: str) -> str:
             raise PublishError(f"{object_iri} is not an object of this node")
         document, actor_id, deleted_at = found
         if deleted_at is not None:
-            raise PublishError(f"{object_iri} was already deleted on {deleted_at}")
+            raise PublishError(f"{object_iri} was already deleted on {iso(deleted_at)}")
         delete = activities.delete(urls, await inbox_store.handle_of_tx(tx, actor_id), document)
         # Under the context that defines `proof`, so JSON-LD readers keep it.
         delete = await prove(tx, urls, actor_id, delete | {"@context": CONTENT_CONTEXT})
@@ -76,8 +76,7 @@ async def send_to(
     """Queue an activity that goes to particular inboxes (an Accept, a Follow), inside the
     caller's transaction. It is not public: it stays out of the outbox collection."""
     activity_id = await store.insert_activity(
-        tx, activity["id"], actor_id, activity["type"], False, activity, activities.now_iso()
+        tx, activity["id"], actor_id, activity["type"], False, activity, utcnow()
     )
-    now = time.time()
     for inbox in dict.fromkeys(inboxes):
-        await store.queue_delivery(tx, activity_id, inbox, now)
+        await store.queue_delivery(tx, activity_id, inbox)

@@ -300,9 +300,10 @@ class Database(Reader):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def transaction(self) -> Any:
+    def transaction(self, *, serial: bool = True) -> Any:
         """`async with db.transaction() as tx:` one transaction; rolled back on any
-        exception."""
+        exception. `serial=False` is for the delivery queue's leasing only (see
+        PostgresDatabase.transaction)."""
         raise NotImplementedError
 
     async def exists(self) -> bool:

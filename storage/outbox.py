@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import json
-import time
+from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from storage.database import Database, Reader, Tx, utcnow
-from storage.timestamps import at
+from storage.timestamps import at, parse
 
 # Notified when work is queued: the delivery worker of every process waits on it.
 QUEUE_CHANNEL = "chapterhouse_queue"
 
-
-def moment(unix: float) -> datetime:
-    return datetime.fromtimestamp(unix, UTC)
-
-PROBE_INTERVAL = 3600.0  # seconds between tries of a host marked unavailable
+PROBE_INTERVAL = timedelta(hours=1)  # between tries of a host marked unavailable
 
 
 @dataclass(frozen=True)
@@ -47,7 +43,7 @@ class Outcome:
     host: str
     state: str
     attempts: int
-    next_attempt_at: float
+    next_attempt_at: datetime
     status: int | None
     error: str | None
     host_failed: bool  # the host did not answer usefully (network error, 5xx, timeout)
@@ -67,22 +63,24 @@ class HostQueue:
 
 async def insert_activity(
     tx: Tx, iri: str, actor_id: int, type_: str, public: bool,
-    document: dict[str, Any], published: str,
+    document: dict[str, Any], published: datetime | str,
 ) -> int:
+    """`published` may be the document's own ActivityPub time text, as the caller has it."""
     return await tx.insert(
         "INSERT INTO activities (iri, actor_id, type, public, document, published)"
         " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-        (iri, actor_id, type_, public, json.dumps(document, ensure_ascii=False), published),
+        (iri, actor_id, type_, public, json.dumps(document, ensure_ascii=False),
+         at(published)),
     )
 
 
 async def insert_object(
     tx: Tx, iri: str, actor_id: int, type_: str, document: dict[str, Any],
-    published: str,
+    published: datetime | str,
 ) -> None:
     await tx.execute(
         "INSERT INTO objects (iri, actor_id, type, document, published) VALUES (?, ?, ?, ?, ?)",
-        (iri, actor_id, type_, json.dumps(document, ensure_ascii=False), published),
+        (iri, actor_id, type_, json.dumps(document, ensure_ascii=False), at(published)),
     )
 
 
@@ -95,14 +93,15 @@ async def queue_fanout(tx: Tx, activity_id: int, actor_id: int) -> None:
 
 
 async def queue_delivery(
-    tx: Tx, activity_id: int, inbox: str, now: float
+    tx: Tx, activity_id: int, inbox: str, due: datetime | None = None
 ) -> None:
+    """Queue one delivery, due at `due` (now by default)."""
     tx.notify(QUEUE_CHANNEL)
     stamp = utcnow()
     await tx.execute(
         "INSERT INTO deliveries (activity_id, inbox, host, state, next_attempt_at, created_at,"
         " updated_at) VALUES (?, ?, ?, 'queued', ?, ?, ?) ON CONFLICT DO NOTHING",
-        (activity_id, inbox, urlsplit(inbox).netloc.lower(), moment(now), stamp, stamp),
+        (activity_id, inbox, urlsplit(inbox).netloc.lower(), due or stamp, stamp, stamp),
     )
 
 
@@ -131,26 +130,24 @@ async def publish_in(
         tx, activity_iri, actor_id, activity_type, True, activity, now
     )
     await queue_fanout(tx, activity_id, actor_id)
-    unix_now = time.time()
     for inbox in dict.fromkeys(also_to or []):
-        await queue_delivery(tx, activity_id, inbox, unix_now)
+        await queue_delivery(tx, activity_id, inbox, now)
     return Published(activity_id, activity_iri)
 
 
 async def local_object(
     db: Reader, iri: str
-) -> tuple[dict[str, Any], int, str | None] | None:
+) -> tuple[dict[str, Any], int, datetime | None] | None:
     """(document, actor id, deleted_at) of a local object."""
-    rows = await db.execute_fetchall(
+    row = await db.fetchone(
         "SELECT document, actor_id, deleted_at FROM objects WHERE iri = ?", (iri,)
     )
-    row = next(iter(rows), None)
-    return None if row is None else (json.loads(row[0]), row[1], row[2])
+    return None if row is None else (json.loads(row[0]), int(row[1]), parse(row[2]))
 
 
 async def local_activity(db: Database, iri: str) -> dict[str, Any] | None:
     row = await db.fetchone(
-        "SELECT document FROM activities WHERE iri = ? AND public = 1", (iri,)
+        "SELECT document FROM activities WHERE iri = ? AND public = TRUE", (iri,)
     )
     return None if row is None else json.loads(row[0])
 
@@ -164,162 +161,192 @@ async def reaction_counts(db: Database, object_iri: str) -> dict[str, int]:
     return {"like": 0, "announce": 0} | {r[0]: int(r[1]) for r in rows}
 
 
-# The worker side.
+# The worker side. Its transactions pass `serial=False`: on PostgreSQL the workers of
+# several processes share the queue, each leasing rows the others skip (SKIP LOCKED), and
+# none of them waits for the inbox's writers. Rows are always locked in one order (by id,
+# hosts by name), so two workers never wait on each other in a circle.
 
-async def expand_fanouts(db: Database, now: float, limit: int = 10) -> int:
-    """Turn "send to the followers of X" rows into one delivery per distinct inbox.
+async def expand_fanouts(db: Database, limit: int = 10) -> int:
+    """Turn "send to the followers of X" rows into one delivery per distinct inbox; how
+    many fan-outs were expanded.
 
     Followers on one host that share an inbox get one delivery. Each fan-out is expanded
-    and removed in one transaction: after a crash it is either whole or not begun.
+    and removed in one transaction: after a crash it is either whole or not begun. A
+    fan-out another process is expanding is skipped; what both queue for one inbox is
+    one delivery (UNIQUE (activity_id, inbox)).
     """
-    rows = await db.fetchall("SELECT id FROM fanouts ORDER BY id LIMIT ?", (limit,))
-    stamp = utcnow()
-    for (fanout_id,) in rows:
-        async with db.transaction() as tx:
-            await tx.execute(
+    expanded = 0
+    for _ in range(limit):
+        async with db.transaction(serial=False) as tx:
+            row = await tx.fetchone(
+                "SELECT id, activity_id, actor_id FROM fanouts ORDER BY id LIMIT 1"
+                + tx.dialect.skip_locked
+            )
+            if row is None:
+                return expanded
+            fanout_id, activity_id, actor_id = int(row[0]), int(row[1]), int(row[2])
+            inboxes = await tx.fetchall(
+                "SELECT DISTINCT COALESCE(r.shared_inbox, r.inbox), r.host"
+                " FROM followers fo JOIN remote_actors r ON r.iri = fo.follower_iri"
+                " WHERE fo.actor_id = ? AND fo.state = 'accepted'"
+                " ORDER BY 1",
+                (actor_id,),
+            )
+            stamp = utcnow()
+            await tx.executemany(
                 "INSERT INTO deliveries (activity_id, inbox, host, state, next_attempt_at,"
-                " created_at, updated_at)"
-                " SELECT DISTINCT f.activity_id, COALESCE(r.shared_inbox, r.inbox), r.host,"
-                " 'queued', ?, ?, ?"
-                " FROM fanouts f JOIN followers fo ON fo.actor_id = f.actor_id"
-                " JOIN remote_actors r ON r.iri = fo.follower_iri"
-                " WHERE f.id = ? AND fo.state = 'accepted'"
+                " created_at, updated_at) VALUES (?, ?, ?, 'queued', ?, ?, ?)"
                 " ON CONFLICT DO NOTHING",
-                (moment(now), stamp, stamp, fanout_id),
+                [(activity_id, inbox, host, stamp, stamp, stamp) for inbox, host in inboxes],
             )
             await tx.execute("DELETE FROM fanouts WHERE id = ?", (fanout_id,))
-    return len(rows)
+            if inboxes:
+                tx.notify(QUEUE_CHANNEL)
+        expanded += 1
+    return expanded
 
 
-async def claim_due(db: Database, now: float, lease: float, limit: int) -> list[Claimed]:
+async def claim_due(db: Database, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
     """Lease due deliveries to this worker. A host marked unavailable gets one probe an
     hour; a lease that outlives its worker (crash, kill -9) expires and the row is due again."""
-    async with db.transaction() as tx:
-        rows = await tx.execute_fetchall(
-            "SELECT d.id, d.host, h.unavailable_since IS NOT NULL AS unavailable"
-            " FROM deliveries d LEFT JOIN hosts h ON h.host = d.host"
+    async with db.transaction(serial=False) as tx:
+        candidates = await tx.fetchall(
+            "SELECT d.id, d.host, EXISTS (SELECT 1 FROM hosts h WHERE h.host = d.host"
+            "  AND h.unavailable_since IS NOT NULL) AS unavailable"
+            " FROM deliveries d"
             " WHERE d.state = 'queued' AND d.next_attempt_at <= :now"
             " AND (d.locked_until IS NULL OR d.locked_until <= :now)"
-            " AND (h.unavailable_since IS NULL OR h.next_probe_at <= :now)"
-            " ORDER BY d.next_attempt_at, d.id LIMIT :limit",
-            {"now": moment(now), "limit": limit},
+            " AND NOT EXISTS (SELECT 1 FROM hosts h WHERE h.host = d.host"
+            "  AND h.unavailable_since IS NOT NULL AND h.next_probe_at > :now)"
+            " ORDER BY d.next_attempt_at, d.id LIMIT :limit" + tx.dialect.skip_locked,
+            {"now": now, "limit": limit},
         )
-        candidates = rows
-        chosen, probed = [], set()
+        chosen: list[int] = []
+        probes: dict[str, int] = {}
         for delivery_id, host, unavailable in candidates:
-            if unavailable:
-                if host in probed:
-                    continue
-                probed.add(host)
-            chosen.append(delivery_id)
+            if not unavailable:
+                chosen.append(int(delivery_id))
+            elif host not in probes:
+                probes[host] = int(delivery_id)
+        for host in sorted(probes):
+            # Taken only if no other worker took this hour's probe first.
+            if await tx.execute(
+                "UPDATE hosts SET next_probe_at = ? WHERE host = ? AND next_probe_at <= ?",
+                (now + PROBE_INTERVAL, host, now),
+            ):
+                chosen.append(probes[host])
         if not chosen:
             return []
+        chosen.sort()
         marks = ",".join("?" * len(chosen))
         await tx.execute(
             f"UPDATE deliveries SET locked_until = ? WHERE id IN ({marks})",
-            (moment(now + lease), *chosen),
+            (now + lease, *chosen),
         )
-        await tx.executemany(
-            "UPDATE hosts SET next_probe_at = ? WHERE host = ?",
-            [(moment(now + PROBE_INTERVAL), host) for host in probed],
-        )
-        rows = await tx.execute_fetchall(
+        rows = await tx.fetchall(
             "SELECT d.id, d.activity_id, d.inbox, d.host, d.attempts, a.actor_id, a.document"
-            f" FROM deliveries d JOIN activities a ON a.id = d.activity_id WHERE d.id IN ({marks})",
+            " FROM deliveries d JOIN activities a ON a.id = d.activity_id"
+            f" WHERE d.id IN ({marks}) ORDER BY d.id",
             chosen,
         )
-        return [Claimed(*row) for row in rows]
+        return [Claimed(int(r[0]), int(r[1]), r[2], r[3], int(r[4]), int(r[5]), r[6])
+                for r in rows]
 
 
-async def finish(db: Database, outcomes: list[Outcome], now: float, unavailable_after: int) -> None:
+async def finish(
+    db: Database, outcomes: list[Outcome], now: datetime, unavailable_after: int
+) -> None:
     """Record a batch of attempts and what they say about each host, in one transaction."""
     stamp = utcnow()
-    async with db.transaction() as tx:
+    async with db.transaction(serial=False) as tx:
         await tx.executemany(
             "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,"
             " locked_until = NULL, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?",
-            [(o.state, o.attempts, moment(o.next_attempt_at), o.status, o.error, stamp, o.id)
-             for o in outcomes],
+            [(o.state, o.attempts, o.next_attempt_at, o.status, o.error, stamp, o.id)
+             for o in sorted(outcomes, key=lambda o: o.id)],
         )
         answered = {o.host for o in outcomes if o.host_answered}
-        failed = [o.host for o in outcomes if o.host_failed and o.host not in answered]
-        await tx.executemany(
-            "INSERT INTO hosts (host, last_success_at) VALUES (?, ?)"
-            " ON CONFLICT (host) DO UPDATE SET failures = 0, unavailable_since = NULL,"
-            " next_probe_at = NULL, last_success_at = excluded.last_success_at",
-            [(host, moment(now)) for host in answered],
-        )
-        await tx.executemany(
-            "INSERT INTO hosts (host, failures, last_failure_at) VALUES (?, 1, ?)"
-            " ON CONFLICT (host) DO UPDATE SET failures = failures + 1,"
-            " last_failure_at = excluded.last_failure_at",
-            [(host, moment(now)) for host in failed],
-        )
-        await tx.execute(
-            "UPDATE hosts SET unavailable_since = ?, next_probe_at = ?"
-            " WHERE unavailable_since IS NULL AND failures >= ?",
-            (moment(now), moment(now + PROBE_INTERVAL), unavailable_after),
-        )
+        failed = Counter(o.host for o in outcomes if o.host_failed and o.host not in answered)
+        for host in sorted(answered | failed.keys()):
+            if host in answered:
+                await tx.execute(
+                    "INSERT INTO hosts (host, last_success_at) VALUES (?, ?)"
+                    " ON CONFLICT (host) DO UPDATE SET failures = 0, unavailable_since = NULL,"
+                    " next_probe_at = NULL, last_success_at = excluded.last_success_at",
+                    (host, now),
+                )
+                continue
+            await tx.execute(
+                "INSERT INTO hosts (host, failures, last_failure_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (host) DO UPDATE SET failures = hosts.failures + excluded.failures,"
+                " last_failure_at = excluded.last_failure_at",
+                (host, failed[host], now),
+            )
+            await tx.execute(
+                "UPDATE hosts SET unavailable_since = ?, next_probe_at = ?"
+                " WHERE host = ? AND unavailable_since IS NULL AND failures >= ?",
+                (now, now + PROBE_INTERVAL, host, unavailable_after),
+            )
 
 
-async def next_due(db: Database) -> float | None:
-    due = await db.fetchvalue(
+async def next_due(db: Database) -> datetime | None:
+    return parse(await db.fetchvalue(
         "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'queued'"
-    )
-    return None if due is None else at(due).timestamp()
+    ))
 
 
 async def pending_fanouts(db: Database) -> int:
     return int(await db.fetchvalue("SELECT count(*) FROM fanouts"))
 
 
-async def overdue(db: Database, before: float) -> int:
+async def overdue(db: Database, before: datetime) -> int:
     """Deliveries and fan-outs that a running worker would have taken up before `before`:
     due, not leased, to a host that is not waiting for its hourly probe. Many of them mean
     the worker is far behind or not running at all."""
-    stamp = moment(before)
     deliveries = await db.fetchvalue(
         "SELECT count(*) FROM deliveries d LEFT JOIN hosts h ON h.host = d.host"
         " WHERE d.state = 'queued' AND d.next_attempt_at < :before"
         " AND (d.locked_until IS NULL OR d.locked_until < :before)"
         " AND (h.unavailable_since IS NULL OR h.next_probe_at < :before)",
-        {"before": stamp},
+        {"before": before},
     )
-    fanouts = await db.fetchvalue("SELECT count(*) FROM fanouts WHERE created_at < ?", (stamp,))
+    fanouts = await db.fetchvalue("SELECT count(*) FROM fanouts WHERE created_at < ?", (before,))
     return int(deliveries) + int(fanouts)
 
 
 async def queue_by_host(db: Database) -> list[HostQueue]:
     rows = await db.fetchall(
         "SELECT d.host,"
-        " sum(d.state = 'queued' AND d.attempts = 0) AS queued,"
-        " sum(d.state = 'queued' AND d.attempts > 0) AS retrying,"
-        " sum(d.state = 'dead') AS dead,"
-        " sum(d.state = 'delivered') AS delivered,"
+        " count(*) FILTER (WHERE d.state = 'queued' AND d.attempts = 0) AS queued,"
+        " count(*) FILTER (WHERE d.state = 'queued' AND d.attempts > 0) AS retrying,"
+        " count(*) FILTER (WHERE d.state = 'dead') AS dead,"
+        " count(*) FILTER (WHERE d.state = 'delivered') AS delivered,"
         " h.unavailable_since IS NOT NULL AS unavailable,"
         " (SELECT last_error FROM deliveries e WHERE e.host = d.host AND e.last_error IS NOT NULL"
         "  ORDER BY e.updated_at DESC LIMIT 1) AS last_error"
         " FROM deliveries d LEFT JOIN hosts h ON h.host = d.host"
-        " GROUP BY d.host ORDER BY d.host"
+        " GROUP BY d.host, h.unavailable_since ORDER BY d.host"
     )
-    return [HostQueue(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6]) for r in rows]
+    return [HostQueue(r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4]), bool(r[5]), r[6])
+            for r in rows]
 
 
-async def retry_now(db: Database, now: float, host: str | None = None) -> int:
+async def retry_now(db: Database, now: datetime, host: str | None = None) -> int:
     """Make every waiting delivery (to one host) due now and forget the host's failures."""
     where, params = ("", ()) if host is None else (" AND host = ?", (host,))
     async with db.transaction() as tx:
+        tx.notify(QUEUE_CHANNEL)
         changed = await tx.execute(
             "UPDATE deliveries SET next_attempt_at = ?, locked_until = NULL"
             f" WHERE state = 'queued'{where}",
-            (moment(now), *params),
+            (now, *params),
         )
         await tx.execute(
             f"UPDATE hosts SET failures = 0, unavailable_since = NULL, next_probe_at = NULL"
             f" WHERE 1 = 1{where}",
             params,
         )
-        return changed
+        return int(changed)
 
 
 async def release_leases(db: Database) -> int:
@@ -330,4 +357,4 @@ async def release_leases(db: Database) -> int:
             "UPDATE deliveries SET locked_until = NULL"
             " WHERE state = 'queued' AND locked_until IS NOT NULL"
         )
-        return changed
+        return int(changed)

@@ -25,8 +25,6 @@ BATCH = 1000
 EVERY = 3600.0  # seconds between rounds: a day's rows are few, and a round is cheap
 
 
-
-
 async def prune_deliveries(db: Database, before: datetime, batch: int = BATCH) -> int:
     """Delete deliveries that finished (delivered, or given up) before `before`.
 
@@ -85,7 +83,7 @@ async def _delete(db: Database, table: str, ids: list[int], guard: str, cutoff: 
     marks = ",".join("?" * len(ids))
     async with db.transaction() as tx:
         # The guard repeats the test: a row that changed since it was read stays.
-        changed = await tx.execute(
+        changed: int = await tx.execute(
             f"DELETE FROM {table} WHERE id IN ({marks}){guard}", (*ids, cutoff)
         )
     await asyncio.sleep(0)  # let the writers that waited go first

@@ -1,31 +1,39 @@
 """Nothing promised to a follower is lost: not to a receiver that is down, not to a
-sender killed with SIGKILL in the middle of a fan-out."""
+sender killed with SIGKILL in the middle of a fan-out, not when that sender is one of two
+processes sharing the queue of one PostgreSQL database."""
 
 from __future__ import annotations
 
 import signal
-import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from chapterhouse.harness import free_port
 from tests.nodes import Node, wait_for
 from tests.receivers import Receivers
+
+KNOWN_SINCE = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def add_followers(node: Node, receivers: Receivers, per_host: int) -> None:
     """Followers of dublin on every receiver port, as the inbox would have stored them."""
     (dublin,) = node.sql("SELECT id FROM actors WHERE handle = 'dublin'")[0]
-    with sqlite3.connect(node.database) as conn:
-        for port in receivers.ports:
-            base = receivers.base(port)
-            for i in range(per_host):
-                iri = f"{base}/users/u{i}"
-                conn.execute(
-                    "INSERT INTO remote_actors (iri, type, host, inbox, shared_inbox, document,"
-                    " fetched_at) VALUES (?, 'Person', ?, ?, ?, '{}', '2026-11-01T00:00:00Z')",
-                    (iri, f"127.0.0.1:{port}", f"{iri}/inbox", f"{base}/inbox"))
-                conn.execute(
-                    "INSERT INTO followers (actor_id, follower_iri, state, created_at)"
-                    " VALUES (?, ?, 'accepted', '2026-11-01T00:00:00Z')", (dublin, iri))
+    actors, followers = [], []
+    for port in receivers.ports:
+        base = receivers.base(port)
+        for i in range(per_host):
+            iri = f"{base}/users/u{i}"
+            actors.append((iri, f"127.0.0.1:{port}", f"{iri}/inbox", f"{base}/inbox",
+                           KNOWN_SINCE))
+            followers.append((dublin, iri, KNOWN_SINCE))
+    node.sql_many(
+        "INSERT INTO remote_actors (iri, type, host, inbox, shared_inbox, document,"
+        " fetched_at) VALUES (?, 'Person', ?, ?, ?, '{}', ?)", actors)
+    node.sql_many(
+        "INSERT INTO followers (actor_id, follower_iri, state, created_at)"
+        " VALUES (?, ?, 'accepted', ?)", followers)
 
 
 def chapter_node(tmp_path: Path) -> Node:
@@ -112,13 +120,53 @@ def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(tmp_path: Path) -> Non
             ("delivered", 60)]
 
 
+def test_sigkill_of_one_of_two_processes_sharing_a_fan_out_loses_nothing(
+    tmp_path: Path, engine: str
+) -> None:
+    if engine != "postgresql":
+        pytest.skip("several `serve` processes share one database only on PostgreSQL")
+    node = chapter_node(tmp_path)
+    node.configure({"delivery.concurrency": 4})
+    # A second process of the same node: same data directory and database, its own port.
+    other = Node(node.data, free_port())
+    other.log_path = tmp_path / "other.log"
+    with Receivers(hosts=60, delay=0.2) as receivers:
+        add_followers(node, receivers, per_host=5)  # 300 followers on 60 hosts
+        node.start()
+        other.start()
+        try:
+            activity = post(node, "Minutes of the August meeting")
+            wait_for(lambda: sum(receivers.distinct(activity).values()) >= 8,
+                     what="the fan-out to begin")
+            assert other.stop(signal.SIGKILL) == -signal.SIGKILL
+            delivered_before = len(receivers.distinct(activity))
+            assert delivered_before < 60, "the fan-out finished before the kill; slow it down"
+            other.start()
+            wait_for(lambda: len(receivers.distinct(activity)) == 60, timeout=60,
+                     what="every host to get the post after the restart")
+        finally:
+            for process in (node, other):
+                if process.running():
+                    process.stop()
+        counts = receivers.distinct(activity)
+        # One delivery per host (shared inbox), not one per follower, whichever process
+        # sent it: two processes never lease the same row.
+        assert set(counts) == set(receivers.ports)
+        # What the killed process had in flight or not yet written down may arrive twice
+        # (at most its 4 in flight and 7 unwritten outcomes), and so may what its
+        # neighbour had in flight when the restarted process freed the leases it found
+        # (at most 4): receivers dedupe by id.
+        assert sum(counts.values()) <= 60 + 4 + 7 + 4
+        assert node.sql("SELECT state, count(*) FROM deliveries GROUP BY state") == [
+            ("delivered", 60)]
+
+
 def test_deliveries_warns_when_due_work_is_not_taken_up(tmp_path: Path) -> None:
     node = chapter_node(tmp_path)  # never started: nothing takes the work up
     add_followers(node, Receivers(hosts=1), per_host=1)
     post(node, "Bookfair")
     assert "warning" not in node.cli("deliveries").stdout  # just queued: not late yet
-    with sqlite3.connect(node.database) as conn:
-        conn.execute("UPDATE fanouts SET created_at = '2026-01-01T00:00:00Z'")
+    node.sql("UPDATE fanouts SET created_at = ?", datetime(2026, 1, 1, tzinfo=UTC))
     result = node.cli("deliveries")
     assert result.returncode == 0
     assert "warning: 1 delivery due more than 5 minutes ago not yet taken up" in result.stdout

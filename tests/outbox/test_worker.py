@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-import tomllib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,18 +11,20 @@ import pytest
 from aiohttp import web
 
 from actors.registry import create_chapter
-from chapterhouse.config import parse, render_initial
+from chapterhouse.config import parse
 from chapterhouse.services import Services, initialise, running
 from outbox.publish import post_note
 from storage import remote as remote_store
-from storage.database import Database
+from storage.database import Database, now, utcnow
+from storage.timestamps import at
+from tests.outbox.conftest import raw_config
 
-LATER = 10**7  # seconds: far enough ahead that every backoff has passed
+LATER = timedelta(days=200)  # far enough ahead that every backoff has passed
 
 
 @pytest.fixture
-async def node(tmp_path: Path) -> AsyncIterator[Services]:
-    raw = tomllib.loads(render_initial("127.0.0.1:1", "http", "Test"))
+async def node(tmp_path: Path, engine: str) -> AsyncIterator[Services]:
+    raw = raw_config("127.0.0.1:1")
     raw["federation"]["allow_private_addresses"] = True
     raw["delivery"]["unavailable_after"] = 3
     config = parse(raw, tmp_path)
@@ -67,7 +68,7 @@ async def follower_at(db: Database, base: str, name: str = "u1") -> None:
     async with db.transaction() as tx:
         await tx.execute(
             "INSERT INTO followers (actor_id, follower_iri, state, created_at)"
-            " SELECT id, ?, 'accepted', 'now' FROM actors WHERE handle = 'dublin'", (iri,))
+            " SELECT id, ?, 'accepted', ? FROM actors WHERE handle = 'dublin'", (iri, utcnow()))
 
 
 async def deliveries(node: Services) -> list[tuple[Any, ...]]:
@@ -81,14 +82,14 @@ async def test_statuses_decide_retry_or_give_up(node: Services, peer: Peer) -> N
     await post_note(node.db, node.urls, "dublin", "hello")
     await node.worker.run_once()
     assert await deliveries(node) == [("queued", 1, 500)]
-    await node.worker.run_once(time.time() + LATER)
+    await node.worker.run_once(now() + LATER)
     # 401: the double knock tries the other signature scheme at once, then waits.
     assert await deliveries(node) == [("queued", 2, 401)]
-    await node.worker.run_once(time.time() + LATER)
+    await node.worker.run_once(now() + LATER)
     assert await deliveries(node) == [("queued", 3, 429)]
-    due = await node.db.fetchvalue("SELECT next_attempt_at FROM deliveries")
-    assert 110 < due - time.time() < 130  # Retry-After honoured
-    await node.worker.run_once(time.time() + LATER)
+    due = at(await node.db.fetchvalue("SELECT next_attempt_at FROM deliveries"))
+    assert timedelta(seconds=110) < due - now() < timedelta(seconds=130)  # Retry-After
+    await node.worker.run_once(now() + LATER)
     assert await deliveries(node) == [("delivered", 4, 202)]
     assert peer.hits == 5
 
@@ -99,7 +100,7 @@ async def test_a_final_4xx_is_not_retried(node: Services, peer: Peer) -> None:
     await post_note(node.db, node.urls, "dublin", "hello")
     await node.worker.run_once()
     assert await deliveries(node) == [("dead", 1, 404)]
-    assert await node.worker.run_once(time.time() + LATER) == 0
+    assert await node.worker.run_once(now() + LATER) == 0
 
 
 async def test_a_failing_host_is_marked_unavailable_and_probed(
@@ -110,15 +111,15 @@ async def test_a_failing_host_is_marked_unavailable_and_probed(
     for text in ("one", "two"):
         await post_note(node.db, node.urls, "dublin", text)
     await node.worker.run_once()  # two deliveries fail: failures = 2
-    await node.worker.run_once(time.time() + LATER)  # 4 failures in a row: unavailable
+    await node.worker.run_once(now() + LATER)  # 4 failures in a row: unavailable
     host = await remote_store.host_state(node.db, peer.base.removeprefix("http://"))
     assert host is not None and host.unavailable_since is not None
     hits = peer.hits
     # While unavailable, one delivery an hour is let through as a probe; it succeeds,
     # the host is available again and the rest follows.
-    assert await node.worker.run_once(time.time() + LATER) == 1
+    assert await node.worker.run_once(now() + LATER) == 1
     assert peer.hits == hits + 1
-    await node.worker.run_once(time.time() + LATER)
+    await node.worker.run_once(now() + LATER)
     assert [r[0] for r in await deliveries(node)] == ["delivered", "delivered"]
     host = await remote_store.host_state(node.db, peer.base.removeprefix("http://"))
     assert host is not None and host.unavailable_since is None and host.failures == 0
@@ -133,8 +134,10 @@ async def test_followers_on_one_host_get_one_post(node: Services, peer: Peer) ->
     assert peer.hits == 1
 
 
-async def test_a_refused_address_is_given_up_without_retrying(tmp_path: Path) -> None:
-    raw = tomllib.loads(render_initial("chapters.example.org", "https", "Test"))
+async def test_a_refused_address_is_given_up_without_retrying(
+    tmp_path: Path, engine: str
+) -> None:
+    raw = raw_config("chapters.example.org", "https")
     config = parse(raw, tmp_path)
     await initialise(config)
     async with running(config) as node:  # private addresses not allowed

@@ -1,12 +1,10 @@
 """The delivery worker of a served node outlives database errors: whatever point of its
-loop SQLite fails at, the failure is logged and the next post still reaches a real
+loop the database fails at, the failure is logged and the next post still reaches a real
 receiving server on 127.0.0.1."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-import tomllib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,12 +14,15 @@ from structlog.testing import capture_logs
 
 from actors.registry import create_chapter
 from chapterhouse.app import SUPERVISOR, create_app
-from chapterhouse.config import parse, render_initial
+from chapterhouse.config import parse
 from chapterhouse.services import initialise
 from federation.urls import Urls
 from outbox.publish import post_note
 from storage import outbox as outbox_store
-from storage.database import Database
+from storage.database import Database, DatabaseBusy
+from storage.postgres import PostgresDatabase
+from storage.sqlite import SqliteDatabase
+from tests.outbox.conftest import raw_config
 from tests.outbox.test_worker import follower_at
 from tests.receivers import Receivers
 from web.state import DB
@@ -30,14 +31,15 @@ BASE = "http://127.0.0.1:1"
 
 
 def locked_at_first(real: Callable[..., Awaitable[Any]], times: int) -> Callable[..., Any]:
-    """`real`, except that its first `times` calls fail as SQLite does under contention."""
+    """`real`, except that its first `times` calls fail as the database does when it is
+    too busy to answer (SQLite's `database is locked`)."""
     left = times
 
     async def flaky(*args: Any, **kwargs: Any) -> Any:
         nonlocal left
         if left > 0:
             left -= 1
-            raise sqlite3.OperationalError("database is locked")
+            raise DatabaseBusy("database is locked")
         return await real(*args, **kwargs)
 
     return flaky
@@ -59,19 +61,20 @@ async def post(db: Database, text: str) -> str:
 
 @pytest.mark.parametrize(("where", "restarted"), [
     ("release_leases", True),  # as the worker starts
-    ("data_version", True),  # while it idles
+    ("wait", True),  # while it idles, waiting for work
     ("expand_fanouts", False),  # as it looks for work: retried in the loop, sends go on
     ("finish", True),  # as it records what it sent
 ])
 async def test_the_worker_survives_a_locked_database(
     where: str, restarted: bool, tmp_path: Path, aiohttp_server: Any,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, engine: str,
 ) -> None:
-    if where == "data_version":
-        monkeypatch.setattr(Database, where, locked_at_first(Database.data_version, 2))
+    if where == "wait":
+        kind = PostgresDatabase if engine == "postgresql" else SqliteDatabase
+        monkeypatch.setattr(kind, where, locked_at_first(kind.wait, 2))
     else:
         monkeypatch.setattr(outbox_store, where, locked_at_first(getattr(outbox_store, where), 2))
-    raw = tomllib.loads(render_initial(BASE.removeprefix("http://"), "http", "Test"))
+    raw = raw_config(BASE.removeprefix("http://"))
     raw["federation"]["allow_private_addresses"] = True
     with Receivers(hosts=1) as receivers, capture_logs() as logs:
         config = parse(raw, tmp_path)
@@ -92,7 +95,7 @@ async def test_the_worker_survives_a_locked_database(
     assert errors and all(e["exc_info"] for e in errors)
     if restarted:
         assert health.restarts >= 1
-        assert health.last_error == "OperationalError: database is locked"
+        assert health.last_error == "DatabaseBusy: database is locked"
         assert all(e["event"] == "background task failed, restarting"
                    and e["task"] == "delivery worker"
-                   and isinstance(e["exc_info"], sqlite3.OperationalError) for e in errors)
+                   and isinstance(e["exc_info"], DatabaseBusy) for e in errors)

@@ -1,7 +1,7 @@
-"""Pruning on a real SQLite file: finished deliveries and received-activity records past
-their window go, in batches; waiting deliveries, newer rows and records that something
-still stands on stay; a retry within the window is still recognised; the pruner runs
-under the node's supervisor."""
+"""Pruning on a real database of the run's engine: finished deliveries and
+received-activity records past their window go, in batches; waiting deliveries, newer rows
+and records that something still stands on stay; a retry within the window is still
+recognised; the pruner runs under the node's supervisor."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import asyncio
 import sqlite3
 import tomllib
 from datetime import UTC, datetime, timedelta
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -16,68 +17,74 @@ import pytest
 
 from chapterhouse.app import SUPERVISOR, create_app
 from chapterhouse.config import ConfigError, parse, render_initial
+from chapterhouse.harness import run_sql
 from chapterhouse.services import initialise
 from storage import inbox as inbox_store
 from storage import retention
-from storage.database import Database
-from storage.retention import prune, prune_deliveries, prune_received, stamp
+from storage.database import Database, Location
+from storage.retention import prune, prune_deliveries, prune_received
 from tests.nodes import Node
+from tests.outbox.conftest import raw_config
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
+_serial = count()
 
 
-def days_ago(days: float) -> str:
-    return stamp(NOW - days * DAY)
+def days_ago(days: float) -> datetime:
+    return NOW - days * DAY
 
 
-def add_deliveries(conn: sqlite3.Connection, rows: list[tuple[str, str, str, str]]) -> None:
+def add_deliveries(
+    location: Location, rows: list[tuple[str, str, datetime, datetime]]
+) -> None:
     """rows: (host, state, created_at, updated_at); one activity each, by the node actor."""
-    actor = conn.execute("SELECT id FROM actors WHERE kind = 'node'").fetchone()[0]
+    ((actor,),) = run_sql(location, "SELECT id FROM actors WHERE kind = 'node'")
     for host, state, created, updated in rows:
-        activity = conn.execute(
+        ((activity,),) = run_sql(
+            location,
             "INSERT INTO activities (iri, actor_id, type, public, document, published)"
-            " VALUES (?, ?, 'Create', 1, '{}', ?) RETURNING id",
-            (f"https://here.example/activities/{host}/{created}/{state}/{conn.total_changes}",
-             actor, created)).fetchone()[0]
-        conn.execute(
+            " VALUES (?, ?, 'Create', TRUE, '{}', ?) RETURNING id",
+            (f"https://here.example/activities/{host}/{next(_serial)}", actor, created))
+        run_sql(
+            location,
             "INSERT INTO deliveries (activity_id, inbox, host, state, attempts,"
             " next_attempt_at, last_error, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (activity, f"https://{host}/inbox", host, state, 0 if state == "queued" else 1,
-             "HTTP 410" if state == "dead" else None, created, updated))
+             created, "HTTP 410" if state == "dead" else None, created, updated))
 
 
-def add_received(conn: sqlite3.Connection, iri: str, received: str, type_: str = "Create") -> None:
-    conn.execute(
+def add_received(location: Location, iri: str, received: datetime,
+                 type_: str = "Create") -> None:
+    run_sql(
+        location,
         "INSERT INTO inbox_activities (iri, type, actor_iri, document, received_at)"
         " VALUES (?, ?, 'https://there.example/users/a', '{\"type\": \"Follow\"}', ?)",
         (iri, type_, received))
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> Any:
-    config = parse(tomllib.loads(render_initial("here.example", "https", "Test")), tmp_path)
+async def db(tmp_path: Path, engine: str) -> Any:
+    config = parse(raw_config("here.example", "https"), tmp_path)
     await initialise(config)
     async with Database(config.database) as opened:
         yield opened
 
 
 def rows(db: Database, sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db.path) as conn:
-        return [tuple(r) for r in conn.execute(sql)]
+    return run_sql(db.location, sql)
 
 
 async def test_finished_deliveries_past_the_window_go_in_batches(db: Database) -> None:
-    with sqlite3.connect(db.path) as conn:
-        add_deliveries(conn, [
-            *[("old.example", "delivered", days_ago(30), days_ago(30))] * 7,
-            ("old.example", "dead", days_ago(20), days_ago(17)),
-            ("died.example", "dead", days_ago(9), days_ago(3)),  # gave up 3 days ago: kept
-            ("slow.example", "delivered", days_ago(8), days_ago(6.9)),  # finished in window
-            ("down.example", "queued", days_ago(40), days_ago(1)),  # still to do: kept
-            ("new.example", "delivered", days_ago(1), days_ago(1)),
-        ])
+    add_deliveries(db.location, [
+        *[("old.example", "delivered", days_ago(30), days_ago(30))] * 7,
+        ("old.example", "dead", days_ago(20), days_ago(17)),
+        ("died.example", "dead", days_ago(9), days_ago(3)),  # gave up 3 days ago: kept
+        ("slow.example", "delivered", days_ago(8), days_ago(6.9)),  # finished in window
+        ("down.example", "queued", days_ago(40), days_ago(1)),  # still to do: kept
+        ("new.example", "delivered", days_ago(1), days_ago(1)),
+    ])
     assert await prune_deliveries(db, NOW - 7 * DAY, batch=3) == 8
     assert rows(db, "SELECT host, state FROM deliveries ORDER BY id") == [
         ("died.example", "dead"), ("slow.example", "delivered"), ("down.example", "queued"),
@@ -89,22 +96,22 @@ async def test_received_records_past_the_window_go_unless_something_stands_on_th
     db: Database,
 ) -> None:
     follow, like = "https://there.example/follows/1", "https://there.example/likes/1"
-    with sqlite3.connect(db.path) as conn:
-        for i in range(7):
-            add_received(conn, f"https://there.example/notes/{i}", days_ago(30))
-        add_received(conn, follow, days_ago(30), "Follow")
-        add_received(conn, like, days_ago(29), "Like")
-        add_received(conn, "https://there.example/notes/recent", days_ago(13))
-        chapter = conn.execute("SELECT id FROM actors WHERE kind = 'node'").fetchone()[0]
-        conn.execute("INSERT INTO followers (actor_id, follower_iri, state, follow_iri,"
-                     " created_at) VALUES (?, 'https://there.example/users/a', 'accepted', ?,"
-                     " ?)", (chapter, follow, days_ago(30)))
-        conn.execute("INSERT INTO objects (iri, actor_id, type, document, published)"
-                     " VALUES ('https://here.example/notes/1', ?, 'Note', '{}', ?)",
-                     (chapter, days_ago(30)))
-        conn.execute("INSERT INTO reactions (object_id, kind, actor_iri, activity_iri,"
-                     " created_at) VALUES (1, 'like', 'https://there.example/users/a', ?, ?)",
-                     (like, days_ago(29)))
+    where = db.location
+    for i in range(7):
+        add_received(where, f"https://there.example/notes/{i}", days_ago(30))
+    add_received(where, follow, days_ago(30), "Follow")
+    add_received(where, like, days_ago(29), "Like")
+    add_received(where, "https://there.example/notes/recent", days_ago(13))
+    ((chapter,),) = run_sql(where, "SELECT id FROM actors WHERE kind = 'node'")
+    run_sql(where, "INSERT INTO followers (actor_id, follower_iri, state, follow_iri,"
+            " created_at) VALUES (?, 'https://there.example/users/a', 'accepted', ?, ?)",
+            (chapter, follow, days_ago(30)))
+    ((note,),) = run_sql(where, "INSERT INTO objects (iri, actor_id, type, document, published)"
+                         " VALUES ('https://here.example/notes/1', ?, 'Note', '{}', ?)"
+                         " RETURNING id", (chapter, days_ago(30)))
+    run_sql(where, "INSERT INTO reactions (object_id, kind, actor_iri, activity_iri,"
+            " created_at) VALUES (?, 'like', 'https://there.example/users/a', ?, ?)",
+            (note, like, days_ago(29)))
     assert await prune_received(db, NOW - 14 * DAY, batch=2) == 7
     assert [r[0] for r in rows(db, "SELECT iri FROM inbox_activities ORDER BY id")] == [
         follow, like, "https://there.example/notes/recent"]
@@ -128,14 +135,13 @@ async def test_a_retry_within_the_window_is_still_recognised_after_a_prune(db: D
 
 
 def test_deliveries_still_shows_hosts_waiting_and_failed_after_a_prune(fresh_node: Node) -> None:
-    with sqlite3.connect(fresh_node.database) as conn:
-        add_deliveries(conn, [
-            ("a.example", "delivered", days_ago(30), days_ago(30)),
-            ("a.example", "delivered", days_ago(1), days_ago(1)),
-            ("a.example", "queued", days_ago(30), days_ago(1)),
-            ("b.example", "dead", days_ago(5), days_ago(2)),
-            ("gone.example", "delivered", days_ago(30), days_ago(30)),
-        ])
+    add_deliveries(fresh_node.database, [
+        ("a.example", "delivered", days_ago(30), days_ago(30)),
+        ("a.example", "delivered", days_ago(1), days_ago(1)),
+        ("a.example", "queued", days_ago(30), days_ago(1)),
+        ("b.example", "dead", days_ago(5), days_ago(2)),
+        ("gone.example", "delivered", days_ago(30), days_ago(30)),
+    ])
 
     async def prune_node() -> tuple[int, int]:
         async with Database(fresh_node.database) as db:
@@ -166,13 +172,12 @@ def test_the_windows_are_configured_and_checked(tmp_path: Path) -> None:
 
 
 async def test_the_pruner_runs_under_the_supervisor(
-    tmp_path: Path, aiohttp_server: Any, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, aiohttp_server: Any, monkeypatch: pytest.MonkeyPatch, engine: str,
 ) -> None:
-    config = parse(tomllib.loads(render_initial("127.0.0.1:1", "http", "Test")), tmp_path)
+    config = parse(raw_config("127.0.0.1:1"), tmp_path)
     await initialise(config)
-    with sqlite3.connect(config.database) as conn:
-        add_deliveries(conn, [("old.example", "delivered", days_ago(400), days_ago(400))])
-        add_received(conn, "https://there.example/notes/old", days_ago(400))
+    add_deliveries(config.database, [("old.example", "delivered", days_ago(400), days_ago(400))])
+    add_received(config.database, "https://there.example/notes/old", days_ago(400))
     real, calls = retention.prune, 0
 
     async def locked_once(*args: Any, **kwargs: Any) -> tuple[int, int]:
@@ -196,6 +201,5 @@ async def test_the_pruner_runs_under_the_supervisor(
     assert health.last_error == "OperationalError: database is locked"
 
 
-def rows_at(path: Path, sql: str) -> int:
-    with sqlite3.connect(path) as conn:
-        return int(conn.execute(sql).fetchone()[0])
+def rows_at(location: Location, sql: str) -> int:
+    return int(run_sql(location, sql)[0][0])
