@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import sqlite3
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chapterhouse.cli import build_parser, main
+from chapterhouse.harness import new_storage_url, run_sql
+from storage.database import Location
 from tests.nodes import Node, run_cli
+
+# `init` on the run's engine: (capsys, data directory, more arguments) -> main's result.
+Init = Callable[..., tuple[int, str, str]]
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -21,23 +28,44 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_init_writes_config_database_and_node_keys(tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def location(data: Path | str) -> Location:
+    """Where the node in `data` keeps its data, as its config says."""
+    config = tomllib.loads((Path(data) / "config.toml").read_text())
+    url = config.get("storage", {}).get("url", "chapterhouse.sqlite3")
+    return url if "://" in url else Path(data) / url
+
+
+def rows(data: Path | str, query: str) -> list[tuple[Any, ...]]:
+    return run_sql(location(data), query)
+
+
+@pytest.fixture
+def init(capsys: pytest.CaptureFixture[str]) -> Init:
+    """`chapterhouse init` of a node on the run's engine (a new PostgreSQL database each
+    time on PostgreSQL runs)."""
+
+    def made(data: Path | str, *args: str) -> tuple[int, str, str]:
+        url = new_storage_url()
+        storage = ["--set", f"storage.url={url}"] if url else []
+        return run(capsys, "init", "--data", str(data), *args, *storage)
+
+    return made
+
+
+def test_init_writes_config_database_and_node_keys(tmp_path: Path, init: Init) -> None:
     data = tmp_path / "node"
-    code, out, _ = run(capsys, "init", "--data", str(data), "--domain", "chapters.example.org",
-                       "--name", 'IOPS "Ireland"')
+    code, out, _ = init(data, "--domain", "chapters.example.org", "--name", 'IOPS "Ireland"')
     assert code == 0
     assert "https://chapters.example.org" in out
     config = tomllib.loads((data / "config.toml").read_text())
     assert config["node"] == {"domain": "chapters.example.org", "scheme": "https",
                               "name": 'IOPS "Ireland"'}
-    with sqlite3.connect(data / "chapterhouse.sqlite3") as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        rows = conn.execute(
-            "SELECT a.kind, k.algorithm FROM actors a"
-            " JOIN actor_keys k ON k.actor_id = a.id ORDER BY k.algorithm"
-        ).fetchall()
-    assert rows == [("node", "ed25519"), ("node", "rsa-2048")]
+    assert rows(data, "SELECT a.kind, k.algorithm FROM actors a"
+                      " JOIN actor_keys k ON k.actor_id = a.id ORDER BY k.algorithm") == [
+        ("node", "ed25519"), ("node", "rsa-2048")]
+    if isinstance(location(data), Path):
+        with sqlite3.connect(location(data)) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_init_uses_http_for_local_addresses(tmp_path: Path,
@@ -49,16 +77,23 @@ def test_init_uses_http_for_local_addresses(tmp_path: Path,
     assert code == 0 and "https://localhost:9000" in out
 
 
-def test_init_refuses_to_overwrite_a_node(tmp_path: Path,
+def test_init_refuses_to_overwrite_a_node(tmp_path: Path, init: Init,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    data = str(tmp_path / "node")
-    assert run(capsys, "init", "--data", data, "--domain", "a.example")[0] == 0
-    before = (tmp_path / "node" / "chapterhouse.sqlite3").read_bytes()
-    code, _, err = run(capsys, "init", "--data", data, "--domain", "b.example")
+    data = tmp_path / "node"
+    assert init(data, "--domain", "a.example")[0] == 0
+    before = rows(data, "SELECT id, kind, created_at FROM actors")
+    code, _, err = run(capsys, "init", "--data", str(data), "--domain", "b.example")
     assert code == 2
     assert err.count("\n") == 1 and "refusing to overwrite" in err
-    assert (tmp_path / "node" / "chapterhouse.sqlite3").read_bytes() == before
-    assert 'domain = "a.example"' in (tmp_path / "node" / "config.toml").read_text()
+    assert 'domain = "a.example"' in (data / "config.toml").read_text()
+    # Nor the database of a node, from another directory.
+    where = location(data)
+    code, _, err = run(capsys, "init", "--data", str(tmp_path / "other"), "--domain",
+                       "b.example", "--set", f"storage.url={where}")
+    assert code == 2
+    assert err.count("\n") == 1 and "already holds a node; refusing to overwrite it" in err
+    assert not (tmp_path / "other" / "config.toml").exists()
+    assert rows(data, "SELECT id, kind, created_at FROM actors") == before
 
 
 @pytest.mark.parametrize("domain", ["", "Chapters.Example.org", "bad_host.example", "a.example:0",
@@ -73,10 +108,10 @@ def test_init_refuses_bad_domains_and_creates_nothing(
     assert not (tmp_path / "n").exists()
 
 
-def test_chapters_and_members_share_one_namespace(tmp_path: Path,
+def test_chapters_and_members_share_one_namespace(tmp_path: Path, init: Init,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     data = str(tmp_path / "n")
-    run(capsys, "init", "--data", data, "--domain", "chapters.example.org")
+    assert init(data, "--domain", "chapters.example.org")[0] == 0
     assert run(capsys, "chapter", "create", "dublin", "--data", data, "--name", "IOPS Dublin",
                "--level", "local", "--location", "Dublin, Ireland")[0] == 0
     assert run(capsys, "member", "add", "ana", "--data", data, "--chapter", "dublin")[0] == 0
@@ -115,18 +150,15 @@ def test_chapters_and_members_share_one_namespace(tmp_path: Path,
     (["chapter", "rename", "x"], "invalid choice"),
 ])
 def test_bad_arguments_get_one_line_and_exit_2_and_change_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], reason: str
+    tmp_path: Path, init: Init, capsys: pytest.CaptureFixture[str], args: list[str], reason: str
 ) -> None:
     data = str(tmp_path / "n")
-    run(capsys, "init", "--data", data, "--domain", "chapters.example.org")
-    before = (tmp_path / "n" / "chapterhouse.sqlite3").stat().st_size
+    assert init(data, "--domain", "chapters.example.org")[0] == 0
     code, _, err = run(capsys, *args, "--data", data)
     assert code == 2
     assert err.count("\n") == 1, err
     assert reason in err
-    with sqlite3.connect(tmp_path / "n" / "chapterhouse.sqlite3") as conn:
-        assert conn.execute("SELECT count(*) FROM actors").fetchone()[0] == 1  # the node only
-    assert (tmp_path / "n" / "chapterhouse.sqlite3").stat().st_size >= before
+    assert rows(data, "SELECT kind FROM actors") == [("node",)]  # the node only
 
 
 @pytest.mark.parametrize("given,suggested", [
@@ -137,10 +169,10 @@ def test_bad_arguments_get_one_line_and_exit_2_and_change_nothing(
     ("x-", "x"),
 ])
 def test_a_suggested_handle_is_one_that_works(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], given: str, suggested: str
+    tmp_path: Path, init: Init, capsys: pytest.CaptureFixture[str], given: str, suggested: str
 ) -> None:
     data = str(tmp_path / "n")
-    run(capsys, "init", "--data", data, "--domain", "chapters.example.org")
+    assert init(data, "--domain", "chapters.example.org")[0] == 0
     code, _, err = run(capsys, "chapter", "create", given, "--data", data, "--name", "X",
                        "--level", "local")
     assert code == 2 and err.count("\n") == 1, err
@@ -152,10 +184,10 @@ def test_a_suggested_handle_is_one_that_works(
 
 
 def test_no_suggestion_that_would_be_refused_again(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, init: Init, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = str(tmp_path / "n")
-    run(capsys, "init", "--data", data, "--domain", "chapters.example.org")
+    assert init(data, "--domain", "chapters.example.org")[0] == 0
     for given in ("Inbox", "???"):
         code, _, err = run(capsys, "chapter", "create", given, "--data", data, "--name", "X",
                            "--level", "local")
@@ -184,10 +216,10 @@ def test_commands_on_a_directory_without_a_node_say_how_to_make_one(
         assert "chapterhouse init" in err and err.count("\n") == 1
 
 
-def test_a_broken_config_is_a_clear_error(tmp_path: Path,
+def test_a_broken_config_is_a_clear_error(tmp_path: Path, init: Init,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "n"
-    run(capsys, "init", "--data", str(data), "--domain", "chapters.example.org")
+    assert init(data, "--domain", "chapters.example.org")[0] == 0
     config = data / "config.toml"
     for text, reason in (("[node\n", "not valid TOML"),
                          (config.read_text() + "\n[extra]\n", "unknown section [extra]"),

@@ -43,3 +43,32 @@ def test_split_host_port(value: str, expected: tuple[str, int | None]) -> None:
 def test_bad_configs_name_the_key(raw: dict, reason: str) -> None:  # type: ignore[type-arg]
     with pytest.raises(ConfigError, match=reason.replace("[", r"\[").replace("]", r"\]")):
         parse(raw, Path("/d"))
+
+
+@pytest.mark.parametrize("storage,expected", [
+    ({}, Path("/d/chapterhouse.sqlite3")),
+    ({"url": "node.sqlite3"}, Path("/d/node.sqlite3")),
+    ({"url": "/srv/data/node.sqlite3"}, Path("/srv/data/node.sqlite3")),
+    ({"database": "old.sqlite3"}, Path("/d/old.sqlite3")),  # the key before storage.url
+    ({"url": "postgresql://ch:pw@db.internal:5433/chapters"},
+     "postgresql://ch:pw@db.internal:5433/chapters"),
+    ({"url": "postgres://ch@/chapters?host=/run/postgresql"},
+     "postgres://ch@/chapters?host=/run/postgresql"),
+])
+def test_storage_url_names_a_sqlite_file_or_a_postgresql_database(
+    storage: dict, expected: Path | str  # type: ignore[type-arg]
+) -> None:
+    config = parse({"node": {"domain": "a.example"}, "storage": storage}, Path("/d"))
+    assert config.database == expected
+
+
+@pytest.mark.parametrize("storage,reason", [
+    ({"url": "a.sqlite3", "database": "b.sqlite3"}, "both set"),
+    ({"url": " "}, "storage.url must not be empty"),
+    ({"url": "postgresql://ch@db.internal"}, "storage.url must name a database"),
+    ({"url": "mysql://ch@db.internal/chapters"}, "a SQLite file or a postgresql:// URL"),
+    ({"url": 5}, "storage.url must be a string"),
+])
+def test_bad_storage_urls_name_the_key(storage: dict, reason: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ConfigError, match=reason):
+        parse({"node": {"domain": "a.example"}, "storage": storage}, Path("/d"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -44,12 +45,25 @@ def test_serve_on_a_port_in_use_fails_with_one_line(fresh_node: Node) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_serve_on_a_corrupt_database_fails_with_one_line(fresh_node: Node) -> None:
-    fresh_node.database.write_bytes(b"this is not a database" * 100)
+def test_serve_on_a_corrupt_sqlite_file_fails_with_one_line(tmp_path: Path) -> None:
+    node = Node.init(tmp_path, settings={"storage.url": "chapterhouse.sqlite3"})
+    assert isinstance(node.database, Path)
+    node.database.write_bytes(b"this is not a database" * 100)
     for suffix in ("-wal", "-shm"):
-        fresh_node.database.with_name(fresh_node.database.name + suffix).unlink(missing_ok=True)
+        node.database.with_name(node.database.name + suffix).unlink(missing_ok=True)
     for command in (["serve"], ["chapter", "list"], ["member", "add", "ana", "--chapter", "x"]):
-        result = fresh_node.cli(*command)
+        result = node.cli(*command)
         assert result.returncode == 1, command
         assert "chapterhouse.sqlite3: file is not a database" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_serve_without_its_postgresql_server_fails_with_one_line(fresh_node: Node) -> None:
+    # Nothing listens on port 1: the server is down, or the URL is wrong.
+    fresh_node.configure({"storage.url": "postgresql://chapterhouse:secret@127.0.0.1:1/node"})
+    for command in (["serve"], ["chapter", "list"], ["member", "add", "ana", "--chapter", "x"]):
+        result = fresh_node.cli(*command)
+        assert result.returncode == 1, command
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert "postgresql://chapterhouse@127.0.0.1:1/node: cannot connect" in result.stderr
+        assert "secret" not in result.stderr
