@@ -7,10 +7,8 @@ elsewhere (the sender, an object from its origin) was fetched before the transac
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -26,7 +24,9 @@ from storage import hierarchy as hierarchy_store
 from storage import inbox as store
 from storage import items as item_store
 from storage.database import Tx
+from storage.items import StoredItem
 from storage.remote import RemoteActor
+from storage.timestamps import from_wire, utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -154,7 +154,7 @@ async def handle_undo(tx: Tx, ctx: Context, activity: Activity) -> None:
             await store.remove_block(tx, target.id, ctx.sender.iri)
 
 
-def _object_fields(obj: dict[str, Any]) -> dict[str, Any]:
+def _version(obj: dict[str, Any]) -> store.RemoteObjectVersion:
     content = obj.get("content")
     if not isinstance(content, str):
         content_map = obj.get("contentMap")
@@ -163,17 +163,19 @@ def _object_fields(obj: dict[str, Any]) -> dict[str, Any]:
     cleaned = clean_html(content if isinstance(content, str) else "")
     document = {**obj, "content": cleaned}
     document.pop("contentMap", None)
-    return {
-        "iri": obj["id"],
-        "type": type_of(obj) or "Object",
-        "attributed_to": id_of(obj.get("attributedTo")) or "",
-        "content": cleaned,
-        "summary": clean_text(summary) if isinstance(summary, str) else None,
-        "in_reply_to": id_of(obj.get("inReplyTo")),
-        "published": obj.get("published") if isinstance(obj.get("published"), str) else None,
-        "updated": obj.get("updated") if isinstance(obj.get("updated"), str) else None,
-        "document": json.dumps(document, ensure_ascii=False),
-    }
+    meeting_date = obj.get("meetingDate")
+    return store.RemoteObjectVersion(
+        iri=obj["id"],
+        type=type_of(obj) or "Object",
+        attributed_to=id_of(obj.get("attributedTo")) or "",
+        content=cleaned,
+        summary=clean_text(summary) if isinstance(summary, str) else None,
+        in_reply_to=id_of(obj.get("inReplyTo")),
+        published=from_wire(obj.get("published")),
+        updated=from_wire(obj.get("updated")),
+        meeting_date=meeting_date if isinstance(meeting_date, str) else None,
+        document=document,
+    )
 
 
 async def _audience(tx: Tx, ctx: Context, activity: Activity) -> list[int]:
@@ -207,9 +209,9 @@ async def _votes(tx: Tx, ctx: Context, activity: Activity) -> bool:
     if poll_iri is None or not ctx.urls.is_local(poll_iri):
         return False
     poll = await item_store.by_iri_tx(tx, poll_iri)
-    if poll is None or poll["kind"] != "poll":
+    if poll is None or poll.kind != "poll":
         return False
-    if poll["deleted_at"] is not None:
+    if poll.deleted_at is not None:
         raise Refused(410, "this poll was deleted")
     for note in notes:
         # The voter is the note's author, whom the note's origin or the signature vouches
@@ -217,21 +219,20 @@ async def _votes(tx: Tx, ctx: Context, activity: Activity) -> bool:
         if id_of(note.get("attributedTo")) != ctx.sender.iri:
             raise Refused(403, "a vote counts for its author only, and its attributedTo "
                                "is not the activity's actor")
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if poll["closed_at"] is not None or poll["closes_at"] <= now:
+    closes_at = poll.fields.closes_at
+    if poll.closed_at is not None or closes_at is None or closes_at <= utcnow():
         raise Refused(403, "this poll is closed")
-    options = json.loads(poll["options"])
     choices = [n["name"] for n in notes]
     for choice in choices:
-        if choice not in options:
+        if choice not in poll.fields.options:
             raise Refused(422, f"{choice[:100]!r} is not an option of this poll")
-    if not poll["multiple"]:
+    if not poll.fields.multiple:
         if len(set(choices)) > 1:
             raise Refused(422, "this poll takes one choice")
-        if await item_store.has_voted(tx, poll["id"], ctx.sender.iri):
+        if await item_store.has_voted(tx, poll.id, ctx.sender.iri):
             raise Refused(403, "you have already voted in this poll")
     for note, choice in zip(notes, choices, strict=True):
-        if not await item_store.add_vote(tx, poll["id"], ctx.sender.iri, choice, note["id"]):
+        if not await item_store.add_vote(tx, poll.id, ctx.sender.iri, choice, note["id"]):
             raise Refused(403, f"you have already voted for {choice[:100]!r}")
     ctx.recount.setdefault(poll_iri, []).append(ctx.sender.shared_inbox or ctx.sender.inbox)
     log.info("vote", poll=poll_iri, voter=ctx.sender.iri, choices=choices)
@@ -284,7 +285,7 @@ async def handle_create(tx: Tx, ctx: Context, activity: Activity) -> None:
     audience = await _audience(tx, ctx, activity)
     if not audience:
         return
-    stored = await store.store_remote_object(tx, _object_fields(obj), audience,
+    stored = await store.store_remote_object(tx, _version(obj), audience,
                                              via=ctx.sender.iri)
     log.info("remote object", outcome=stored.value, object=obj["id"], type=activity.type)
     if stored is store.Stored.NOT_THE_AUTHORS:
@@ -355,7 +356,7 @@ async def _announced_object(tx: Tx, ctx: Context, activity: Activity) -> None:
         return
     # A chapter passing an object on may replay an old version (its proof stays valid):
     # only a newer one replaces what we have.
-    stored = await store.store_remote_object(tx, _object_fields(obj), audience,
+    stored = await store.store_remote_object(tx, _version(obj), audience,
                                              via=ctx.sender.iri, newer_only=True)
     log.info("announced object", outcome=stored.value, object=obj["id"], via=ctx.sender.iri)
     if stored is store.Stored.NOT_THE_AUTHORS:
@@ -376,11 +377,11 @@ async def handle_reaction(tx: Tx, ctx: Context, activity: Activity) -> None:
     await store.add_reaction(tx, activity.object_id, kind, ctx.sender.iri, activity.id)
 
 
-async def _event(tx: Tx, iri: str | None) -> Any:
-    row = await item_store.by_iri_tx(tx, iri) if iri else None
-    if row is None or row["kind"] != "event" or row["deleted_at"] is not None:
+async def _event(tx: Tx, iri: str | None) -> StoredItem | None:
+    event = await item_store.by_iri_tx(tx, iri) if iri else None
+    if event is None or event.kind != "event" or event.deleted_at is not None:
         return None
-    return row
+    return event
 
 
 async def _affiliation_request(
@@ -422,23 +423,24 @@ async def handle_join(tx: Tx, ctx: Context, activity: Activity) -> None:
     if event is None:
         return
     join = {k: v for k, v in activity.document.items() if k != "@context"}
-    count = await item_store.participant_count(tx, event["id"])
-    full = event["capacity"] is not None and count >= event["capacity"]
+    count = await item_store.participant_count(tx, event.id)
+    capacity = event.fields.capacity
+    full = capacity is not None and count >= capacity
     added = False if full else await item_store.add_participant(
-        tx, event["id"], ctx.sender.iri, activity.id)
-    answer = activities.answer(ctx.urls, event["author"], join, ctx.sender.iri, not full)
-    await send_to(tx, event["actor_id"], answer, [ctx.sender.inbox])
+        tx, event.id, ctx.sender.iri, activity.id)
+    answer = activities.answer(ctx.urls, event.author, join, ctx.sender.iri, not full)
+    await send_to(tx, event.actor_id, answer, [ctx.sender.inbox])
     ctx.queued.append(ctx.sender.inbox)
     if added:
-        ctx.recount.setdefault(event["object_iri"], []).append(ctx.sender.inbox)
-    log.info("join", item=event["object_iri"], by=ctx.sender.iri, full=full)
+        ctx.recount.setdefault(event.object_iri, []).append(ctx.sender.inbox)
+    log.info("join", item=event.object_iri, by=ctx.sender.iri, full=full)
 
 
 async def _leave(tx: Tx, ctx: Context, event_iri: str | None) -> None:
     event = await _event(tx, event_iri)
-    if event is not None and await item_store.remove_participant(tx, event["id"],
+    if event is not None and await item_store.remove_participant(tx, event.id,
                                                                   ctx.sender.iri):
-        ctx.recount.setdefault(event["object_iri"], []).append(ctx.sender.inbox)
+        ctx.recount.setdefault(event.object_iri, []).append(ctx.sender.inbox)
 
 
 async def _child_leaves(tx: Tx, ctx: Context, handle: str) -> None:

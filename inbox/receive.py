@@ -37,6 +37,7 @@ from storage import actors as actor_store
 from storage import inbox as store
 from storage import remote as remote_store
 from storage.database import Database
+from storage.timestamps import utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -265,7 +266,7 @@ class Inbox:
             self._hosts_checked.clear()
         state = await remote_store.host_state(self.db, host)
         if state is not None and (state.failures or state.unavailable_since):
-            await remote_store.host_answered(self.db, host, time.time())
+            await remote_store.host_answered(self.db, host, utcnow())
 
 
 def _bind_to_origin(obj: RawObject) -> None:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from storage.database import Database, Tx, utcnow
+from storage.database import Reader, Tx, utcnow
+from storage.timestamps import at, parse
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Follower:
     follower_iri: str
     state: str
     follow_iri: str | None
-    created_at: str
+    created_at: datetime
 
 
 async def record_activity(
@@ -116,14 +117,15 @@ async def remove_follower(
     return changed
 
 
-async def followers_of(db: Database, actor_id: int, state: str | None = None) -> list[Follower]:
+async def followers_of(db: Reader, actor_id: int, state: str | None = None) -> list[Follower]:
     where, params = ("", (actor_id,)) if state is None else (" AND state = ?", (actor_id, state))
     rows = await db.fetchall(
         "SELECT follower_iri, state, follow_iri, created_at FROM followers"
         f" WHERE actor_id = ?{where} ORDER BY id",
         params,
     )
-    return [Follower(*row) for row in rows]
+    return [Follower(row["follower_iri"], row["state"], row["follow_iri"], at(row["created_at"]))
+            for row in rows]
 
 
 async def add_following(
@@ -137,7 +139,7 @@ async def add_following(
     )
 
 
-async def following_follow_iri(db: Database, actor_id: int, target_iri: str) -> str | None:
+async def following_follow_iri(db: Reader, actor_id: int, target_iri: str) -> str | None:
     follow_iri = await db.fetchvalue(
         "SELECT follow_iri FROM following WHERE actor_id = ? AND target_iri = ?",
         (actor_id, target_iri),
@@ -213,22 +215,42 @@ class Stored(enum.Enum):
         return self in (Stored.CREATED, Stored.REPLACED)
 
 
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+@dataclass(frozen=True)
+class RemoteObjectVersion:
+    """One version of a remote object, as a handler read it from the wire."""
+
+    iri: str
+    type: str
+    attributed_to: str
+    content: str
+    summary: str | None
+    in_reply_to: str | None
+    published: datetime | None
+    updated: datetime | None
+    # Minutes' `meetingDate` as the document gives it, for queries that list minutes.
+    meeting_date: str | None
+    document: dict[str, Any]
 
 
-def _version(updated: Any, published: Any) -> datetime:
-    return _moment(updated) or _moment(published) or datetime.min.replace(tzinfo=UTC)
+@dataclass(frozen=True)
+class RemoteObject:
+    iri: str
+    type: str
+    attributed_to: str
+    content: str
+    published: datetime | None
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _version(updated: datetime | None, published: datetime | None) -> datetime:
+    """Which of two versions is newer: the later `updated` (or `published`)."""
+    return updated or published or _NEVER
 
 
 async def store_remote_object(
-    tx: Tx, fields: dict[str, Any], audience: list[int],
+    tx: Tx, version: RemoteObjectVersion, audience: list[int],
     via: str | None = None, newer_only: bool = False,
 ) -> Stored:
     """Store a remote object, or replace the stored one with this version.
@@ -237,35 +259,35 @@ async def store_remote_object(
     refused, whoever vouched for it. With `newer_only` (a version passed on by a chapter,
     proven by the author's key but possibly replayed), an older version is kept out too.
     """
-    rows = await tx.execute_fetchall(
+    existing = await tx.fetchone(
         "SELECT id, attributed_to, updated, published, deleted_at FROM remote_objects"
-        " WHERE iri = ?", (fields["iri"],))
-    existing = next(iter(rows), None)
+        " WHERE iri = ?", (version.iri,))
+    document = json.dumps(version.document, ensure_ascii=False)
     if existing is None:
-        rows = list(await tx.execute_fetchall(
+        object_id = await tx.insert(
             "INSERT INTO remote_objects (iri, type, attributed_to, content, summary,"
-            " in_reply_to, published, updated, document, received_at, via)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (fields["iri"], fields["type"], fields["attributed_to"], fields["content"],
-             fields["summary"], fields["in_reply_to"], fields["published"], fields["updated"],
-             fields["document"], utcnow(), via)))
-        object_id, outcome = rows[0][0], Stored.CREATED
+            " in_reply_to, published, updated, meeting_date, document, received_at, via)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (version.iri, version.type, version.attributed_to, version.content,
+             version.summary, version.in_reply_to, version.published, version.updated,
+             version.meeting_date, document, utcnow(), via))
+        outcome = Stored.CREATED
     else:
-        object_id = existing[0]
-        if existing[4] is not None:
+        object_id = int(existing["id"])
+        if existing["deleted_at"] is not None:
             return Stored.DELETED
-        if existing[1] != fields["attributed_to"]:
+        if existing["attributed_to"] != version.attributed_to:
             return Stored.NOT_THE_AUTHORS
-        newer = _version(fields["updated"], fields["published"]) > _version(
-            existing[2], existing[3])
+        newer = _version(version.updated, version.published) > _version(
+            parse(existing["updated"]), parse(existing["published"]))
         if newer_only and not newer:
             outcome = Stored.KEPT
         else:
             await tx.execute(
                 "UPDATE remote_objects SET type = ?, content = ?, summary = ?,"
-                " in_reply_to = ?, updated = ?, document = ? WHERE id = ?",
-                (fields["type"], fields["content"], fields["summary"], fields["in_reply_to"],
-                 fields["updated"], fields["document"], object_id))
+                " in_reply_to = ?, updated = ?, meeting_date = ?, document = ? WHERE id = ?",
+                (version.type, version.content, version.summary, version.in_reply_to,
+                 version.updated, version.meeting_date, document, object_id))
             outcome = Stored.REPLACED if newer else Stored.REFRESHED
     await tx.executemany(
         "INSERT INTO remote_object_audience (object_id, actor_id) VALUES (?, ?)"
@@ -275,33 +297,31 @@ async def store_remote_object(
     return outcome
 
 
-async def remote_object_author(tx: Tx, iri: str) -> str | None:
-    rows = await tx.execute_fetchall(
-        "SELECT attributed_to FROM remote_objects WHERE iri = ?", (iri,)
-    )
-    row = next(iter(rows), None)
-    return None if row is None else row[0]
+async def remote_object_author(tx: Reader, iri: str) -> str | None:
+    author = await tx.fetchvalue("SELECT attributed_to FROM remote_objects WHERE iri = ?", (iri,))
+    return None if author is None else str(author)
 
 
 async def delete_remote_object(tx: Tx, iri: str) -> bool:
     """Keep a tombstone: a later Create with the same id is refused. False when it was
     already one."""
     changed = await tx.execute(
-        "UPDATE remote_objects SET deleted_at = ?, content = '', summary = NULL, document = '{}'"
-        " WHERE iri = ? AND deleted_at IS NULL",
+        "UPDATE remote_objects SET deleted_at = ?, content = '', summary = NULL,"
+        " meeting_date = NULL, document = '{}' WHERE iri = ? AND deleted_at IS NULL",
         (utcnow(), iri),
     )
     return changed > 0
 
 
-async def remote_objects_for(db: Database, actor_id: int) -> list[dict[str, Any]]:
+async def remote_objects_for(db: Reader, actor_id: int) -> list[RemoteObject]:
     rows = await db.fetchall(
         "SELECT o.iri, o.type, o.attributed_to, o.content, o.published FROM remote_objects o"
         " JOIN remote_object_audience a ON a.object_id = o.id"
         " WHERE a.actor_id = ? AND o.deleted_at IS NULL ORDER BY o.id DESC",
         (actor_id,),
     )
-    return [dict(row) for row in rows]
+    return [RemoteObject(row["iri"], row["type"], row["attributed_to"], row["content"],
+                         parse(row["published"])) for row in rows]
 
 
 async def add_reaction(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from storage.database import Database, Tx, utcnow
+from storage.database import Database, Reader, Row, utcnow
+from storage.timestamps import at, parse
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class RemoteActor:
     shared_inbox: str | None
     username: str | None
     name: str | None
-    fetched_at: str
+    fetched_at: datetime
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class HostState:
     host: str
     signature_scheme: str | None
     failures: int
-    unavailable_since: float | None
+    unavailable_since: datetime | None
 
 
 async def save_actor(
@@ -56,7 +58,7 @@ async def save_actor(
         )
         # An upsert with RETURNING always answers its one row, inserted or updated.
         assert row is not None
-        actor_id = row[0]
+        actor_id = int(row[0])
         await tx.execute("DELETE FROM remote_keys WHERE actor_id = ?", (actor_id,))
         # A key id that moved to another actor follows the newest document that claims it.
         await tx.executemany(
@@ -75,22 +77,30 @@ async def save_actor(
 _ACTOR_COLUMNS = "id, iri, type, host, inbox, shared_inbox, username, name, fetched_at"
 
 
-async def actor(db: Database, iri: str) -> RemoteActor | None:
+def _actor(row: Row) -> RemoteActor:
+    return RemoteActor(
+        id=int(row["id"]), iri=row["iri"], type=row["type"], host=row["host"],
+        inbox=row["inbox"], shared_inbox=row["shared_inbox"], username=row["username"],
+        name=row["name"], fetched_at=at(row["fetched_at"]),
+    )
+
+
+async def actor(db: Reader, iri: str) -> RemoteActor | None:
     row = await db.fetchone(f"SELECT {_ACTOR_COLUMNS} FROM remote_actors WHERE iri = ?", (iri,))
-    return None if row is None else RemoteActor(**dict(row))
+    return None if row is None else _actor(row)
 
 
-async def inboxes_of(tx: Tx, iris: list[str]) -> list[str]:
+async def inboxes_of(tx: Reader, iris: list[str]) -> list[str]:
     """The inboxes of those of these remote actors we know, in the caller's transaction."""
     if not iris:
         return []
     marks = ", ".join("?" for _ in iris)
-    rows = await tx.execute_fetchall(
+    rows = await tx.fetchall(
         f"SELECT inbox FROM remote_actors WHERE iri IN ({marks})", tuple(iris))
-    return [row[0] for row in rows]
+    return [str(row[0]) for row in rows]
 
 
-async def key(db: Database, key_id: str) -> tuple[RemoteKey, str] | None:
+async def key(db: Reader, key_id: str) -> tuple[RemoteKey, str] | None:
     """A cached key and the iri of the actor that owns it."""
     row = await db.fetchone(
         "SELECT k.key_id, k.algorithm, k.public_pem, a.iri FROM remote_keys k"
@@ -102,12 +112,16 @@ async def key(db: Database, key_id: str) -> tuple[RemoteKey, str] | None:
     return RemoteKey(row["key_id"], row["algorithm"], row["public_pem"]), row["iri"]
 
 
-async def host_state(db: Database, host: str) -> HostState | None:
+async def host_state(db: Reader, host: str) -> HostState | None:
     row = await db.fetchone(
         "SELECT host, signature_scheme, failures, unavailable_since FROM hosts WHERE host = ?",
         (host,),
     )
-    return None if row is None else HostState(**dict(row))
+    if row is None:
+        return None
+    return HostState(host=row["host"], signature_scheme=row["signature_scheme"],
+                     failures=int(row["failures"]),
+                     unavailable_since=parse(row["unavailable_since"]))
 
 
 async def remember_scheme(db: Database, host: str, scheme: str) -> None:
@@ -119,7 +133,7 @@ async def remember_scheme(db: Database, host: str, scheme: str) -> None:
         )
 
 
-async def host_answered(db: Database, host: str, now: float) -> None:
+async def host_answered(db: Database, host: str, now: datetime) -> None:
     """A host proved it is alive (it answered us, or sent us a signed request)."""
     async with db.transaction() as tx:
         await tx.execute(

@@ -67,6 +67,8 @@ def from_wire(value: object) -> datetime | None:
     if not isinstance(value, str) or len(value) > 64:
         return None
     try:
-        return parse(value.replace("z", "Z"))
-    except ValueError:
+        moment = parse(value.replace("z", "Z"))
+    except (ValueError, OverflowError):  # overflow: year 1 or 9999 moved to UTC
         return None
+    # Years before 1000 have no four-digit text form for SQLite to sort and read back.
+    return moment if moment is not None and moment.year >= 1000 else None

@@ -59,9 +59,11 @@ class FakeTransport:
 
 
 @pytest.fixture
-async def cache(tmp_path: Path) -> AsyncIterator[tuple[RemoteActors, FakeTransport, Clock]]:
+async def cache(
+    store_location: Path | str,
+) -> AsyncIterator[tuple[RemoteActors, FakeTransport, Clock]]:
     transport, clock = FakeTransport(), Clock()
-    async with Database(tmp_path / "db.sqlite3", migrate=True) as db:
+    async with Database(store_location, migrate=True) as db:
         yield RemoteActors(db, transport, clock=clock), transport, clock  # type: ignore[arg-type]
 
 
@@ -127,9 +129,9 @@ async def test_a_failing_host_gets_no_new_key_fetched_until_its_window_ends(
     assert (await actors.key(ben))[2] is True
 
 
-async def test_memory_for_rationing_is_bounded(tmp_path: Path) -> None:
+async def test_memory_for_rationing_is_bounded(store_location: Path | str) -> None:
     transport, clock = FakeTransport(), Clock()
-    async with Database(tmp_path / "db.sqlite3", migrate=True) as db:
+    async with Database(store_location, migrate=True) as db:
         actors = RemoteActors(db, transport, memory=50, clock=clock)  # type: ignore[arg-type]
         for n in range(500):
             clock.now += HOST_WINDOW  # a fresh window each time: never rationed

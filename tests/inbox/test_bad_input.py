@@ -19,6 +19,7 @@ from aiohttp import ClientSession, web
 from federation.signatures import CAVAGE, SigningKey, sign_request
 from tests.federation.test_signatures import SECP112R1_PEM
 from tests.inbox.conftest import KEYS, Remote
+from tests.inbox.tables import row_counts, table_names
 from tests.nodes import Node
 
 AS2 = "application/activity+json"
@@ -30,10 +31,7 @@ CACHE = ("remote_actors", "remote_keys")
 def tables(node: Node, but: tuple[str, ...] = ()) -> dict[str, int]:
     """Rows per table; `but` leaves out tables that may change (the actor cache, when a
     fetched actor is usable and only the activity is refused)."""
-    names = [name for (name,) in node.sql(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-        if name not in but]
-    return {name: node.sql(f'SELECT count(*) FROM "{name}"')[0][0] for name in names}
+    return row_counts(node, [name for name in table_names(node) if name not in but])
 
 
 def cached(node: Node, base: str) -> set[str]:

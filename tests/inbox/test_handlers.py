@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from storage.timestamps import at
 from tests.inbox.conftest import Remote, activity, follow, post
 from tests.nodes import Node, wait_for
 
@@ -93,6 +95,39 @@ async def test_a_note_addressed_to_a_chapter_is_stored_sanitised(
     await send(node, remote, activity(remote, "Create", obj))
     assert node.sql("SELECT deleted_at IS NOT NULL FROM remote_objects WHERE iri = ?",
                     obj["id"]) == [(1,)]
+
+
+async def test_times_and_meeting_date_of_a_remote_object_are_kept(
+    node: Node, remote: Remote
+) -> None:
+    obj = note(remote, [f"{node.base}/actors/dublin"], type="Article",
+               published="2026-11-27T12:00:00+02:00", meetingDate="2026-11-26")
+    await send(node, remote, activity(remote, "Create", obj))
+    [(published, meeting_date)] = node.sql(
+        "SELECT published, meeting_date FROM remote_objects WHERE iri = ?", obj["id"])
+    assert at(published) == datetime(2026, 11, 27, 10, tzinfo=UTC)
+    assert meeting_date == "2026-11-26"
+    # An edit that drops the date (or gives one that is not text) leaves none behind.
+    edited = obj | {"updated": "2026-11-27T11:00:00Z", "meetingDate": 20261126}
+    await send(node, remote, activity(remote, "Update", edited))
+    [(updated, meeting_date)] = node.sql(
+        "SELECT updated, meeting_date FROM remote_objects WHERE iri = ?", obj["id"])
+    assert at(updated) == datetime(2026, 11, 27, 11, tzinfo=UTC)
+    assert meeting_date is None
+
+
+@pytest.mark.parametrize("published", [
+    "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0999-01-01T00:00:00Z",
+    "yesterday",
+])
+async def test_an_object_with_a_time_we_cannot_keep_is_kept_without_it(
+    node: Node, remote: Remote, published: str
+) -> None:
+    obj = note(remote, [f"{node.base}/actors/dublin"], published=published)
+    await send(node, remote, activity(remote, "Create", obj))
+    assert node.sql("SELECT content, published FROM remote_objects WHERE iri = ?",
+                    obj["id"]) == [("<p>hi</p>", None)]
+    assert node.get("/actors/dublin").status == 200
 
 
 async def test_a_note_for_nobody_here_is_not_kept(node: Node, remote: Remote) -> None:
