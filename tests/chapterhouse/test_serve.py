@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.nodes import Node
+from tests.nodes import Node, free_port, wait_for
 
 AS2 = "application/activity+json"
 
@@ -67,3 +67,30 @@ def test_serve_without_its_postgresql_server_fails_with_one_line(fresh_node: Nod
         assert result.stderr.count("\n") == 1, result.stderr
         assert "postgresql://chapterhouse@127.0.0.1:1/node: cannot connect" in result.stderr
         assert "secret" not in result.stderr
+
+
+def test_two_serve_processes_share_one_postgresql_database(fresh_node: Node) -> None:
+    if fresh_node.engine != "postgresql":
+        pytest.skip("only a PostgreSQL database is shared by several serve processes")
+    first = fresh_node
+    first.chapter("dublin", "IOPS Dublin")
+    # The same data directory and config, another port: what a second process behind
+    # the reverse proxy is.
+    second = Node(first.data, free_port())
+    second.log_path = first.data.parent / "second.log"
+    first.start()
+    second.start()
+    try:
+        assert second.get("/actors/dublin", accept=AS2).json() == \
+            first.get("/actors/dublin", accept=AS2).json()
+        chapters = first.get("/nodeinfo/2.1").json()["metadata"]["chapters"]
+        first.chapter("cork", "IOPS Cork")  # a write neither process made
+        for node in (first, second):
+            assert node.get("/actors/cork", accept=AS2).status == 200
+            # Each process's caches notice a commit made elsewhere.
+            wait_for(lambda node=node: node.get("/nodeinfo/2.1").json()["metadata"]["chapters"]
+                     == chapters + 1, what="NodeInfo to count the new chapter")
+    finally:
+        assert second.stop() == 0
+        assert first.stop() == 0
+    assert "Traceback" not in first.log() + second.log()
