@@ -222,7 +222,9 @@ async def subtree_chapters(
         "  AND s.state = 'accepted')"
         " OR EXISTS (SELECT 1 FROM remote_objects o JOIN remote_object_audience a"
         "  ON a.object_id = o.id AND a.actor_id = :c"
-        "  WHERE o.attributed_to = r.iri AND o.via IS NOT NULL))",
+        "  WHERE o.attributed_to = r.iri AND o.via IS NOT NULL))"
+        # One order on both engines for chapters founded at the same moment (or never said).
+        " ORDER BY r.iri",
         {"c": chapter_id})
     refs = [_ref(r[0], r[1]) for r in rows]
     if local_prefix:

@@ -97,6 +97,7 @@ async def test_members_pages_carry_their_time_key_as_a_time(store_location: Loca
         cursor = decode(encode(page.next), 2)
         assert cursor == page.next and isinstance(cursor.keys[0], datetime)
         second, page = await store.members_page(db, chapter, cursor, 2)
+        assert page.next is not None
         third, _ = await store.members_page(db, chapter, decode(encode(page.next), 2), 2)
         assert [m.handle for m in first + second + third] == ["m4", "m3", "m2", "m1", "m0"]
         assert page.prev is not None
