@@ -119,7 +119,11 @@ async def add_request(
         " decided_at) VALUES (?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (chapter_id, child_iri) DO UPDATE SET join_iri = excluded.join_iri,"
         " state = CASE WHEN subchapters.state = 'accepted' THEN 'accepted'"
-        " ELSE excluded.state END RETURNING state",
+        " ELSE excluded.state END,"
+        # A request accepted now is decided now; one accepted before keeps its moment (the
+        # subchapters collection is paged by it).
+        " decided_at = CASE WHEN subchapters.state = 'accepted' THEN subchapters.decided_at"
+        " ELSE excluded.decided_at END RETURNING state",
         (chapter_id, child_iri, state, join_iri, now, None if state == "requested" else now))
     return str(found)
 

@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 
 from storage import actors as store
+from storage import hierarchy as hierarchy_store
 from storage import inbox as inbox_store
 from storage.database import Database, Location
 from storage.paging import BadCursor, Cursor, decode, encode
@@ -112,3 +113,22 @@ def test_a_cursor_that_is_no_time_is_refused() -> None:
     assert decode(token, 2) == Cursor(("x", 1), True)
     with pytest.raises(BadCursor):
         decode(bad, 2)
+
+
+async def test_a_request_accepted_on_a_second_join_is_paged_by_when_it_was_accepted(
+    store_location: Location,
+) -> None:
+    async with Database(store_location, migrate=True) as db:
+        chapter = await store.create_chapter(db, "ireland", "Ireland", "national", None, "",
+                                             None, KEYS)
+        children = [f"https://x.example/chapters/{n}" for n in range(3)]
+        async with db.transaction() as tx:
+            for child in children:
+                await hierarchy_store.add_request(tx, chapter, child, f"{child}#1", "requested")
+            for child in children:  # a second Join, accepted by a rule this time
+                assert await hierarchy_store.add_request(
+                    tx, chapter, child, f"{child}#2", "accepted") == "accepted"
+        first, page = await store.subchapters_page(db, chapter, None, 2)
+        assert page.next is not None
+        rest, _ = await store.subchapters_page(db, chapter, decode(encode(page.next), 2), 2)
+        assert first + rest == list(reversed(children))
