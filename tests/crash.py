@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import aiosqlite
 import pytest
 
-from storage.database import Database
+from storage.database import Database, Tx
 
 
 class Killed(Exception):
@@ -27,11 +26,11 @@ def die_after_commit(monkeypatch: pytest.MonkeyPatch, db: Database, query: str) 
     dead = False
 
     @asynccontextmanager
-    async def transaction() -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(*, serial: bool = True) -> AsyncIterator[Tx]:
         nonlocal dead
         if dead:
             raise Killed("no transaction after death")
-        async with original() as tx:
+        async with original(serial=serial) as tx:
             yield tx
         if await db.fetchvalue(query):
             dead = True

@@ -53,6 +53,12 @@ def post(node: Node, text: str) -> str:
     return str(activity_id)
 
 
+def all_recorded(node: Node) -> bool:
+    """Whether no delivery is waiting: a receiver counts a post before its sender has
+    read the answer and written the outcome down."""
+    return node.sql("SELECT count(*) FROM deliveries WHERE state = 'queued'") == [(0,)]
+
+
 def test_a_receiver_that_was_down_gets_the_post_when_it_is_back(tmp_path: Path) -> None:
     node = chapter_node(tmp_path)
     receivers = Receivers(hosts=1)
@@ -109,6 +115,7 @@ def test_sigkill_in_the_middle_of_a_fan_out_loses_nothing(tmp_path: Path) -> Non
         node.start()
         wait_for(lambda: len(receivers.distinct(activity)) == 60, timeout=60,
                  what="every host to get the post after the restart")
+        wait_for(lambda: all_recorded(node), what="the last outcomes to be written down")
         node.stop()
         counts = receivers.distinct(activity)
         # One delivery per host (shared inbox), not one per follower.
@@ -144,6 +151,7 @@ def test_sigkill_of_one_of_two_processes_sharing_a_fan_out_loses_nothing(
             other.start()
             wait_for(lambda: len(receivers.distinct(activity)) == 60, timeout=60,
                      what="every host to get the post after the restart")
+            wait_for(lambda: all_recorded(node), what="the last outcomes to be written down")
         finally:
             for process in (node, other):
                 if process.running():
