@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,9 +14,12 @@ from aiohttp import web
 from actors.registry import create_chapter
 from chapterhouse.config import parse
 from chapterhouse.services import Services, initialise, running
+from outbox.delivery import LEASE
 from outbox.publish import post_note
+from storage import outbox as outbox_store
 from storage import remote as remote_store
 from storage.database import Database, now, utcnow
+from storage.outbox import Outcome
 from storage.timestamps import at
 from tests.outbox.conftest import raw_config
 
@@ -171,3 +175,43 @@ async def test_the_signature_scheme_that_works_is_remembered(
     assert seen == ["draft-cavage", "rfc9421", "rfc9421"]  # remembered for the host
     host = await remote_store.host_state(node.db, f"127.0.0.1:{server.port}")
     assert host is not None and host.signature_scheme == "rfc9421"
+
+
+async def test_two_workers_on_one_database_share_the_queue(node: Services) -> None:
+    """Two processes' workers (two connections to one database) never lease the same row,
+    and record outcomes about the same hosts at the same time without waiting on each
+    other for good (on PostgreSQL, neither takes the single-writer lock)."""
+    hosts = [f"peer{i}.example" for i in range(6)]
+    for host in hosts:
+        for name in ("a", "b", "c", "d"):
+            iri = f"https://{host}/users/{name}"
+            await remote_store.save_actor(node.db, {
+                "iri": iri, "type": "Person", "host": host, "inbox": f"{iri}/inbox",
+                "shared_inbox": None, "username": name, "name": name}, [], {})
+            async with node.db.transaction() as tx:
+                await tx.execute(
+                    "INSERT INTO followers (actor_id, follower_iri, state, created_at)"
+                    " SELECT id, ?, 'accepted', ? FROM actors WHERE handle = 'dublin'",
+                    (iri, utcnow()))
+    await post_note(node.db, node.urls, "dublin", "to every inbox")
+    async with Database(node.db.location) as other:
+        # Both expand at once: the fan-out becomes one delivery per inbox, once.
+        await asyncio.gather(outbox_store.expand_fanouts(node.db),
+                             outbox_store.expand_fanouts(other))
+        assert await outbox_store.pending_fanouts(node.db) == 0
+        claims = await asyncio.gather(*(
+            outbox_store.claim_due(db, now(), LEASE, limit=7)
+            for db in (node.db, other, node.db, other)))
+        leased = [c.id for claim in claims for c in claim]
+        assert len(leased) == len(set(leased)) == 24
+        # Each batch fails on hosts that the other batches fail on too.
+        batches = [[Outcome(c.id, c.host, "queued", 1, now(), 503, "503", True, False)
+                    for c in claim] for claim in claims]
+        await asyncio.wait_for(asyncio.gather(*(
+            outbox_store.finish(db, batch, now(), unavailable_after=3)
+            for db, batch in zip((node.db, other, node.db, other), batches, strict=True))),
+            timeout=30)
+    for host in hosts:
+        state = await remote_store.host_state(node.db, host)
+        assert state is not None and state.failures == 4 and state.unavailable_since
+    assert await deliveries(node) == [("queued", 1, 503)] * 24
