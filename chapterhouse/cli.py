@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import ipaddress
 import signal
-import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -357,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"chapterhouse: error: {exc}", file=sys.stderr)
         return 2
-    except (sqlite3.OperationalError, DatabaseBusy) as exc:
+    except DatabaseBusy as exc:
         # "database is locked" after the busy timeout: the node is very busy; try again.
         print(f"chapterhouse: error: the database is busy ({exc}); try again", file=sys.stderr)
         return 1

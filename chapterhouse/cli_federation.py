@@ -318,7 +318,7 @@ def cmd_followers_list(args: argparse.Namespace) -> int:
     if not followers:
         print("no followers yet")
         return 0
-    print(table([[f.follower_iri, f.state, f.created_at[:10]] for f in followers],
+    print(table([[f.follower_iri, f.state, f.created_at.date().isoformat()] for f in followers],
                 ["FOLLOWER", "STATE", "SINCE"]))
     return 0
 
