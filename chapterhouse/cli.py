@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import ipaddress
 import signal
 import sys
@@ -235,6 +236,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 async def _serve(config: Config, host: str, port: int) -> int:
+    # The worker names its leases after the address it serves on (services.running).
+    config = dataclasses.replace(config, listen_host=host, listen_port=port)
     runner = web.AppRunner(create_app(config), access_log=None, handle_signals=False)
     try:
         await runner.setup()

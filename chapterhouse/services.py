@@ -6,6 +6,7 @@ use the same pieces for the length of one command.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -75,7 +76,7 @@ async def running(config: Config) -> AsyncIterator[Services]:
                 max_attempts=config.delivery_max_attempts,
                 backoff_scale=config.delivery_backoff_scale,
                 unavailable_after=config.delivery_unavailable_after,
-            ))
+            ), owner=f"{socket.gethostname()}:{config.listen_host}:{config.listen_port}")
             inbox = Inbox(
                 db=db, actors=actors, transport=transport,
                 context=lambda **kw: handlers.Context(

@@ -25,6 +25,9 @@ from storage.outbox import QUEUE_CHANNEL, Claimed, Outcome
 
 log = structlog.get_logger(__name__)
 
+# How long a stopping worker waits for sends in flight (client timeouts are longer: a
+# stop should not wait for a slow host; what it cuts off is sent again after the restart).
+DRAIN_SECONDS = 3.0
 LEASE = timedelta(seconds=120)  # longer than one attempt can take (client timeouts are 30 s)
 MAX_RETRY_AFTER = timedelta(hours=24)
 RECORD_EVERY = 8  # outcomes per write while a round is running
@@ -65,9 +68,13 @@ def retry_after(value: str | None, now: datetime) -> timedelta | None:
 
 class DeliveryWorker:
     def __init__(
-        self, db: Database, transport: Transport, keys: LocalKeys, policy: Policy
+        self, db: Database, transport: Transport, keys: LocalKeys, policy: Policy,
+        owner: str = "",
     ) -> None:
+        """`owner` names this worker's leases: stable across restarts of one `serve`
+        process (its host and listening address), distinct between processes."""
         self.db = db
+        self.owner = owner
         self.transport = transport
         self.keys = keys
         self.policy = policy
@@ -83,7 +90,7 @@ class DeliveryWorker:
         while await store.expand_fanouts(self.db):
             pass
         claimed = await store.claim_due(
-            self.db, at or now(), LEASE, limit=self.policy.concurrency * 4
+            self.db, at or now(), LEASE, limit=self.policy.concurrency * 4, owner=self.owner
         )
         if not claimed:
             return 0
@@ -164,7 +171,7 @@ class DeliveryWorker:
         a finished send is filled at once, so one slow host never holds up the rest.
         Rows queued here, or committed by another process (the CLI; on PostgreSQL another
         `serve`), wake the loop at once; it also looks every `poll_seconds`."""
-        released = await store.release_leases(self.db)
+        released = await store.release_leases(self.db, self.owner)
         if released:
             log.info("resuming deliveries interrupted by a stop", count=released)
         inflight: set[asyncio.Task[Outcome]] = set()
@@ -205,8 +212,23 @@ class DeliveryWorker:
                     await self._record(done)
                     last_record = time.monotonic()
         finally:
-            for task in inflight:
+            await self._drain(inflight, done)
+
+    async def _drain(self, inflight: set[asyncio.Task[Outcome]], done: list[Outcome]) -> None:
+        """On a stop (the task cancelled), give sends in flight a moment to finish and
+        record every outcome known, so that a restart resends only what had no answer."""
+        if inflight:
+            finished, pending = await asyncio.wait(inflight, timeout=DRAIN_SECONDS)
+            for task in pending:
                 task.cancel()
+            done.extend(task.result() for task in finished
+                        if not task.cancelled() and task.exception() is None)
+        if done:
+            try:
+                await self._record(done)
+            except Exception:
+                # The rows keep their leases and are sent again after a restart.
+                log.exception("recording the last outcomes before stopping failed")
 
     async def _idle(self, poll_seconds: float) -> None:
         """Wait for a wake-up from this process, new work committed by any process (the
@@ -235,7 +257,8 @@ class DeliveryWorker:
         free = self.policy.concurrency - len(inflight)
         if free <= 0:
             return
-        for delivery in await store.claim_due(self.db, now(), LEASE, limit=free):
+        for delivery in await store.claim_due(self.db, now(), LEASE, limit=free,
+                                              owner=self.owner):
             inflight.add(asyncio.create_task(self._attempt(delivery)))
 
     async def _record(self, done: list[Outcome]) -> None:

@@ -206,9 +206,11 @@ async def expand_fanouts(db: Database, limit: int = 10) -> int:
     return expanded
 
 
-async def claim_due(db: Database, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
-    """Lease due deliveries to this worker. A host marked unavailable gets one probe an
-    hour; a lease that outlives its worker (crash, kill -9) expires and the row is due again."""
+async def claim_due(db: Database, now: datetime, lease: timedelta, limit: int,
+                    owner: str = "") -> list[Claimed]:
+    """Lease due deliveries to this worker (`owner` names it). A host marked unavailable
+    gets one probe an hour; a lease that outlives its worker (crash, kill -9) expires and
+    the row is due again, or sooner when the same worker starts again."""
     async with db.transaction(serial=False) as tx:
         candidates = await tx.fetchall(
             "SELECT d.id, d.host, EXISTS (SELECT 1 FROM hosts h WHERE h.host = d.host"
@@ -240,8 +242,8 @@ async def claim_due(db: Database, now: datetime, lease: timedelta, limit: int) -
         chosen.sort()
         marks = ",".join("?" * len(chosen))
         await tx.execute(
-            f"UPDATE deliveries SET locked_until = ? WHERE id IN ({marks})",
-            (now + lease, *chosen),
+            f"UPDATE deliveries SET locked_until = ?, locked_by = ? WHERE id IN ({marks})",
+            (now + lease, owner or None, *chosen),
         )
         rows = await tx.fetchall(
             "SELECT d.id, d.activity_id, d.inbox, d.host, d.attempts, a.actor_id, a.document"
@@ -261,7 +263,8 @@ async def finish(
     async with db.transaction(serial=False) as tx:
         await tx.executemany(
             "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?,"
-            " locked_until = NULL, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?",
+            " locked_until = NULL, locked_by = NULL, last_status = ?, last_error = ?,"
+            " updated_at = ? WHERE id = ?",
             [(o.state, o.attempts, o.next_attempt_at, o.status, o.error, stamp, o.id)
              for o in sorted(outcomes, key=lambda o: o.id)],
         )
@@ -349,12 +352,15 @@ async def retry_now(db: Database, now: datetime, host: str | None = None) -> int
         return int(changed)
 
 
-async def release_leases(db: Database) -> int:
-    """Free the leases of a worker that died with this process (one node, one worker):
-    what it was sending is due again at once, not when the lease would have run out."""
+async def release_leases(db: Database, owner: str = "") -> int:
+    """Free the leases this worker (`owner`) held when its process stopped: what it was
+    sending is due again at once, not when the lease would have run out. Leases of other
+    workers (other `serve` processes on the same PostgreSQL database) are left alone."""
     async with db.transaction() as tx:
         changed = await tx.execute(
-            "UPDATE deliveries SET locked_until = NULL"
+            "UPDATE deliveries SET locked_until = NULL, locked_by = NULL"
             " WHERE state = 'queued' AND locked_until IS NOT NULL"
+            " AND (locked_by = ? OR locked_by IS NULL)",
+            (owner,),
         )
         return int(changed)

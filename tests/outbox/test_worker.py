@@ -215,3 +215,29 @@ async def test_two_workers_on_one_database_share_the_queue(node: Services) -> No
         state = await remote_store.host_state(node.db, host)
         assert state is not None and state.failures == 4 and state.unavailable_since
     assert await deliveries(node) == [("queued", 1, 503)] * 24
+
+
+async def test_a_restarting_worker_frees_its_own_leases_only(node: Services) -> None:
+    """Two `serve` processes on one database: when one starts again it takes back at once
+    what it was sending when it stopped, and leaves its neighbour's sends in flight alone
+    (freeing them would send them twice)."""
+    for n in range(4):
+        iri = f"https://peer{n}.example/users/a"
+        await remote_store.save_actor(node.db, {
+            "iri": iri, "type": "Person", "host": f"peer{n}.example", "inbox": f"{iri}/inbox",
+            "shared_inbox": None, "username": "a", "name": "a"}, [], {})
+        async with node.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO followers (actor_id, follower_iri, state, created_at)"
+                " SELECT id, ?, 'accepted', ? FROM actors WHERE handle = 'dublin'",
+                (iri, utcnow()))
+    await post_note(node.db, node.urls, "dublin", "to four inboxes")
+    await outbox_store.expand_fanouts(node.db)
+    mine = await outbox_store.claim_due(node.db, now(), LEASE, limit=2, owner="host:8081")
+    theirs = await outbox_store.claim_due(node.db, now(), LEASE, limit=2, owner="host:8082")
+    assert len(mine) == len(theirs) == 2
+
+    assert await outbox_store.release_leases(node.db, "host:8081") == 2
+    # Due again at once for the restarted worker; the neighbour's two are still leased.
+    again = await outbox_store.claim_due(node.db, now(), LEASE, limit=10, owner="host:8081")
+    assert sorted(c.id for c in again) == sorted(c.id for c in mine)
