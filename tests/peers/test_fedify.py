@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -33,11 +32,9 @@ def fedify_lookup(*urls: str) -> list[dict[str, Any]]:
 
 def held_keys(node: Node, handle: str | None) -> dict[str, str]:
     where = "a.kind = 'node'" if handle is None else "a.handle = ?"
-    with sqlite3.connect(node.database) as conn:
-        return dict(conn.execute(
-            "SELECT k.algorithm, k.public_key FROM actor_keys k JOIN actors a ON a.id = k.actor_id"
-            f" WHERE {where}", () if handle is None else (handle,),
-        ).fetchall())
+    return dict(node.sql(
+        "SELECT k.algorithm, k.public_key FROM actor_keys k JOIN actors a ON a.id = k.actor_id"
+        f" WHERE {where}", *(() if handle is None else (handle,))))
 
 
 def same_rsa_key(pem_a: str, pem_b: str) -> bool:
