@@ -121,11 +121,16 @@ def run_sql(location: Path | str, query: str, params: Sequence[object] = (),
     from storage.database import Database
 
     async def go() -> list[tuple[Any, ...]]:
-        async with Database(location) as db, db.transaction() as tx:
-            if many is not None:
-                await tx.executemany(query, [tuple(row) for row in many])
-                return []
-            return [tuple(row) for row in await tx.fetchall(query, tuple(params))]
+        async with Database(location) as db:
+            if many is None and query.lstrip().upper().startswith("SELECT"):
+                # A read takes no write lock: the caller may be an async test whose own
+                # loop (blocked here) holds a transaction of an in-process node.
+                return [tuple(row) for row in await db.fetchall(query, tuple(params))]
+            async with db.transaction() as tx:
+                if many is not None:
+                    await tx.executemany(query, [tuple(row) for row in many])
+                    return []
+                return [tuple(row) for row in await tx.fetchall(query, tuple(params))]
 
     result: list[list[tuple[Any, ...]]] = []
     errors: list[BaseException] = []

@@ -55,6 +55,19 @@ CHANGED = "chapterhouse_changed"
 WRITER_LOCK = 0x43484150  # "CHAP"
 POOL_SIZE = 10
 _KEY = re.compile(r"Key \(([^,)]+)")
+_CHANNEL = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_BEGIN_SERIAL = f"BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK})"
+
+
+def _commit(channels: set[str]) -> str:
+    """NOTIFY on every channel named, then COMMIT: one simple-query round trip. Channel
+    names are the store's own constants, checked here because they become SQL text."""
+    notices = []
+    for channel in (CHANGED, *sorted(channels)):
+        if not _CHANNEL.match(channel):
+            raise ValueError(f"not a channel name: {channel!r}")
+        notices.append(f"NOTIFY {channel};")
+    return " ".join(notices) + " COMMIT"
 
 
 def _args(sql: str, params: Params) -> tuple[str, list[Any]]:
@@ -181,15 +194,21 @@ class PostgresDatabase(Database):
     @asynccontextmanager
     async def transaction(self, *, serial: bool = True) -> AsyncIterator[PostgresTx]:
         """One transaction. `serial` (the default) waits until no other write transaction
-        of any process runs; the delivery queue's own transactions pass `serial=False`."""
+        of any process runs; the delivery queue's own transactions pass `serial=False`.
+
+        BEGIN goes with the lock, and the NOTIFYs with COMMIT, in one round trip each: a
+        serial transaction holds the lock for as long as its round trips take."""
         channels: set[str] = set()
         try:
-            async with self._require_pool().acquire() as conn, conn.transaction():
-                if serial:
-                    await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITER_LOCK)
-                yield PostgresTx(conn, channels)
-                for channel in (CHANGED, *sorted(channels)):
-                    await conn.execute("SELECT pg_notify($1, '')", channel)
+            async with self._require_pool().acquire() as conn:
+                await conn.execute(_BEGIN_SERIAL if serial else "BEGIN")
+                try:
+                    yield PostgresTx(conn, channels)
+                except BaseException:
+                    if not conn.is_closed():
+                        await conn.execute("ROLLBACK")
+                    raise
+                await conn.execute(_commit(channels))
         except asyncpg.PostgresError as exc:
             raise (_translate(exc) or exc) from None
         # Seen at once in this process; other processes hear the NOTIFY.
