@@ -177,6 +177,19 @@ async def test_the_signature_scheme_that_works_is_remembered(
     assert host is not None and host.signature_scheme == "rfc9421"
 
 
+async def remote_follower(node: Services, iri: str) -> None:
+    """A remote actor (own inbox, no shared inbox) that follows dublin."""
+    host, name = iri.split("/")[2], iri.rsplit("/", 1)[1]
+    await remote_store.save_actor(node.db, {
+        "iri": iri, "type": "Person", "host": host, "inbox": f"{iri}/inbox",
+        "shared_inbox": None, "username": name, "name": name}, [], {})
+    async with node.db.transaction() as tx:
+        await tx.execute(
+            "INSERT INTO followers (actor_id, follower_iri, state, created_at)"
+            " SELECT id, ?, 'accepted', ? FROM actors WHERE handle = 'dublin'",
+            (iri, utcnow()))
+
+
 async def test_two_workers_on_one_database_share_the_queue(node: Services) -> None:
     """Two processes' workers (two connections to one database) never lease the same row,
     and record outcomes about the same hosts at the same time without waiting on each
@@ -184,15 +197,7 @@ async def test_two_workers_on_one_database_share_the_queue(node: Services) -> No
     hosts = [f"peer{i}.example" for i in range(6)]
     for host in hosts:
         for name in ("a", "b", "c", "d"):
-            iri = f"https://{host}/users/{name}"
-            await remote_store.save_actor(node.db, {
-                "iri": iri, "type": "Person", "host": host, "inbox": f"{iri}/inbox",
-                "shared_inbox": None, "username": name, "name": name}, [], {})
-            async with node.db.transaction() as tx:
-                await tx.execute(
-                    "INSERT INTO followers (actor_id, follower_iri, state, created_at)"
-                    " SELECT id, ?, 'accepted', ? FROM actors WHERE handle = 'dublin'",
-                    (iri, utcnow()))
+            await remote_follower(node, f"https://{host}/users/{name}")
     await post_note(node.db, node.urls, "dublin", "to every inbox")
     async with Database(node.db.location) as other:
         # Both expand at once: the fan-out becomes one delivery per inbox, once.
@@ -222,15 +227,7 @@ async def test_a_restarting_worker_frees_its_own_leases_only(node: Services) -> 
     what it was sending when it stopped, and leaves its neighbour's sends in flight alone
     (freeing them would send them twice)."""
     for n in range(4):
-        iri = f"https://peer{n}.example/users/a"
-        await remote_store.save_actor(node.db, {
-            "iri": iri, "type": "Person", "host": f"peer{n}.example", "inbox": f"{iri}/inbox",
-            "shared_inbox": None, "username": "a", "name": "a"}, [], {})
-        async with node.db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO followers (actor_id, follower_iri, state, created_at)"
-                " SELECT id, ?, 'accepted', ? FROM actors WHERE handle = 'dublin'",
-                (iri, utcnow()))
+        await remote_follower(node, f"https://peer{n}.example/users/a")
     await post_note(node.db, node.urls, "dublin", "to four inboxes")
     await outbox_store.expand_fanouts(node.db)
     mine = await outbox_store.claim_due(node.db, now(), LEASE, limit=2, owner="host:8081")
