@@ -56,6 +56,7 @@ bench: $(BIN)/chapterhouse
 	$(BIN)/python bench/signatures.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/pg_drivers.py
 
 clean:
 	rm -rf $(VENV) $(PEER)/node_modules $(DEMO) .demo-federation
