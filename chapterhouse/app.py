@@ -17,7 +17,7 @@ from inbox import routes as inbox_routes
 from outbox.content import run_scheduler
 from storage.retention import run_pruning
 from web import actors as actor_routes
-from web import discovery, objects, pages
+from web import discovery, objects, pages, security_headers
 from web.errors import handle_errors
 from web.state import DB, NODE, REMOTE_ACTORS, SETTINGS, TEMPLATES, Node, Settings
 
@@ -64,6 +64,7 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
             await supervisor.stop()
 
     app.cleanup_ctx.append(services)
+    security_headers.setup(app)
     pages.setup(app)
     actor_routes.setup(app)
     objects.setup(app)

@@ -44,6 +44,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chro
     options.binary_location = CHROMIUM
     for argument in (*ARGUMENTS, f"--user-data-dir={profile}"):
         options.add_argument(argument)
+    # The console, for the Content-Security-Policy check: Chromium reports there what the
+    # policy blocked.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
     try:
@@ -110,3 +113,33 @@ def test_chapter_and_event_pages_in_a_browser(
     assert "Books and tea." in text
     link = browser.find_element(By.PARTIAL_LINK_TEXT, "Add to my calendar")
     assert link.get_attribute("href") == f"{event.stdout.strip()}.ics"
+
+
+def policy_violations(driver: webdriver.Chrome) -> list[str]:
+    """What Chromium's console said the Content-Security-Policy blocked since last asked."""
+    return [str(entry["message"]) for entry in driver.get_log("browser")
+            if "Content Security Policy" in str(entry["message"])]
+
+
+def test_pages_break_no_rule_of_their_content_security_policy(
+    browser: webdriver.Chrome, chapter_node: Node
+) -> None:
+    node = chapter_node
+    policy_violations(browser)  # what earlier tests left in the log
+    for path in ("/", "/@dublin", "/@dublin/members", "/nowhere"):
+        browser.get(f"{node.base}{path}")
+        assert browser.find_element(By.TAG_NAME, "body").text, path
+        # The stylesheet is allowed and applied: the page is on the paper colour, not white.
+        body = browser.find_element(By.TAG_NAME, "body")
+        assert body.value_of_css_property("background-color") == "rgba(251, 250, 247, 1)", path
+        assert policy_violations(browser) == [], path
+
+    # The same console does report a violation: a script element put into the page, as an
+    # injection would, is refused.
+    browser.get(f"{node.base}/@dublin")
+    browser.execute_script(
+        "const s = document.createElement('script');"
+        "s.textContent = 'document.title = \"injected\"';"
+        "document.head.appendChild(s);")
+    assert browser.title != "injected"
+    assert any("script-src 'self'" in message for message in policy_violations(browser))
