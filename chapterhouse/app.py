@@ -16,8 +16,9 @@ from federation.urls import Urls
 from inbox import routes as inbox_routes
 from outbox.content import run_scheduler
 from storage.retention import run_pruning
+from web import accounts as account_routes
 from web import actors as actor_routes
-from web import discovery, objects, pages, security_headers
+from web import discovery, objects, pages, security_headers, session
 from web.errors import handle_errors
 from web.state import DB, NODE, REMOTE_ACTORS, SETTINGS, TEMPLATES, Node, Settings
 
@@ -65,10 +66,13 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
 
     app.cleanup_ctx.append(services)
     security_headers.setup(app)
+    session.setup(app, timedelta(days=config.session_idle_days), config.base_url)
     pages.setup(app)
+    account_routes.setup(app)
     actor_routes.setup(app)
     objects.setup(app)
     discovery.setup(app)
     inbox_routes.setup(app)
+    session.allow_cross_site(app, inbox_routes.shared_inbox, inbox_routes.actor_inbox)
     app.router.add_static("/static", str(resources.files("web").joinpath("static")))
     return app

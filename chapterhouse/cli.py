@@ -21,6 +21,7 @@ from aiohttp import web
 from actors.registry import LEVELS, RegistryError, add_member, create_chapter
 from chapterhouse import (
     __version__,
+    cli_accounts,
     cli_config,
     cli_db,
     cli_federation,
@@ -122,6 +123,7 @@ def build_parser() -> Parser:
                              help="whether an organiser approves each follower")
     chapter_set.set_defaults(run=cmd_chapter_set)
     cli_federation.add_chapter_commands(chapter_commands)
+    cli_accounts.add_chapter_commands(chapter_commands)
     chapter_list = chapter_commands.add_parser("list", help="list chapters, newest first",
                                                description="List the chapters of this node.")
     data_dir_argument(chapter_list)
@@ -139,6 +141,8 @@ def build_parser() -> Parser:
     add.add_argument("--chapter", required=True, metavar="SLUG", help="the member's chapter")
     add.add_argument("--name", help="display name (default: the username)")
     add.add_argument("--icon", metavar="URL", help="URL of the member's avatar")
+    # Without either, the member has no account yet (`account create` gives one later).
+    cli_accounts.add_password_arguments(add, prompt_by_default=False)
     add.set_defaults(run=cmd_member_add)
     member_list = member_commands.add_parser("list", help="list members, newest first",
                                              description="List the members of this node.")
@@ -147,6 +151,7 @@ def build_parser() -> Parser:
     member_list.set_defaults(run=cmd_member_list)
     cli_publishing.add_commands(commands)
     cli_federation.add_commands(commands)
+    cli_accounts.add_commands(commands)
     cli_config.add_commands(commands)
     cli_db.add_commands(commands)
     demo.add_command(commands)
@@ -295,14 +300,26 @@ def cmd_chapter_set(args: argparse.Namespace) -> int:
 
 def cmd_member_add(args: argparse.Namespace) -> int:
     config = load_config(args.data)
+    # Read (and checked) before anything is written: a bad file leaves no member behind.
+    password = cli_accounts.wanted_password(args, prompt=False)
+    account = password is not None or args.password_link
+    link: str | None = None
 
     async def work(db: Database) -> None:
+        nonlocal link
         await add_member(db, config.hostname, args.username, args.chapter, args.name, args.icon)
+        if account:
+            link = await cli_accounts.open_account(db, config, args.username, password, False)
 
     _run_registry(config, work)
     urls = Urls(config.base_url)
     print(f"added member @{args.username}@{config.domain} to {args.chapter}: "
           f"{urls.actor(args.username)}")
+    if link is not None:
+        print(f"the member sets a password at this link, once, within "
+              f"{cli_accounts.LINK_DAYS} days: {link}")
+    elif account:
+        print("the member can log in with the password given")
     return 0
 
 

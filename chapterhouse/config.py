@@ -51,6 +51,7 @@ class Config:
     accept_subchapters_from: frozenset[str] = frozenset()
     keep_delivered_days: int = 7
     keep_received_days: int = 14
+    session_idle_days: int = 14
 
     @property
     def base_url(self) -> str:
@@ -168,7 +169,7 @@ def storage_location(storage: dict[str, Any], data_dir: Path) -> Location:
 
 def parse(raw: dict[str, Any], data_dir: Path) -> Config:
     unknown = set(raw) - {
-        "node", "server", "storage", "log", "federation", "delivery", "hierarchy"}
+        "node", "server", "storage", "log", "federation", "delivery", "hierarchy", "accounts"}
     if unknown:
         raise ConfigError(f"unknown section [{sorted(unknown)[0]}] (see config.example.toml)")
     node = _section(raw, "node", {"domain", "scheme", "name"})
@@ -184,6 +185,7 @@ def parse(raw: dict[str, Any], data_dir: Path) -> Config:
         raw, "delivery", {"concurrency", "max_attempts", "backoff_scale", "unavailable_after"}
     )
     hierarchy = _section(raw, "hierarchy", {"accept_subchapters_from"})
+    accounts = _section(raw, "accounts", {"session_idle_days"})
     accept_from = hierarchy.get("accept_subchapters_from", [])
     if not isinstance(accept_from, list) or not all(isinstance(h, str) for h in accept_from):
         raise ConfigError("hierarchy.accept_subchapters_from must be a list of host names")
@@ -241,6 +243,7 @@ def parse(raw: dict[str, Any], data_dir: Path) -> Config:
         # At least 4 days: a sender retries for about 3 (Mastodon), and a retry must still
         # find the record of the first copy to be recognised as one.
         keep_received_days=_number(storage, "storage", "keep_received_days", 14, 4, 3650),
+        session_idle_days=_number(accounts, "accounts", "session_idle_days", 14, 1, 365),
     )
 
 

@@ -31,7 +31,8 @@ TABLES = (
     "following", "remote_actors", "remote_keys", "inbox_activities", "remote_objects",
     "remote_object_audience", "objects", "reactions", "blocks", "fanouts", "deliveries",
     "hosts", "items", "poll_votes", "event_participants", "parents", "subchapters",
-    "passed_up", "collection_sizes",
+    "passed_up", "accounts", "sessions", "organisers", "password_links", "failed_logins",
+    "collection_sizes",
 )
 NOT_COPIED = frozenset({"schema_migrations"})
 BATCH = 1000

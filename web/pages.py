@@ -18,6 +18,7 @@ from storage.actors import ActorRecord
 from storage.timestamps import iso
 from web.errors import refuse
 from web.items import item_views, note_view, sections
+from web.session import viewer
 from web.state import DB, NODE, TEMPLATES
 
 MEMBER_POSTS = 10  # the newest a member's page lists
@@ -102,7 +103,8 @@ def create_templates() -> jinja2.Environment:
 
 def render(request: web.Request, template: str, **context: object) -> web.Response:
     node = request.app[NODE]
-    page = request.app[TEMPLATES].get_template(template).render(node=node, **context)
+    page = request.app[TEMPLATES].get_template(template).render(
+        node=node, viewer=viewer(request), here=request.path_qs, **context)
     return web.Response(text=page, content_type="text/html")
 
 

@@ -153,6 +153,13 @@ def build(node: Node) -> dict[str, str]:
              " next_attempt_at, last_status, created_at, updated_at)"
              " VALUES (?, ?, 'social.example', 'delivered', 1, ?, 202, ?, ?)",
              activity, f"{REMOTE}/inbox", now(), now(), now())
+    # Accounts: ana's (with a one-time link and a session), an organiser, a failed login.
+    node.run("account", "create", "ana", "--password-link")
+    node.run("chapter", "organisers", "add", "dublin", "ana")
+    node.sql("INSERT INTO sessions (token_hash, account_id, csrf_secret, created_at,"
+             " last_seen_at) VALUES (?, ?, 'secret', ?, ?)", "0" * 64, ana, when, when)
+    node.sql("INSERT INTO failed_logins (username, address, attempted_at)"
+             " VALUES ('ana', '192.0.2.1', ?)", when)
     return ids
 
 
