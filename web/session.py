@@ -202,8 +202,10 @@ def _cookie(response: web.StreamResponse, settings: SessionSettings, name: str, 
 async def sessions(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings = request.app[SESSION_SETTINGS]
     route = request.match_info
-    if route.http_exception is not None or route.handler in request.app[CROSS_SITE]:
-        # Nothing here to act for a member: not a route (404, 405), or a peer's inbox.
+    if (route.http_exception is not None or route.handler in request.app[CROSS_SITE]
+            or isinstance(route.route.resource, web.StaticResource)):
+        # Nothing here to act for a member: not a route (404, 405), a peer's inbox, or a
+        # stylesheet (which costs no session lookup).
         return await handler(request)
     stale = False
     current = None
