@@ -158,10 +158,10 @@ async def log_out_everywhere(db: Database, member: int, now: datetime) -> int:
 
 async def create_session(db: Database, member: int, token_hash: str, csrf_secret: str,
                          now: datetime, idle_before: datetime) -> int:
-    """A new session; the account's sessions idle since before `idle_before` go."""
+    """A new session. Sessions idle since before `idle_before` (anyone's: most people
+    never come back to log out) are deleted meanwhile."""
     async with db.transaction() as tx:
-        await tx.execute("DELETE FROM sessions WHERE account_id = ? AND last_seen_at < ?",
-                         (member, idle_before))
+        await tx.execute("DELETE FROM sessions WHERE last_seen_at < ?", (idle_before,))
         session_id: int = await tx.insert(
             "INSERT INTO sessions (token_hash, account_id, csrf_secret, created_at,"
             " last_seen_at) VALUES (?, ?, ?, ?, ?) RETURNING id",

@@ -366,3 +366,16 @@ async def test_a_visitor_is_sent_to_log_in(site: Site) -> None:
     page = await (await site.client.get("/login", headers=HTML)).text()
     assert '<label for="username">' in page and '<label for="password">' in page
     assert "<script" not in page and "style=" not in page
+
+
+async def test_logging_in_clears_away_sessions_nobody_came_back_to(site: Site) -> None:
+    await create_account(site.db, "brian", PASSWORD)
+    await log_in(site, "brian")
+    await site.sql("UPDATE sessions SET last_seen_at = ?", now() - timedelta(days=30))
+    other = await site.another_browser()
+    try:
+        await log_in(site, "ana", client=other)
+    finally:
+        await other.close()
+    assert [row[0] for row in await site.sql(
+        "SELECT m.handle FROM sessions s JOIN actors m ON m.id = s.account_id")] == ["ana"]
