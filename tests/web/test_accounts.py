@@ -375,7 +375,7 @@ async def test_logging_in_clears_away_sessions_nobody_came_back_to(site: Site) -
     other = await site.another_browser()
     try:
         await log_in(site, "ana", client=other)
+        assert [row[0] for row in await site.sql(
+            "SELECT m.handle FROM sessions s JOIN actors m ON m.id = s.account_id")] == ["ana"]
     finally:
         await other.close()
-    assert [row[0] for row in await site.sql(
-        "SELECT m.handle FROM sessions s JOIN actors m ON m.id = s.account_id")] == ["ana"]
