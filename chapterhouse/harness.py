@@ -58,11 +58,26 @@ class NodeError(RuntimeError):
     """A command that failed or a node that did not start; the message says which."""
 
 
+def _port_range() -> tuple[int, int]:
+    """20000-32000, or this pytest-xdist worker's own slice of it: a port is chosen at init
+    and bound only at start, so two workers drawing from one range could both hand out a
+    port in between, and two nodes would share a domain (seen: a chain of chapters whose
+    parent answered from another test's node)."""
+    low, high = 20000, 32000
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if worker.startswith("gw") and worker[2:].isdigit() and count > 1:
+        span = (high - low) // count
+        low += int(worker[2:]) * span
+        high = low + span
+    return low, high
+
+
 def free_port() -> int:
     """A port nobody listens on, below the kernel's ephemeral range: a node's port is
     chosen at init and bound only at start, and in between an outgoing connection could
     take an ephemeral port. Never the same port twice in one process."""
-    low, high = 20000, 32000
+    low, high = _port_range()
     while True:
         port = random.randrange(low, high)
         if port in _HANDED_OUT:
@@ -196,6 +211,7 @@ class Node:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(init=False)
     storage_url: object = None  # `[storage] url` when set at init (PostgreSQL)
+    _log_start: int = 0  # where this run's output begins in log_path
 
     def __post_init__(self) -> None:
         self.log_path = self.data.parent / f"{self.data.name}.log"
@@ -298,6 +314,7 @@ class Node:
         python_args go to the interpreter (e.g. cProfile); new_session and preexec let
         the demo keep its Ctrl-C to itself and take its nodes down with it."""
         with self.log_path.open("ab") as log:
+            self._log_start = log.tell()
             self.process = subprocess.Popen(
                 [sys.executable, *python_args, "-m", "chapterhouse", "serve",
                  "--data", str(self.data.absolute()), "--listen", self.domain],
@@ -315,9 +332,20 @@ class Node:
             raise NodeError(f"node exited early (exit status {self.process.returncode}):\n"
                             f"{self.log()[-4000:]}")
         try:
-            return request(f"{self.base}/.well-known/nodeinfo").status == 200
+            if request(f"{self.base}/.well-known/nodeinfo").status != 200:
+                return False
         except OSError:
             return False
+        # Something answers on our port: our process only once it says it is serving
+        # (another node on the same port would answer too, and talk for us).
+        return self.process is None or b"serving" in self._log_since_spawn()
+
+    def _log_since_spawn(self) -> bytes:
+        if not self.log_path.exists():
+            return b""
+        with self.log_path.open("rb") as log:
+            log.seek(self._log_start)
+            return log.read()
 
     def wait_until_serving(self, timeout: float = 30,
                            check: Callable[[], None] | None = None) -> None:
