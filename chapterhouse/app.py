@@ -19,6 +19,7 @@ from storage.retention import run_pruning
 from web import accounts as account_routes
 from web import actors as actor_routes
 from web import discovery, objects, pages, security_headers, session
+from web import joins as join_routes
 from web.errors import handle_errors
 from web.state import DB, NODE, REMOTE_ACTORS, SETTINGS, TEMPLATES, Node, Settings
 
@@ -69,6 +70,7 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
     session.setup(app, timedelta(days=config.session_idle_days), config.base_url)
     pages.setup(app)
     account_routes.setup(app)
+    join_routes.setup(app, config.commitments)
     actor_routes.setup(app)
     objects.setup(app)
     discovery.setup(app)

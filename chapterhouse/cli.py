@@ -50,6 +50,7 @@ from chapterhouse.config import (
 from chapterhouse.services import initialise
 from federation.urls import Urls
 from storage import actors as store
+from storage import joins as join_store
 from storage.database import (
     Database,
     DatabaseBusy,
@@ -119,8 +120,11 @@ def build_parser() -> Parser:
                                               description="Change a chapter's settings.")
     chapter_set.add_argument("slug", metavar="SLUG")
     data_dir_argument(chapter_set)
-    chapter_set.add_argument("--manual-approval", required=True, choices=("yes", "no"),
+    chapter_set.add_argument("--manual-approval", choices=("yes", "no"),
                              help="whether an organiser approves each follower")
+    chapter_set.add_argument("--joins", choices=("open", "approval"),
+                             help="whether people join at once (open) or an organiser "
+                             "approves each request to join (approval, the default)")
     chapter_set.set_defaults(run=cmd_chapter_set)
     cli_federation.add_chapter_commands(chapter_commands)
     cli_accounts.add_chapter_commands(chapter_commands)
@@ -285,16 +289,25 @@ def cmd_chapter_create(args: argparse.Namespace) -> int:
 
 def cmd_chapter_set(args: argparse.Namespace) -> int:
     config = load_config(args.data)
+    if args.manual_approval is None and args.joins is None:
+        raise UsageError("say what to change: --manual-approval yes|no, --joins open|approval")
 
-    async def work(db: Database) -> bool:
+    async def work(db: Database) -> None:
         chapter = await store.actor_by_handle(db, args.slug)
         if chapter is None or chapter.kind != "chapter":
             raise UsageError(f"there is no chapter {args.slug!r} on this node")
-        return await store.set_manual_approval(db, args.slug, args.manual_approval == "yes")
+        if args.manual_approval is not None:
+            await store.set_manual_approval(db, args.slug, args.manual_approval == "yes")
+        if args.joins is not None:
+            await join_store.set_joins_open(db, args.slug, args.joins == "open")
 
     with_db(config, work)
-    state = "on" if args.manual_approval == "yes" else "off"
-    print(f"{args.slug}: manual approval of followers {state}")
+    if args.manual_approval is not None:
+        state = "on" if args.manual_approval == "yes" else "off"
+        print(f"{args.slug}: manual approval of followers {state}")
+    if args.joins is not None:
+        how = "join at once" if args.joins == "open" else "an organiser approves each request"
+        print(f"{args.slug}: joins {args.joins} ({how})")
     return 0
 
 

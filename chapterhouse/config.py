@@ -52,6 +52,7 @@ class Config:
     keep_delivered_days: int = 7
     keep_received_days: int = 14
     session_idle_days: int = 14
+    commitments: str = ""
 
     @property
     def base_url(self) -> str:
@@ -117,6 +118,12 @@ def _section(raw: dict[str, Any], name: str, keys: set[str]) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"unknown key {name}.{sorted(unknown)[0]} (see config.example.toml)")
     return section
+
+
+# What a person joining a chapter agrees to, unless the administrator words it otherwise.
+DEFAULT_COMMITMENTS = (
+    "I share the aims of the organisation, I will take part in its decisions in good faith, "
+    "and I will treat every member with respect.")
 
 
 def _string(section: dict[str, Any], section_name: str, key: str, default: str | None) -> str:
@@ -185,7 +192,7 @@ def parse(raw: dict[str, Any], data_dir: Path) -> Config:
         raw, "delivery", {"concurrency", "max_attempts", "backoff_scale", "unavailable_after"}
     )
     hierarchy = _section(raw, "hierarchy", {"accept_subchapters_from"})
-    accounts = _section(raw, "accounts", {"session_idle_days"})
+    accounts = _section(raw, "accounts", {"session_idle_days", "commitments"})
     accept_from = hierarchy.get("accept_subchapters_from", [])
     if not isinstance(accept_from, list) or not all(isinstance(h, str) for h in accept_from):
         raise ConfigError("hierarchy.accept_subchapters_from must be a list of host names")
@@ -244,6 +251,8 @@ def parse(raw: dict[str, Any], data_dir: Path) -> Config:
         # find the record of the first copy to be recognised as one.
         keep_received_days=_number(storage, "storage", "keep_received_days", 14, 4, 3650),
         session_idle_days=_number(accounts, "accounts", "session_idle_days", 14, 1, 365),
+        commitments=_string(accounts, "accounts", "commitments", DEFAULT_COMMITMENTS).strip()
+        or DEFAULT_COMMITMENTS,
     )
 
 

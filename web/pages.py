@@ -18,6 +18,7 @@ from storage.actors import ActorRecord
 from storage.timestamps import iso
 from web.errors import refuse
 from web.items import item_views, note_view, sections
+from web.membership import chapter_membership
 from web.session import viewer
 from web.state import DB, NODE, TEMPLATES
 
@@ -125,6 +126,7 @@ async def render_actor_page(request: web.Request, actor: ActorRecord) -> web.Res
                                                            local_prefix=local_prefix),
             subtree_minutes=await hierarchy_store.subtree_minutes(db, actor.id),
             **await sections(db, actor.id),
+            **await chapter_membership(request, actor.id, actor.handle or ""),
         )
     # Notes are kept apart from the items (news, blogs, ...), yet a member writes both.
     posts = await item_views(db, await item_store.latest(db, KINDS, actor.id, MEMBER_POSTS),

@@ -160,6 +160,12 @@ def build(node: Node) -> dict[str, str]:
              " last_seen_at) VALUES (?, ?, 'secret', ?, ?)", "0" * 64, ana, when, when)
     node.sql("INSERT INTO failed_logins (username, address, attempted_at)"
              " VALUES ('ana', '192.0.2.1', ?)", when)
+    # A request to join waiting for dublin's organisers; ireland lets people join at once.
+    node.run("chapter", "set", "ireland", "--joins", "open")
+    node.sql("INSERT INTO join_requests (chapter_id, username, name, password_hash, email,"
+             " message, state, created_at) VALUES ((SELECT id FROM actors WHERE handle ="
+             " 'dublin'), 'cara', 'Cara', 'hash', 'cara@example.org', 'Hello', 'requested',"
+             " ?)", when)
     return ids
 
 

@@ -1,0 +1,303 @@
+"""Joining a chapter: finding one, asking to join, organisers deciding, leaving.
+
+Routes: GET /join (find a chapter), GET/POST /join/{slug} (a visitor's request),
+GET /@{slug}/requests and POST /@{slug}/requests/{id}/approve|reject (its organisers),
+POST /@{slug}/ask (a member of another chapter asks), POST /@{slug}/leave. The session
+middleware (web/session.py) has already checked every POST's origin and CSRF token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from actors.accounts import (
+    MAX_PASSWORD,
+    MIN_PASSWORD,
+    AccountError,
+    check_password,
+    hash_password,
+)
+from actors.handles import InvalidHandle, validate_handle
+from actors.registry import RegistryError, add_member
+from storage import accounts as account_store
+from storage import actors as actor_store
+from storage import joins as store
+from storage.timestamps import now
+from web import session
+from web.accounts import see_other
+from web.pages import render
+from web.state import DB, NODE
+
+COMMITMENTS = web.AppKey("commitments", str)
+MAX_NAME = 100
+MAX_EMAIL = 254
+MAX_MESSAGE = 1000
+MAX_QUERY = 100
+NOT_AVAILABLE = "This username is not available. Choose another."
+
+
+@dataclass
+class JoinForm:
+    name: str = ""
+    username: str = ""
+    email: str = ""
+    message: str = ""
+    agree: bool = False
+
+
+def _field(form: Any, name: str, limit: int) -> str:
+    value = form.get(name)
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _printable(text: str, keep_lines: bool = False) -> str:
+    """Without control characters (PostgreSQL text holds no NUL, pages show none)."""
+    kept = "\n" if keep_lines else ""
+    return "".join(c for c in text if c in kept or (ord(c) >= 32 and ord(c) != 127))
+
+
+def _notice(request: web.Request, heading: str, message: str, status: int = 200,
+            link: dict[str, str] | None = None) -> web.Response:
+    response = render(request, "notice.html", heading=heading, message=message, link=link)
+    response.set_status(status)
+    return response
+
+
+def _no_chapter(request: web.Request) -> web.Response:
+    return _notice(request, "No such chapter", "This node has no chapter by that name.", 404,
+                   link={"href": "/join", "text": "Find a chapter"})
+
+
+async def find(request: web.Request) -> web.Response:
+    query = request.query.get("q", "")[:MAX_QUERY].strip()
+    chapters = await store.find_chapters(request.app[DB], query)
+    return render(request, "join_find.html", query=query, chapters=chapters)
+
+
+def _form_page(request: web.Request, chapter: store.ChapterChoice, form: JoinForm,
+               errors: dict[str, str], status: int = 200) -> web.Response:
+    response = render(request, "join.html", chapter=chapter, form=form, errors=errors,
+                      commitments=request.app[COMMITMENTS], min_password=MIN_PASSWORD,
+                      csrf_token=session.csrf_token(request))
+    response.set_status(status)
+    return response
+
+
+async def join_form(request: web.Request) -> web.Response:
+    found = await store.chapter_choice(request.app[DB], request.match_info["slug"])
+    if found is None:
+        return _no_chapter(request)
+    if session.viewer(request) is not None:
+        # A member asks with their account, from the chapter's page.
+        return see_other(f"/@{quote(found[1].handle)}")
+    return _form_page(request, found[1], JoinForm(), {})
+
+
+async def _username_error(request: web.Request, username: str) -> str | None:
+    try:
+        validate_handle(username)
+    except InvalidHandle:
+        return ("A username has 1 to 30 characters: lower-case letters a-z, digits, '_' "
+                "and '-', not starting or ending with '-'.")
+    db = request.app[DB]
+    if (username == request.app[NODE].username or await actor_store.handle_exists(db, username)
+            or await store.username_pending(db, username)):
+        return NOT_AVAILABLE
+    return None
+
+
+async def _check(request: web.Request, form: JoinForm, password: str) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not form.name:
+        errors["name"] = "Enter your name."
+    username_error = await _username_error(request, form.username)
+    if username_error:
+        errors["username"] = username_error
+    try:
+        check_password(password)
+    except AccountError as exc:
+        errors["password"] = str(exc).capitalize() + "."
+    if form.email and ("@" not in form.email or any(c.isspace() for c in form.email)
+                       or form.email.startswith("@") or form.email.endswith("@")):
+        errors["email"] = "Enter an email address such as name@example.org, or leave it empty."
+    if not form.agree:
+        errors["agree"] = "You can join only if you agree to the commitments."
+    return errors
+
+
+async def join(request: web.Request) -> web.Response:
+    db = request.app[DB]
+    found = await store.chapter_choice(db, request.match_info["slug"])
+    if found is None:
+        return _no_chapter(request)
+    if session.viewer(request) is not None:
+        return see_other(f"/@{quote(found[1].handle)}")
+    chapter_id, chapter = found
+    posted = await request.post()
+    form = JoinForm(
+        name=" ".join(_printable(_field(posted, "name", MAX_NAME * 2)).split())[:MAX_NAME],
+        username=_printable(_field(posted, "username", 100)).strip().lower(),
+        email=_printable(_field(posted, "email", MAX_EMAIL * 2)).strip()[:MAX_EMAIL],
+        message=_printable(_field(posted, "message", MAX_MESSAGE * 2).replace("\r\n", "\n"),
+                           keep_lines=True).strip()[:MAX_MESSAGE],
+        agree=posted.get("agree") == "yes")
+    password = _field(posted, "password", MAX_PASSWORD)
+    errors = await _check(request, form, password)
+    if errors:
+        return _form_page(request, chapter, form, errors, 400)
+    password_hash = await hash_password(password)
+    if chapter.joins_open:
+        try:
+            member = await add_member(db, request.app[NODE].username, form.username,
+                                      chapter.handle, form.name)
+        except RegistryError:  # taken between the check and now
+            return _form_page(request, chapter, form, {"username": NOT_AVAILABLE}, 409)
+        await account_store.create_account(db, member, password_hash, False, now())
+        await session.start_session(request, member)
+        return see_other(f"/@{quote(chapter.handle)}")
+    try:
+        await store.add_request(db, chapter_id, form.username, form.name, password_hash,
+                                form.email or None, form.message, None, now())
+    except store.RequestExists:
+        return _form_page(request, chapter, form, {"username": NOT_AVAILABLE}, 409)
+    return _notice(
+        request, "Your request waits for an organiser",
+        f"Thank you, {form.name}. An organiser of {chapter.name} will look at your request. "
+        f"Once it is approved you can log in as {form.username} with the password you chose.",
+        link={"href": f"/@{quote(chapter.handle)}", "text": chapter.name})
+
+
+async def _organised(request: web.Request) -> tuple[int, store.ChapterChoice] | web.Response:
+    """The chapter in the path when the viewer may decide its requests, else the answer."""
+    found = await store.chapter_choice(request.app[DB], request.match_info["slug"])
+    if found is None:
+        return _no_chapter(request)
+    current = session.viewer(request)
+    if current is None:
+        return see_other(f"/login?next={quote(request.path)}")
+    if not current.is_admin and found[1].handle not in {c.handle for c in current.organises}:
+        return _notice(request, "Not yours to decide",
+                       f"Only the organisers of {found[1].name} see its requests to join.", 403)
+    return found
+
+
+async def requests_page(request: web.Request) -> web.Response:
+    found = await _organised(request)
+    if isinstance(found, web.Response):
+        return found
+    chapter_id, chapter = found
+    return render(request, "join_requests.html", chapter=chapter,
+                  requests=await store.pending(request.app[DB], chapter_id),
+                  csrf_token=session.csrf_token(request))
+
+
+async def _waiting(request: web.Request, chapter_id: int) -> store.JoinRequest | None:
+    raw = request.match_info["id"]
+    # ASCII digits that fit a bigint; anything else names no request.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        return None
+    request_id = int(raw)
+    found = await store.request_by_id(request.app[DB], request_id)
+    if found is None or found.chapter_id != chapter_id or found.state != store.REQUESTED:
+        return None
+    return found
+
+
+def _gone(request: web.Request, chapter: store.ChapterChoice) -> web.Response:
+    return _notice(request, "No such request",
+                   "This request was decided already, or never existed.", 404,
+                   link={"href": f"/@{quote(chapter.handle)}/requests",
+                         "text": "Requests to join"})
+
+
+async def approve(request: web.Request) -> web.Response:
+    found = await _organised(request)
+    if isinstance(found, web.Response):
+        return found
+    chapter_id, chapter = found
+    waiting = await _waiting(request, chapter_id)
+    if waiting is None:
+        return _gone(request, chapter)
+    db = request.app[DB]
+    current = session.viewer(request)
+    assert current is not None
+    if waiting.member_id is not None:
+        await store.add_membership(db, waiting.member_id, chapter_id, now())
+    else:
+        try:
+            member = await add_member(db, request.app[NODE].username, waiting.username,
+                                      chapter.handle, waiting.name)
+        except RegistryError:
+            return _notice(request, "The username is taken",
+                           f"Someone else became {waiting.username} meanwhile; reject this "
+                           "request and ask them to choose another username.", 409,
+                           link={"href": f"/@{quote(chapter.handle)}/requests",
+                                 "text": "Requests to join"})
+        await account_store.create_account(db, member, waiting.password_hash, False, now())
+    await store.decide(db, waiting.id, store.APPROVED, current.member_id, now())
+    return see_other(f"/@{quote(chapter.handle)}/requests")
+
+
+async def reject(request: web.Request) -> web.Response:
+    found = await _organised(request)
+    if isinstance(found, web.Response):
+        return found
+    chapter_id, chapter = found
+    waiting = await _waiting(request, chapter_id)
+    if waiting is None:
+        return _gone(request, chapter)
+    current = session.viewer(request)
+    assert current is not None
+    await store.decide(request.app[DB], waiting.id, store.REJECTED, current.member_id, now())
+    return see_other(f"/@{quote(chapter.handle)}/requests")
+
+
+async def ask(request: web.Request) -> web.Response:
+    db = request.app[DB]
+    found = await store.chapter_choice(db, request.match_info["slug"])
+    if found is None:
+        return _no_chapter(request)
+    chapter_id, chapter = found
+    current = session.viewer(request)
+    if current is None:
+        return see_other(f"/join/{quote(chapter.handle)}")
+    back = see_other(f"/@{quote(chapter.handle)}")
+    if await store.is_member(db, current.member_id, chapter_id):
+        return back
+    if chapter.joins_open:
+        await store.add_membership(db, current.member_id, chapter_id, now())
+        return back
+    # Asked already (twice in a row, two tabs): the page says it is pending.
+    with contextlib.suppress(store.RequestExists):
+        await store.add_request(db, chapter_id, current.handle, current.name, None, None, "",
+                                current.member_id, now())
+    return back
+
+
+async def leave(request: web.Request) -> web.Response:
+    db = request.app[DB]
+    found = await store.chapter_choice(db, request.match_info["slug"])
+    if found is None:
+        return _no_chapter(request)
+    current = session.viewer(request)
+    if current is None:
+        return see_other(f"/login?next={quote('/@' + found[1].handle)}")
+    await store.leave(db, current.member_id, found[0])
+    return see_other(f"/@{quote(found[1].handle)}")
+
+
+def setup(app: web.Application, commitments: str) -> None:
+    app[COMMITMENTS] = commitments
+    app.router.add_get("/join", find)
+    app.router.add_get("/join/{slug}", join_form)
+    app.router.add_post("/join/{slug}", join)
+    app.router.add_get("/@{slug}/requests", requests_page)
+    app.router.add_post("/@{slug}/requests/{id}/approve", approve)
+    app.router.add_post("/@{slug}/requests/{id}/reject", reject)
+    app.router.add_post("/@{slug}/ask", ask)
+    app.router.add_post("/@{slug}/leave", leave)
