@@ -179,7 +179,8 @@ async def _organised(request: web.Request) -> tuple[int, store.ChapterChoice] | 
         return _no_chapter(request)
     current = session.viewer(request)
     if current is None:
-        return see_other(f"/login?next={quote(request.path)}")
+        # After logging in, the list (a GET), whichever button sent them here.
+        return see_other(f"/login?next=/@{quote(found[1].handle)}/requests")
     if not current.is_admin and found[1].handle not in {c.handle for c in current.organises}:
         return _notice(request, "Not yours to decide",
                        f"Only the organisers of {found[1].name} see its requests to join.", 403)
@@ -233,6 +234,8 @@ async def approve(request: web.Request) -> web.Response:
             member = await add_member(db, request.app[NODE].username, waiting.username,
                                       chapter.handle, waiting.name)
         except RegistryError:
+            if await _waiting(request, chapter_id) is None:  # another organiser was quicker
+                return _gone(request, chapter)
             return _notice(request, "The username is taken",
                            f"Someone else became {waiting.username} meanwhile; reject this "
                            "request and ask them to choose another username.", 409,
@@ -286,7 +289,7 @@ async def leave(request: web.Request) -> web.Response:
         return _no_chapter(request)
     current = session.viewer(request)
     if current is None:
-        return see_other(f"/login?next={quote('/@' + found[1].handle)}")
+        return see_other(f"/login?next=/@{quote(found[1].handle)}")
     await store.leave(db, current.member_id, found[0])
     return see_other(f"/@{quote(found[1].handle)}")
 
