@@ -41,12 +41,14 @@ demo: $(BIN)/chapterhouse
 	$(BIN)/chapterhouse demo
 
 # Every test on SQLite, then every test on PostgreSQL (a throwaway cluster the tests start:
-# Debian's server binaries must be installed, as .ci/run does); two workers each.
+# Debian's server binaries must be installed, as .ci/run does); two workers each, a test
+# file staying on one worker in order (a module's nodes are built once, and some modules'
+# tests build on the ones before, like the hierarchy chain).
 test: $(BIN)/chapterhouse $(PEER)/node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/pytest -n $(JOBS) --engine sqlite
-	$(BIN)/pytest -n $(JOBS) --engine postgresql
+	$(BIN)/pytest -n $(JOBS) --dist loadfile --engine sqlite
+	$(BIN)/pytest -n $(JOBS) --dist loadfile --engine postgresql
 
 bench: $(BIN)/chapterhouse
 	$(BIN)/python bench/discovery.py

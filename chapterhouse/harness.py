@@ -61,8 +61,7 @@ class NodeError(RuntimeError):
 def _port_range() -> tuple[int, int]:
     """20000-32000, or this pytest-xdist worker's own slice of it: a port is chosen at init
     and bound only at start, so two workers drawing from one range could both hand out a
-    port in between, and two nodes would share a domain (seen: a chain of chapters whose
-    parent answered from another test's node)."""
+    port in between, and two nodes would share a domain."""
     low, high = 20000, 32000
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
