@@ -289,6 +289,18 @@ async def store_remote_object(
                 (version.type, version.content, version.summary, version.in_reply_to,
                  version.updated, version.meeting_date, document, object_id))
             outcome = Stored.REPLACED if newer else Stored.REFRESHED
+        if via is not None and via != version.attributed_to and audience:
+            # Minutes often reach a parent twice, from their author and passed up by a
+            # subchapter, in either order: the subchapter is what its page shows ("via
+            # Leinster"), so it replaces "from its author", never the reverse, and a
+            # parent announcing the object back down replaces nothing.
+            marks = ",".join("?" * len(audience))
+            await tx.execute(
+                "UPDATE remote_objects SET via = ? WHERE id = ?"
+                " AND (via IS NULL OR via = attributed_to) AND EXISTS (SELECT 1 FROM"
+                " subchapters s WHERE s.child_iri = ? AND s.state = 'accepted'"
+                f" AND s.chapter_id IN ({marks}))",
+                (via, object_id, via, *audience))
     await tx.executemany(
         "INSERT INTO remote_object_audience (object_id, actor_id) VALUES (?, ?)"
         " ON CONFLICT DO NOTHING",
