@@ -226,9 +226,6 @@ class Reader(ABC):
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
 
-    async def execute_fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        return await self.fetchall(sql, params)
-
 
 class Tx(Reader):
     """One transaction: everything done through it commits together or not at all."""

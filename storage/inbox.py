@@ -46,7 +46,7 @@ async def record_activity(
 
 async def local_target(tx: Tx, handle: str | None) -> LocalTarget | None:
     where = "kind = 'node'" if handle is None else "handle = ?"
-    rows = await tx.execute_fetchall(
+    rows = await tx.fetchall(
         f"SELECT id, handle, kind, manually_approves FROM actors WHERE {where}",
         () if handle is None else (handle,),
     )
@@ -58,7 +58,7 @@ async def add_follower(
     tx: Tx, actor_id: int, follower_iri: str, follow_iri: str, state: str
 ) -> str:
     """Record a follow request; returns the state it ends in (an accepted follow stays so)."""
-    rows = list(await tx.execute_fetchall(
+    rows = list(await tx.fetchall(
         "INSERT INTO followers (actor_id, follower_iri, state, follow_iri, created_at)"
         " VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (actor_id, follower_iri) DO UPDATE SET follow_iri = excluded.follow_iri"
@@ -73,7 +73,7 @@ async def pending_follow(
     tx: Tx, actor_id: int, follower_iri: str
 ) -> tuple[bool, str | None]:
     """Whether this follower is waiting for an organiser, and the id of its Follow."""
-    rows = await tx.execute_fetchall(
+    rows = await tx.fetchall(
         "SELECT follow_iri FROM followers WHERE actor_id = ? AND follower_iri = ?"
         " AND state = 'requested'", (actor_id, follower_iri))
     row = next(iter(rows), None)
@@ -84,7 +84,7 @@ async def set_follower_state(
     tx: Tx, actor_id: int, follower_iri: str, state: str | None
 ) -> str | None:
     """Accept (state='accepted') or drop (state=None) a follower; returns its Follow's id."""
-    rows = await tx.execute_fetchall(
+    rows = await tx.fetchall(
         "SELECT follow_iri FROM followers WHERE actor_id = ? AND follower_iri = ?",
         (actor_id, follower_iri),
     )
@@ -172,7 +172,7 @@ async def remove_following(tx: Tx, actor_id: int, target_iri: str) -> None:
 
 
 async def is_followed_by_local(tx: Tx, remote_iri: str) -> bool:
-    rows = await tx.execute_fetchall(
+    rows = await tx.fetchall(
         "SELECT 1 FROM following WHERE target_iri = ? AND state = 'accepted'", (remote_iri,)
     )
     return next(iter(rows), None) is not None
@@ -183,7 +183,7 @@ async def actor_ids(tx: Tx, handles: list[str]) -> list[int]:
     if not handles:
         return []
     marks = ",".join("?" * len(handles))
-    rows = await tx.execute_fetchall(f"SELECT id FROM actors WHERE handle IN ({marks})", handles)
+    rows = await tx.fetchall(f"SELECT id FROM actors WHERE handle IN ({marks})", handles)
     return [int(row[0]) for row in rows]
 
 
@@ -192,7 +192,7 @@ async def concerned_actor_ids(
 ) -> list[int]:
     """Local actors named by these handles, and those that follow `author` (accepted)."""
     marks = ",".join("?" * len(handles)) or "NULL"
-    rows = await tx.execute_fetchall(
+    rows = await tx.fetchall(
         f"SELECT id FROM actors WHERE handle IN ({marks})"
         " UNION SELECT actor_id FROM following WHERE target_iri = ? AND state = 'accepted'",
         (*handles, author),
@@ -339,7 +339,7 @@ async def remote_objects_for(db: Reader, actor_id: int) -> list[RemoteObject]:
 async def add_reaction(
     tx: Tx, object_iri: str, kind: str, actor_iri: str, activity_iri: str
 ) -> bool:
-    rows = await tx.execute_fetchall(
+    rows = await tx.fetchall(
         "SELECT id FROM objects WHERE iri = ? AND deleted_at IS NULL", (object_iri,)
     )
     row = next(iter(rows), None)
@@ -390,13 +390,13 @@ async def remove_block(tx: Tx, actor_id: int, blocker: str) -> None:
 
 async def recorded_activity(tx: Tx, iri: str) -> dict[str, Any] | None:
     """An activity this node accepted earlier, as it arrived."""
-    rows = await tx.execute_fetchall("SELECT document FROM inbox_activities WHERE iri = ?", (iri,))
+    rows = await tx.fetchall("SELECT document FROM inbox_activities WHERE iri = ?", (iri,))
     row = next(iter(rows), None)
     return json.loads(row[0]) if row else None
 
 
 async def local_object_actor(tx: Tx, iri: str) -> int | None:
-    rows = await tx.execute_fetchall("SELECT actor_id FROM objects WHERE iri = ?", (iri,))
+    rows = await tx.fetchall("SELECT actor_id FROM objects WHERE iri = ?", (iri,))
     row = next(iter(rows), None)
     return None if row is None else int(row[0])
 
@@ -409,6 +409,6 @@ async def forget_remote_actor(tx: Tx, iri: str) -> None:
 
 
 async def handle_of_tx(tx: Tx, actor_id: int) -> str | None:
-    rows = list(await tx.execute_fetchall("SELECT handle FROM actors WHERE id = ?",
+    rows = list(await tx.fetchall("SELECT handle FROM actors WHERE id = ?",
                                           (actor_id,)))
     return rows[0][0] if rows else None

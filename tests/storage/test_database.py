@@ -111,6 +111,6 @@ async def test_parameters_that_cannot_be_bound_right_are_refused(
     store_location: Location, sql: str, params: object, error: type[Exception]
 ) -> None:
     async with Database(store_location, migrate=True) as db:
-        for query in (db.fetchall, db.fetchone, db.fetchvalue, db.execute_fetchall):
+        for query in (db.fetchall, db.fetchone, db.fetchvalue):
             with pytest.raises(error):
                 await query(sql, params)  # type: ignore[arg-type]

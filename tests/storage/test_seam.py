@@ -20,7 +20,7 @@ ABOVE_STORAGE = ["actors", "chapterhouse", "federation", "inbox", "outbox", "web
 TOOLS = {"chapterhouse/harness.py", "chapterhouse/pg_cluster.py"}
 DRIVERS = {"sqlite3", "aiosqlite", "asyncpg", "psycopg"}
 QUERY_METHODS = {"execute", "executemany", "fetchall", "fetchone", "fetchvalue",
-                 "execute_fetchall", "insert"}
+                 "insert"}
 SQL = re.compile(r"^\s*(SELECT\s.+\sFROM\s|INSERT\s+INTO\s|UPDATE\s+\w+\s+SET\s|DELETE\s+FROM\s)",
                  re.IGNORECASE | re.DOTALL)
 TIME_COLUMN = re.compile(r"(_at|_since|^published|^updated)$")
