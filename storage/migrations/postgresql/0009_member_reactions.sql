@@ -1,0 +1,2 @@
+-- Schema version 9: reserved for issue 10 (member_reactions); filled in by the work that needs it.
+SELECT 1;

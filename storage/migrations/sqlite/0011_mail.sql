@@ -1,0 +1,2 @@
+-- Schema version 11: reserved for issue 10 (mail); filled in by the work that needs it.
+SELECT 1;

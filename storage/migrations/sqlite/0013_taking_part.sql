@@ -1,0 +1,2 @@
+-- Schema version 13: reserved for issue 10 (taking_part); filled in by the work that needs it.
+SELECT 1;
