@@ -32,7 +32,7 @@ TABLES = (
     "remote_object_audience", "objects", "reactions", "blocks", "fanouts", "deliveries",
     "hosts", "items", "poll_votes", "event_participants", "parents", "subchapters",
     "passed_up", "accounts", "sessions", "organisers", "password_links", "failed_logins",
-    "join_requests",
+    "join_requests", "outgoing_mail",
     "collection_sizes",
 )
 NOT_COPIED = frozenset({"schema_migrations"})
