@@ -18,7 +18,7 @@ from outbox.content import run_scheduler
 from storage.retention import run_pruning
 from web import accounts as account_routes
 from web import actors as actor_routes
-from web import discovery, objects, pages, security_headers, session
+from web import discovery, objects, pages, reactions, security_headers, session
 from web import joins as join_routes
 from web.errors import handle_errors
 from web.state import DB, NODE, REMOTE_ACTORS, SETTINGS, TEMPLATES, Node, Settings
@@ -68,6 +68,8 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
     app.cleanup_ctx.append(services)
     security_headers.setup(app)
     session.setup(app, timedelta(days=config.session_idle_days), config.base_url)
+    # After the session middleware: it reads the viewer that one found.
+    app.middlewares.append(reactions.preload)
     pages.setup(app)
     account_routes.setup(app)
     join_routes.setup(app, config.commitments)

@@ -33,6 +33,8 @@ TABLES = (
     "hosts", "items", "poll_votes", "event_participants", "parents", "subchapters",
     "passed_up", "accounts", "sessions", "organisers", "password_links", "failed_logins",
     "join_requests", "outgoing_mail",
+    "member_votes", "member_event_joins",
+    "member_reactions",
     "collection_sizes",
 )
 NOT_COPIED = frozenset({"schema_migrations"})

@@ -19,6 +19,7 @@ from storage.timestamps import iso
 from web.errors import refuse
 from web.items import item_views, note_view, sections
 from web.membership import chapter_membership
+from web.reactions import reaction_target
 from web.session import viewer
 from web.state import DB, NODE, TEMPLATES
 
@@ -99,6 +100,8 @@ def create_templates() -> jinja2.Environment:
     env.filters["iso"] = machine_time
     env.filters["level"] = lambda level: LEVEL_LABELS.get(level, level)
     env.filters["paragraphs"] = lambda text: Markup(plain_to_html(text))
+    # The like/boost buttons' state on pages that do not compute it (web/reactions.py).
+    env.globals["reaction_target"] = reaction_target
     return env
 
 
