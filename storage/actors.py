@@ -40,6 +40,9 @@ class ActorRecord:
     level: str | None = None
     location: str | None = None
     parent_iri: str | None = None
+    # members who saved their profile on the web (migration 0012)
+    avatar_file: str | None = None  # under DATA/media/avatars, made by actors/avatars.py
+    summary_html: str | None = None  # the Markdown summary, sanitised
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class MemberRef:
 _ACTOR_SELECT = """
 SELECT a.id, a.kind, a.handle, a.name, a.summary, a.icon_url, a.discoverable, a.created_at,
        rsa.public_key AS rsa_public_pem, ed.public_key AS ed25519_multibase,
-       a.manually_approves, c.level, c.location, p.parent_iri
+       a.manually_approves, c.level, c.location, p.parent_iri, a.avatar_file, a.summary_html
 FROM actors a
 JOIN actor_keys rsa ON rsa.actor_id = a.id AND rsa.algorithm = 'rsa-2048'
 JOIN actor_keys ed ON ed.actor_id = a.id AND ed.algorithm = 'ed25519'

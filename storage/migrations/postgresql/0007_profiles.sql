@@ -1,2 +1,10 @@
--- Schema version 7: reserved for issue 10 (profiles); filled in by the work that needs it.
-SELECT 1;
+-- Schema version 7: members edit their profile and are welcomed once (SQLite's version 12).
+-- avatar_file names the image this node made from a member's upload (under the data
+-- directory's media/avatars); icon_url then points at where it is served. summary_html is
+-- the summary's Markdown made into sanitised HTML when it was saved (summary keeps the
+-- source the member edits); NULL for a plain-text summary (chapters, the command line).
+ALTER TABLE actors ADD COLUMN avatar_file text;
+ALTER TABLE actors ADD COLUMN summary_html text;
+-- An account made by joining on the web is welcomed on its first login; accounts made
+-- earlier, or from the command line, are not.
+ALTER TABLE accounts ADD COLUMN welcome_pending boolean NOT NULL DEFAULT false;
