@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,25 @@ _HOST_RE = re.compile(
 )
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("console", "json")
+MAIL_TLS_PORTS = {"none": 25, "starttls": 587, "tls": 465}
 
 
 class ConfigError(ValueError):
     """A configuration value that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    """`[mail]`: how the node hands its mail to an SMTP server."""
+
+    host: str
+    port: int
+    tls: str  # "none", "starttls" (upgrade after connecting) or "tls" (TLS from the start)
+    sender: str  # the From address
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # read from password_file
+    max_attempts: int = 10
+    backoff_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,7 @@ class Config:
     keep_received_days: int = 14
     session_idle_days: int = 14
     commitments: str = ""
+    mail: MailConfig | None = None  # None: the node sends no mail
 
     @property
     def base_url(self) -> str:
@@ -174,9 +190,57 @@ def storage_location(storage: dict[str, Any], data_dir: Path) -> Location:
     return path if path.is_absolute() else data_dir / path
 
 
+def _mail_password(path_text: str, data_dir: Path) -> str:
+    path = Path(path_text)
+    path = path if path.is_absolute() else data_dir / path
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except FileNotFoundError:
+        raise ConfigError(f"mail.password_file: {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"mail.password_file: cannot read {path}: {exc}") from None
+    if not lines or not lines[0]:
+        raise ConfigError(f"mail.password_file: the first line of {path} is empty")
+    return lines[0]
+
+
+def mail_settings(raw: dict[str, Any], data_dir: Path) -> MailConfig | None:
+    """`[mail]`, or None when the section is absent (the node sends no mail)."""
+    if "mail" not in raw:
+        return None
+    mail = _section(raw, "mail", {"host", "port", "tls", "sender", "username",
+                                  "password_file", "max_attempts", "backoff_scale"})
+    host = _string(mail, "mail", "host", None).strip()
+    if not host or any(c.isspace() for c in host):
+        raise ConfigError("mail.host must be the SMTP server's host name or address")
+    tls = _string(mail, "mail", "tls", "starttls")
+    if tls not in MAIL_TLS_PORTS:
+        raise ConfigError(f"mail.tls must be one of {', '.join(MAIL_TLS_PORTS)}")
+    sender = _string(mail, "mail", "sender", None).strip()
+    local, _, domain = sender.rpartition("@")
+    if not local or not domain or any(c.isspace() or c in "<>,\"" for c in sender):
+        raise ConfigError("mail.sender must be an address such as chapters@example.org")
+    username = _string(mail, "mail", "username", "").strip() or None
+    password_file = _string(mail, "mail", "password_file", "").strip()
+    if username and not password_file:
+        raise ConfigError("mail.username needs mail.password_file (the password is never "
+                          "written in the configuration)")
+    if password_file and not username:
+        raise ConfigError("mail.password_file needs mail.username")
+    return MailConfig(
+        host=host, port=_number(mail, "mail", "port", MAIL_TLS_PORTS[tls], 1, 65535),
+        tls=tls, sender=sender, username=username,
+        password=_mail_password(password_file, data_dir) if password_file else None,
+        max_attempts=_number(mail, "mail", "max_attempts", 10, 1, 100),
+        backoff_scale=_number(mail, "mail", "backoff_scale", 1.0, 0.0001, 100.0,
+                              integer=False),
+    )
+
+
 def parse(raw: dict[str, Any], data_dir: Path) -> Config:
     unknown = set(raw) - {
-        "node", "server", "storage", "log", "federation", "delivery", "hierarchy", "accounts"}
+        "node", "server", "storage", "log", "federation", "delivery", "hierarchy", "accounts",
+        "mail"}
     if unknown:
         raise ConfigError(f"unknown section [{sorted(unknown)[0]}] (see config.example.toml)")
     node = _section(raw, "node", {"domain", "scheme", "name"})
@@ -253,6 +317,7 @@ def parse(raw: dict[str, Any], data_dir: Path) -> Config:
         session_idle_days=_number(accounts, "accounts", "session_idle_days", 14, 1, 365),
         commitments=_string(accounts, "accounts", "commitments", DEFAULT_COMMITMENTS).strip()
         or DEFAULT_COMMITMENTS,
+        mail=mail_settings(raw, data_dir),
     )
 
 
