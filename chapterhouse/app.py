@@ -10,6 +10,7 @@ from aiohttp import web
 
 from chapterhouse import __version__
 from chapterhouse.config import Config
+from chapterhouse.mail import MailSender, Sender
 from chapterhouse.services import running
 from chapterhouse.supervise import Supervisor
 from federation.urls import Urls
@@ -20,7 +21,9 @@ from web import accounts as account_routes
 from web import actors as actor_routes
 from web import discovery, objects, pages, reactions, security_headers, session
 from web import joins as join_routes
+from web import password_reset
 from web.errors import handle_errors
+from web.mail import MAIL, Mailer
 from web.state import DB, NODE, REMOTE_ACTORS, SETTINGS, TEMPLATES, Node, Settings
 
 SUPERVISOR = web.AppKey("supervisor", Supervisor)
@@ -48,6 +51,8 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
         authorized_fetch=config.authorized_fetch,
         signature_window=timedelta(seconds=config.signature_window_seconds),
     )
+    mailer = app[MAIL] = Mailer(enabled=config.mail is not None, node_name=config.name,
+                                base_url=config.base_url)
 
     async def services(app: web.Application) -> AsyncIterator[None]:
         async with running(config) as node:
@@ -62,6 +67,10 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
                 supervisor.start("pruner", lambda: run_pruning(
                     node.db, timedelta(days=config.keep_delivered_days),
                     timedelta(days=config.keep_received_days)))
+                if config.mail is not None:
+                    sender = MailSender(node.db, config.mail, Sender(
+                        config.name, config.mail.sender, config.hostname), mailer.wake_event)
+                    supervisor.start("mail sender", sender.run)
             yield
             await supervisor.stop()
 
@@ -72,6 +81,7 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
     app.middlewares.append(reactions.preload)
     pages.setup(app)
     account_routes.setup(app)
+    password_reset.setup(app)
     join_routes.setup(app, config.commitments)
     actor_routes.setup(app)
     objects.setup(app)

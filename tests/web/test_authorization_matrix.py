@@ -1,0 +1,345 @@
+"""Who may do what: every state-changing route of the node, tried by six people (a visitor,
+a member of another chapter, a member of dublin, an organiser of another chapter, an
+organiser of dublin and the node's administrator), each getting the answer the page gives
+them, and nothing changing where they were refused. Then the same routes without a CSRF
+token, and with a session that "log out everywhere" ended.
+
+A new state-changing route must get a row here: `test_every_state_changing_route_has_a_row`
+fails until it does.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from actors.accounts import hash_password, issue_password_link
+from actors.registry import add_member, create_chapter
+from storage import accounts as account_store
+from storage import joins as join_store
+from storage.timestamps import now
+from tests.web.test_accounts import (
+    HTML,
+    PASSWORD,
+    Site,
+    form_token,
+    log_in,
+    logged_in_as,
+    make_site,
+    post,
+)
+from web.session import CROSS_SITE
+
+ROLES = ("visitor", "other_member", "member", "other_organiser", "organiser", "admin")
+# The username each role logs in with (the visitor has none). dublin is the chapter the
+# routes act on; cork is "another chapter"; the administrator belongs to galway only.
+USERNAMES = {"other_member": "cian", "member": "ana", "other_organiser": "orla",
+             "organiser": "dara", "admin": "siobhan"}
+_hash: list[str] = []  # one argon2 hash shared by every account: hashing is slow on purpose
+
+
+@dataclass
+class People:
+    """A site with a browser per role, each logged in (or, the visitor, holding the
+    login form's pre-session token)."""
+
+    site: Site
+    clients: dict[str, TestClient[Any, Any]] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    serial: itertools.count[int] = field(default_factory=itertools.count)
+
+    async def id_of(self, handle: str) -> int:
+        found = await account_store.member_id(self.site.db, handle)
+        assert found is not None, handle
+        return found
+
+    async def chapter(self, handle: str) -> int:
+        found = await account_store.chapter_id(self.site.db, handle)
+        assert found is not None, handle
+        return found
+
+
+async def _account(site: Site, handle: str, chapter: str, *, organiser: bool = False,
+                   admin: bool = False) -> None:
+    db = site.db
+    member = await add_member(db, site.config.hostname, handle, chapter, handle.title())
+    await account_store.create_account(db, member, _hash[0], admin, now())
+    if organiser:
+        chapter_id = await account_store.chapter_id(db, chapter)
+        assert chapter_id is not None
+        await account_store.add_organiser(db, chapter_id, member, now())
+
+
+async def make_people(tmp_path: Path, location: Path | str, aiohttp_client: Any) -> People:
+    if not _hash:
+        _hash.append(await hash_password(PASSWORD))
+    site = await make_site(tmp_path, location, aiohttp_client)  # dublin, ana, brian
+    for slug, name in (("cork", "IOPS Cork"), ("galway", "IOPS Galway")):
+        await create_chapter(site.db, site.config.hostname, slug, name, "local")
+    await _account(site, "cian", "cork")
+    await _account(site, "orla", "cork", organiser=True)
+    await _account(site, "dara", "dublin", organiser=True)
+    await _account(site, "siobhan", "galway", admin=True)
+    # brian has an account without a password: he sets one from a one-time link.
+    brian = await account_store.member_id(site.db, "brian")
+    assert brian is not None
+    await account_store.create_account(site.db, brian, None, False, now())
+    people = People(site)
+    for role in ROLES:
+        client = site.client if role == "member" else await site.another_browser()
+        people.clients[role] = client
+        if role == "visitor":
+            people.tokens[role] = await form_token(client, "/login")
+            continue
+        response = await log_in(site, USERNAMES[role], client=client)
+        assert response.status == 303, await response.text()
+        assert await logged_in_as(client) == USERNAMES[role]
+        people.tokens[role] = await form_token(client, "/account/password")
+    return people
+
+
+@pytest.fixture
+async def people(tmp_path: Path, store_location: Path | str, aiohttp_client: Any
+                 ) -> AsyncIterator[People]:
+    made = await make_people(tmp_path, store_location, aiohttp_client)
+    yield made
+    for client in made.clients.values():
+        if client is not made.site.client:
+            await client.close()
+
+
+# --- What each route is sent: a fresh target per request, so one role's success does not
+# decide the next role's answer.
+
+Target = Callable[[People, str], Awaitable[tuple[str, dict[str, str]]]]
+
+
+def fixed(path: str, data: dict[str, str] | None = None) -> Target:
+    async def target(people: People, role: str) -> tuple[str, dict[str, str]]:
+        return path, dict(data or {})
+    return target
+
+
+async def password_link(people: People, role: str) -> tuple[str, dict[str, str]]:
+    # brian (a member of dublin without a password yet) got a link; whoever holds it may use
+    # it: the token is the authority.
+    site = people.site
+    link = await issue_password_link(site.db, site.config.base_url, await people.id_of("brian"))
+    token = link.split("token=", 1)[1]
+    return "/password/set", {"token": token, "password": "a new password",
+                             "confirm": "a new password"}
+
+
+async def join_dublin(people: People, role: str) -> tuple[str, dict[str, str]]:
+    return "/join/dublin", {"name": "Nuala Ní Bhriain", "username": f"nuala{next(people.serial)}",
+                            "password": "a long walk home", "agree": "yes"}
+
+
+def decide(verb: str) -> Target:
+    async def target(people: People, role: str) -> tuple[str, dict[str, str]]:
+        serial = next(people.serial)
+        request = await join_store.add_request(
+            people.site.db, await people.chapter("dublin"), f"waiting{serial}", "Waiting",
+            _hash[0], None, "", None, now())
+        return f"/@dublin/requests/{request}/{verb}", {}
+    return target
+
+
+# --- What each role gets.
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    changes: bool  # whether the probe's rows change
+    location: str | None = None  # where a redirect leads (its start)
+
+
+def acted(status: int, location: str | None = None) -> Answer:
+    return Answer(status, True, location)
+
+
+def refused(status: int, location: str | None = None) -> Answer:
+    return Answer(status, False, location)
+
+
+TO_LOGIN = refused(303, "/login?next=")
+
+
+@dataclass(frozen=True)
+class Row:
+    route: str  # "METHOD /canonical/{path}" as the router names it
+    target: Target
+    probe: str  # SQL whose rows change when the request acted
+    answers: dict[str, Answer]
+
+    def __post_init__(self) -> None:
+        assert set(self.answers) == set(ROLES), self.route
+
+
+def row(route: str, target: Target, probe: str, **answers: Answer) -> Row:
+    return Row(route, target, probe, answers)
+
+
+def everyone(answer: Answer) -> dict[str, Answer]:
+    return dict.fromkeys(ROLES, answer)
+
+
+def members(answer: Answer, visitor: Answer = TO_LOGIN) -> dict[str, Answer]:
+    return {**dict.fromkeys(ROLES, answer), "visitor": visitor}
+
+
+def organisers_of_dublin(answer: Answer) -> dict[str, Answer]:
+    """Only dublin's organisers and the administrator; other members see a 403 page."""
+    return {"visitor": TO_LOGIN, "other_member": refused(403), "member": refused(403),
+            "other_organiser": refused(403), "organiser": answer, "admin": answer}
+
+
+SESSIONS = "SELECT id, account_id FROM sessions ORDER BY id"
+REQUESTS = "SELECT id, chapter_id, username, member_id, state FROM join_requests ORDER BY id"
+MEMBERSHIPS = "SELECT member_id, chapter_id FROM memberships ORDER BY member_id, chapter_id"
+
+TABLE: list[Row] = [
+    # Logging in is open to anyone with the password; a logged-in person logging in again
+    # becomes whoever they named.
+    row("POST /login", fixed("/login", {"username": "ana", "password": PASSWORD}), SESSIONS,
+        **everyone(acted(303, "/"))),
+    row("POST /logout", fixed("/logout"), SESSIONS,
+        **members(acted(303, "/"), visitor=refused(303, "/"))),
+    row("POST /logout/everywhere", fixed("/logout/everywhere"),
+        "SELECT member_id, sessions_valid_after FROM accounts ORDER BY member_id",
+        **members(acted(200))),
+    row("POST /password/set", password_link,
+        "SELECT password_hash FROM accounts ORDER BY member_id", **everyone(acted(303, "/@brian"))),
+    row("POST /account/password",
+        fixed("/account/password", {"current": PASSWORD, "password": "a new password",
+                                    "confirm": "a new password"}),
+        "SELECT password_hash FROM accounts ORDER BY member_id", **members(acted(200))),
+    # A member asks to join from the chapter's page, with their account: the visitor's form
+    # sends them there.
+    row("POST /join/{slug}", join_dublin, REQUESTS + ";" + MEMBERSHIPS,
+        **{**everyone(refused(303, "/@dublin")), "visitor": acted(200)}),
+    row("POST /@{slug}/requests/{id}/approve", decide("approve"),
+        REQUESTS + ";" + MEMBERSHIPS, **organisers_of_dublin(acted(303, "/@dublin/requests"))),
+    row("POST /@{slug}/requests/{id}/reject", decide("reject"), REQUESTS,
+        **organisers_of_dublin(acted(303, "/@dublin/requests"))),
+    # Asking is for members of other chapters; dublin's own members are sent back to it.
+    row("POST /@{slug}/ask", fixed("/@dublin/ask"), REQUESTS + ";" + MEMBERSHIPS,
+        visitor=refused(303, "/join/dublin"), other_member=acted(303, "/@dublin"),
+        member=refused(303, "/@dublin"), other_organiser=acted(303, "/@dublin"),
+        organiser=refused(303, "/@dublin"), admin=acted(303, "/@dublin")),
+    row("POST /@{slug}/leave", fixed("/@dublin/leave"), MEMBERSHIPS,
+        visitor=TO_LOGIN, other_member=refused(303, "/@dublin"), member=acted(303, "/@dublin"),
+        other_organiser=refused(303, "/@dublin"), organiser=acted(303, "/@dublin"),
+        admin=refused(303, "/@dublin")),
+]
+BY_ROUTE = {entry.route: entry for entry in TABLE}
+
+
+async def snapshot(site: Site, probe: str) -> list[list[Any]]:
+    return [await site.sql(query) for query in probe.split(";")]
+
+
+@dataclass
+class Sent:
+    status: int
+    location: str
+    text: str
+    before: list[list[Any]]  # the probe's rows just before the request
+    after: list[list[Any]]  # and just after
+
+
+async def send(people: People, entry: Row, role: str, token: str | None,
+               client: TestClient[Any, Any] | None = None,
+               headers: dict[str, str] | None = None) -> Sent:
+    path, data = await entry.target(people, role)
+    if token is not None:
+        data["csrf_token"] = token
+    before = await snapshot(people.site, entry.probe)
+    response = await post(people.site, path, data, client=client or people.clients[role],
+                          headers=headers)
+    return Sent(response.status, response.headers.get("Location", ""), await response.text(),
+                before, await snapshot(people.site, entry.probe))
+
+
+def state_changing_routes(app: web.Application) -> set[str]:
+    cross_site = app[CROSS_SITE]
+    return {f"{route.method} {route.resource.canonical}" for route in app.router.routes()
+            if route.method not in ("GET", "HEAD") and route.handler not in cross_site
+            and route.resource is not None}
+
+
+async def test_every_state_changing_route_has_a_row(people: People) -> None:
+    app = people.site.client.app
+    assert app is not None
+    routes = state_changing_routes(app)
+    assert routes, "the router lists no state-changing route"
+    missing = sorted(routes - set(BY_ROUTE))
+    assert not missing, f"routes that change state with no row in TABLE: {missing}"
+    gone = sorted(set(BY_ROUTE) - routes)
+    assert not gone, f"rows in TABLE for routes the node no longer has: {gone}"
+
+
+@pytest.mark.parametrize("route", [entry.route for entry in TABLE])
+async def test_each_role_gets_the_answer_of_its_rights(people: People, route: str) -> None:
+    entry = BY_ROUTE[route]
+    for role in ROLES:
+        expected = entry.answers[role]
+        sent = await send(people, entry, role, people.tokens[role])
+        where = f"{route} as {role}"
+        assert sent.status == expected.status, f"{where}: {sent.text[:300]}"
+        if expected.location is not None:
+            assert sent.location.startswith(expected.location), f"{where}: {sent.location}"
+        if expected.changes:
+            assert sent.after != sent.before, f"{where}: answered {sent.status}, did nothing"
+        else:
+            assert sent.after == sent.before, f"{where}: refused, yet it changed {entry.probe}"
+        if expected.status >= 400:
+            assert "<h1" in sent.text, f"{where}: no page saying why"
+
+
+async def test_a_member_without_the_csrf_token_is_refused_everywhere(people: People) -> None:
+    for entry in TABLE:
+        for token in (None, "not-the-token-" + "x" * 30):
+            sent = await send(people, entry, "member", token)
+            assert sent.status == 403, f"{entry.route} with token {token!r}"
+            assert "security token" in sent.text
+            assert sent.after == sent.before, entry.route
+    assert await logged_in_as(people.clients["member"]) == "ana"
+
+
+async def test_a_session_from_before_log_out_everywhere_is_logged_out(people: People) -> None:
+    site = people.site
+    # ana on a second device, with that page's form token.
+    laptop = await site.another_browser()
+    try:
+        assert (await log_in(site, client=laptop)).status == 303
+        stale_token = await form_token(laptop, "/account/password")
+        stale_cookie = {cookie.key: cookie.value for cookie in laptop.session.cookie_jar}
+        assert "chapterhouse_session" in stale_cookie
+        response = await post(site, "/logout/everywhere", {"csrf_token": people.tokens["member"]},
+                              client=people.clients["member"])
+        assert response.status == 200
+        # Sent by hand: the first answer to the laptop told it to forget the cookie.
+        cookie = "; ".join(f"{key}={value}" for key, value in stale_cookie.items())
+        stale = site.origin | HTML | {"Cookie": cookie}
+        assert await logged_in_as(laptop) is None
+        response = await laptop.get("/account/password", headers=HTML, allow_redirects=False)
+        assert response.status == 303
+        assert response.headers["Location"].startswith("/login")
+        # The old cookie and its token act nowhere.
+        for entry in TABLE:
+            sent = await send(people, entry, "member", stale_token, client=laptop,
+                              headers=stale)
+            assert sent.status == 403, entry.route
+            assert sent.after == sent.before, entry.route
+        # The other people's sessions are theirs: still logged in.
+        assert await logged_in_as(people.clients["organiser"]) == "dara"
+    finally:
+        await laptop.close()  # last: it stops the shared test server
