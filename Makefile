@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PEER := tests/peers/fedify
+AXE := tests/web/axe
 DEMO ?= .demo
 PORT ?= 8080
 JOBS ?= 2
@@ -19,6 +20,11 @@ $(BIN)/chapterhouse: pyproject.toml
 # The Fedify peer the interoperability tests talk to, exactly as locked.
 $(PEER)/node_modules/.package-lock.json: $(PEER)/package-lock.json
 	npm ci --prefix $(PEER) --no-audit --no-fund
+	touch $@
+
+# axe-core, which the accessibility tests run inside headless Chromium, exactly as locked.
+$(AXE)/node_modules/.package-lock.json: $(AXE)/package-lock.json
+	npm ci --prefix $(AXE) --no-audit --no-fund
 	touch $@
 
 # A node on http://127.0.0.1:$(PORT)/ with a sample chapter and member (kept in $(DEMO)/).
@@ -44,7 +50,8 @@ demo: $(BIN)/chapterhouse
 # Debian's server binaries must be installed, as .ci/run does); two workers each, a test
 # file staying on one worker in order (a module's nodes are built once, and some modules'
 # tests build on the ones before, like the hierarchy chain).
-test: $(BIN)/chapterhouse $(PEER)/node_modules/.package-lock.json
+test: $(BIN)/chapterhouse $(PEER)/node_modules/.package-lock.json \
+      $(AXE)/node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -n $(JOBS) --dist loadfile --engine sqlite
@@ -61,4 +68,4 @@ bench: $(BIN)/chapterhouse
 	$(BIN)/python bench/pg_drivers.py
 
 clean:
-	rm -rf $(VENV) $(PEER)/node_modules $(DEMO) .demo-federation
+	rm -rf $(VENV) $(PEER)/node_modules $(AXE)/node_modules $(DEMO) .demo-federation
