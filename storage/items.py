@@ -80,6 +80,7 @@ class Reply:
     author_name: str | None
     author_username: str | None
     author_host: str | None
+    local_handle: str | None = None  # a member of this node, who replied from the web
 
 
 _COLUMNS = ("kind", "title", "summary", "body", "meeting_date", "starts_at", "ends_at",
@@ -308,15 +309,22 @@ async def set_closed(tx: Tx, item_id: int, when: datetime) -> bool:
     return changed == 1
 
 
-_REPLY = ("SELECT o.iri, o.attributed_to, o.content, o.published, r.name AS author_name,"
-          " r.username AS author_username, r.host AS author_host")
+# A member's reply from the web is kept in remote_objects too (outbox/member_actions.py);
+# its author is then a local actor, found through the objects row of the reply.
+_REPLY = ("SELECT o.iri, o.attributed_to, o.content, o.published,"
+          " COALESCE(r.name, la.name) AS author_name, r.username AS author_username,"
+          " r.host AS author_host, la.handle AS local_handle")
+_REPLY_AUTHORS = ("remote_objects o LEFT JOIN remote_actors r ON r.iri = o.attributed_to"
+                  " LEFT JOIN objects lo ON lo.iri = o.iri"
+                  " LEFT JOIN actors la ON la.id = lo.actor_id")
 
 
 def _reply(row: Row) -> Reply:
     return Reply(
         iri=row["iri"], attributed_to=row["attributed_to"], content=row["content"],
         published=parse(row["published"]), author_name=row["author_name"],
-        author_username=row["author_username"], author_host=row["author_host"])
+        author_username=row["author_username"], author_host=row["author_host"],
+        local_handle=row["local_handle"])
 
 
 async def replies_page(
@@ -324,8 +332,7 @@ async def replies_page(
 ) -> tuple[list[Reply], Page]:
     """Stored replies to a local object in the order they arrived, a page at a time."""
     page = await keyset(
-        db, _REPLY, "remote_objects o LEFT JOIN remote_actors r ON r.iri = o.attributed_to"
-        " WHERE o.in_reply_to = :iri AND o.deleted_at IS NULL",
+        db, _REPLY, f"{_REPLY_AUTHORS} WHERE o.in_reply_to = :iri AND o.deleted_at IS NULL",
         {"iri": object_iri}, ("o.id",), False, cursor, limit)
     return [_reply(row) for row in page.rows], page
 

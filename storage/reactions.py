@@ -3,7 +3,9 @@ object lives on."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from storage.database import Reader, Tx, utcnow
 
@@ -57,3 +59,11 @@ async def recent_of(db: Reader, actor_id: int, limit: int) -> list[tuple[str, st
         "SELECT object_iri, kind FROM member_reactions WHERE actor_id = ?"
         " ORDER BY id DESC LIMIT ?", (actor_id, limit))
     return [(row[0], row[1]) for row in rows]
+
+
+async def remote_object(db: Reader, iri: str) -> tuple[str, dict[str, Any]] | None:
+    """(author, document) of a remote object we hold and that was not deleted."""
+    row = await db.fetchone(
+        "SELECT attributed_to, document FROM remote_objects WHERE iri = ?"
+        " AND deleted_at IS NULL", (iri,))
+    return None if row is None else (row[0], json.loads(row[1]))

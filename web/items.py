@@ -208,9 +208,14 @@ def reply_view(row: Reply) -> ReplyView:
     url = row.attributed_to or ""
     handle = (f"@{row.author_username}@{row.author_host}"
               if row.author_username and row.author_host else None)
+    author_url: str | None
+    if row.local_handle:
+        handle, author_url = f"@{row.local_handle}", f"/@{row.local_handle}"
+    else:
+        author_url = _http(url)
     name = row.author_name or row.author_username or url or "?"
     return ReplyView(
-        id=row.iri, link=_http(row.iri), author_url=_http(url), author_name=name,
+        id=row.iri, link=_http(row.iri), author_url=author_url, author_name=name,
         author_handle=handle, published=iso(row.published),
         # Sanitised when it arrived; cleaning again costs little and guards the page.
         content=Markup(clean_html(row.content or "")),

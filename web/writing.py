@@ -1,0 +1,294 @@
+"""Members write from the web: blog posts on their own blog, replies, likes and boosts.
+
+Routes: GET/POST /@{handle}/write (title, summary, body), GET/POST /objects/{uuid}/edit
+(the same fields), POST /objects/{uuid}/delete, POST /reply (object, content, next),
+POST /like and POST /boost (object, undo=1 to take back, next). Only the member writes on
+their own blog and edits or deletes their own posts: an organiser or admin acts through
+the CLI, not as someone else. The session middleware (web/session.py) has already checked
+every POST's origin and CSRF token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import structlog
+from aiohttp import web
+
+from federation.client import FetchError
+from outbox import member_actions
+from outbox.content import delete_item, edit_item, publish_item
+from outbox.items import ARTICLE_KINDS, MAX_BODY, MAX_SUMMARY, MAX_TITLE, InvalidItem, Item
+from outbox.items import validate as validate_item
+from outbox.publish import MAX_NOTE, PublishError
+from storage import actors as actor_store
+from storage import items as item_store
+from storage.items import StoredItem
+from web.accounts import local_path, see_other
+from web.pages import render
+from web.session import Viewer, viewer
+from web.state import DB, NODE, REMOTE_ACTORS
+
+log = structlog.get_logger(__name__)
+
+MAX_IRI = 2000
+
+
+@dataclass
+class PostForm:
+    title: str = ""
+    summary: str = ""
+    body: str = ""
+
+
+def _field(form: Any, name: str, limit: int) -> str:
+    value = form.get(name)
+    text = value[: limit * 2] if isinstance(value, str) else ""
+    return text.replace("\r\n", "\n")
+
+
+def _notice(request: web.Request, heading: str, message: str, status: int,
+            link: dict[str, str] | None = None) -> web.Response:
+    log.info("member action refused", path=request.path, status=status, reason=message)
+    response = render(request, "notice.html", heading=heading, message=message, link=link)
+    response.set_status(status)
+    return response
+
+
+def _login(request: web.Request, back: str | None = None) -> web.Response:
+    return see_other(f"/login?next={quote(back or request.path_qs, safe='/@')}")
+
+
+def _not_yours(request: web.Request) -> web.Response:
+    return _notice(request, "Not your blog",
+                   "Only its author writes on a blog and edits or deletes its posts.", 403)
+
+
+def _errors_of(message: str) -> dict[str, str]:
+    """validate()'s one-line reason, next to the field it is about."""
+    for name in ("title", "summary", "body"):
+        if message.startswith(name):
+            return {name: message[0].upper() + message[1:] + "."}
+    return {"body": message[0].upper() + message[1:] + "."}
+
+
+def _check(form: PostForm) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    try:
+        item = validate_item(Item(kind="blog", title=form.title, summary=form.summary,
+                                  body=form.body))
+    except InvalidItem as exc:
+        errors = _errors_of(str(exc))
+    else:
+        form.title, form.summary, form.body = item.title, item.summary, item.body
+    if not form.body.strip() and "body" not in errors:
+        errors["body"] = "Write the post's text."
+    return errors
+
+
+def _form_page(request: web.Request, form: PostForm, errors: dict[str, str], action: str,
+               editing: StoredItem | None = None, status: int = 200) -> web.Response:
+    response = render(request, "write.html", form=form, errors=errors, action=action,
+                      editing=editing, limits={"title": MAX_TITLE, "summary": MAX_SUMMARY,
+                                               "body": MAX_BODY})
+    response.set_status(status if not errors or status != 200 else 400)
+    return response
+
+
+async def _own_blog(request: web.Request) -> Viewer | web.Response:
+    handle = request.match_info["handle"]
+    member = await actor_store.actor_by_handle(request.app[DB], handle)
+    if member is None or member.kind != "member":
+        return _notice(request, "No such member", "This node has no member by that name.", 404)
+    current = viewer(request)
+    if current is None:
+        return _login(request, f"/@{quote(member.handle or handle)}/write")
+    if current.member_id != member.id:
+        return _not_yours(request)
+    return current
+
+
+def _path(iri: str) -> str:
+    return urlsplit(iri).path
+
+
+async def write_form(request: web.Request) -> web.Response:
+    found = await _own_blog(request)
+    if isinstance(found, web.Response):
+        return found
+    return _form_page(request, PostForm(), {}, f"/@{found.handle}/write")
+
+
+async def write(request: web.Request) -> web.Response:
+    found = await _own_blog(request)
+    if isinstance(found, web.Response):
+        return found
+    posted = await request.post()
+    form = PostForm(_field(posted, "title", MAX_TITLE), _field(posted, "summary", MAX_SUMMARY),
+                    _field(posted, "body", MAX_BODY))
+    errors = _check(form)
+    if errors:
+        return _form_page(request, form, errors, f"/@{found.handle}/write", status=400)
+    try:
+        iri = await publish_item(request.app[DB], request.app[NODE].urls, found.handle,
+                                 Item(kind="blog", title=form.title, summary=form.summary,
+                                      body=form.body))
+    except PublishError as exc:
+        return _form_page(request, form, _errors_of(str(exc)), f"/@{found.handle}/write",
+                          status=400)
+    log.info("blog post published", member=found.handle, object=iri)
+    return see_other(_path(iri))
+
+
+async def _own_post(request: web.Request) -> tuple[Viewer, StoredItem] | web.Response:
+    iri = request.app[NODE].urls.object(request.match_info["uuid"])
+    row = await item_store.by_iri(request.app[DB], iri)
+    if row is None or row.deleted_at is not None or row.kind not in ARTICLE_KINDS:
+        return _notice(request, "No such post", "This node has no such post.", 404)
+    current = viewer(request)
+    if current is None:
+        return _login(request, _path(iri) + "/edit" if request.method == "GET" else _path(iri))
+    if current.member_id != row.actor_id:
+        return _not_yours(request)
+    return current, row
+
+
+async def edit_form(request: web.Request) -> web.Response:
+    found = await _own_post(request)
+    if isinstance(found, web.Response):
+        return found
+    _, row = found
+    fields = row.fields
+    form = PostForm(fields.title, fields.summary or "", fields.body or "")
+    return _form_page(request, form, {}, _path(row.object_iri) + "/edit", editing=row)
+
+
+async def edit(request: web.Request) -> web.Response:
+    found = await _own_post(request)
+    if isinstance(found, web.Response):
+        return found
+    _, row = found
+    posted = await request.post()
+    form = PostForm(_field(posted, "title", MAX_TITLE), _field(posted, "summary", MAX_SUMMARY),
+                    _field(posted, "body", MAX_BODY))
+    action = _path(row.object_iri) + "/edit"
+    errors = _check(form)
+    if errors:
+        return _form_page(request, form, errors, action, editing=row, status=400)
+    try:
+        await edit_item(request.app[DB], request.app[NODE].urls, row.object_iri,
+                        form.title, form.summary, form.body)
+    except PublishError as exc:
+        return _form_page(request, form, _errors_of(str(exc)), action, editing=row,
+                          status=400)
+    log.info("blog post edited", object=row.object_iri)
+    return see_other(_path(row.object_iri))
+
+
+async def delete(request: web.Request) -> web.Response:
+    found = await _own_post(request)
+    if isinstance(found, web.Response):
+        return found
+    current, row = found
+    try:
+        await delete_item(request.app[DB], request.app[NODE].urls, row.object_iri)
+    except PublishError as exc:
+        return _notice(request, "Not deleted", str(exc), 409)
+    log.info("blog post deleted", object=row.object_iri)
+    return see_other(f"/@{current.handle}")
+
+
+async def _acting(request: web.Request
+                  ) -> tuple[Viewer, member_actions.Target, Any, str] | web.Response:
+    """The member, the object the form names, the form and where to go back to."""
+    posted = await request.post()
+    sent_back = posted.get("next")
+    back = local_path(sent_back if isinstance(sent_back, str) else None)
+    current = viewer(request)
+    if current is None:
+        return _login(request, back)
+    iri = posted.get("object")
+    if not isinstance(iri, str) or not iri.startswith(("https://", "http://")) \
+            or len(iri) > MAX_IRI:
+        return _notice(request, "Nothing to act on",
+                       "The form does not name an object by its address.", 400)
+    target = await member_actions.find_target(request.app[DB], request.app[NODE].urls, iri)
+    if target is None:
+        return _notice(request, "No such post",
+                       "This node does not have that post (or it was deleted).", 404)
+    if not target.local:
+        # Its author's inbox, which the activity goes to, may not be known yet.
+        try:
+            await request.app[REMOTE_ACTORS].get(target.author)
+        except FetchError as exc:
+            log.warning("author not reachable", author=target.author, error=str(exc))
+            return _notice(request, "Author not reachable",
+                           "The author's server did not answer; try again later.", 502)
+    return current, target, posted, back
+
+
+async def reply(request: web.Request) -> web.Response:
+    found = await _acting(request)
+    if isinstance(found, web.Response):
+        return found
+    current, target, posted, back = found
+    content = posted.get("content")
+    text = content.strip() if isinstance(content, str) else ""
+    if not text:
+        return _notice(request, "Empty reply", "Write something to reply.", 400,
+                       link={"href": back, "text": "Back"})
+    if len(text) > MAX_NOTE:
+        return _notice(request, "Reply too long",
+                       f"A reply is at most {MAX_NOTE} characters.", 400,
+                       link={"href": back, "text": "Back"})
+    if any(ord(c) < 32 and c not in "\n\t\r" for c in text):
+        return _notice(request, "Reply not sent", "The reply contains control characters.",
+                       400, link={"href": back, "text": "Back"})
+    try:
+        iri = await member_actions.reply(request.app[DB], request.app[NODE].urls,
+                                         current.member_id, target, text)
+    except PublishError as exc:
+        return _notice(request, "Reply not sent", str(exc), 400)
+    log.info("reply published", member=current.handle, object=iri, to=target.iri)
+    return see_other(f"{back.split('#')[0]}#replies")
+
+
+async def _react(request: web.Request, kind: str) -> web.Response:
+    found = await _acting(request)
+    if isinstance(found, web.Response):
+        return found
+    current, target, posted, back = found
+    db, urls = request.app[DB], request.app[NODE].urls
+    try:
+        if posted.get("undo") == "1":
+            await member_actions.undo(db, urls, current.member_id, kind, target)
+        else:
+            if kind == "announce" and not target.public:
+                return _notice(request, "Not boosted",
+                               "Only a public post can be boosted.", 403)
+            await member_actions.react(db, urls, current.member_id, kind, target)
+    except PublishError as exc:
+        return _notice(request, "Not sent", str(exc), 400)
+    return see_other(back)
+
+
+async def like(request: web.Request) -> web.Response:
+    return await _react(request, "like")
+
+
+async def boost(request: web.Request) -> web.Response:
+    return await _react(request, "announce")
+
+
+def setup(app: web.Application) -> None:
+    uuid = "{uuid:[0-9a-f]{32}}"
+    app.router.add_get("/@{handle}/write", write_form)
+    app.router.add_post("/@{handle}/write", write)
+    app.router.add_get(f"/objects/{uuid}/edit", edit_form)
+    app.router.add_post(f"/objects/{uuid}/edit", edit)
+    app.router.add_post(f"/objects/{uuid}/delete", delete)
+    app.router.add_post("/reply", reply)
+    app.router.add_post("/like", like)
+    app.router.add_post("/boost", boost)
