@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -16,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from storage import accounts as store
 from storage.database import Database
+from storage.mail import Mail
 from storage.timestamps import now
 
 # argon2-cffi is the reference implementation of Argon2 (the Password Hashing
@@ -80,7 +82,7 @@ def token_hash(token: str) -> str:
 
 
 async def create_account(db: Database, handle: str, password: str | None,
-                         is_admin: bool = False) -> int:
+                         is_admin: bool = False, email: str | None = None) -> int:
     """An account for the local member `handle`; with no password, one is set later
     through a one-time link."""
     member = await store.member_id(db, handle)
@@ -88,16 +90,30 @@ async def create_account(db: Database, handle: str, password: str | None,
         raise AccountError(f"there is no member {handle!r} on this node")
     hashed = None if password is None else await hash_password(password)
     try:
-        await store.create_account(db, member, hashed, is_admin, now())
+        await store.create_account(db, member, hashed, is_admin, now(), email)
     except store.AccountExists:
         raise AccountError(f"{handle!r} already has an account") from None
     return member
 
 
-async def issue_password_link(db: Database, base_url: str, member: int) -> str:
-    """A link where the member sets their password, valid for LINK_DAYS days, once."""
+async def issue_password_link(db: Database, base_url: str, member: int,
+                              mail: Callable[[str], Sequence[Mail]] | None = None) -> str:
+    """A link where the member sets their password, valid for LINK_DAYS days, once.
+    `mail(link)`: the mail that sends it, queued with it."""
     token = new_token()
     moment = now()
+    link = f"{base_url}/password/set?token={token}"
     await store.create_password_link(db, member, token_hash(token), moment,
-                                     moment + timedelta(days=LINK_DAYS))
-    return f"{base_url}/password/set?token={token}"
+                                     moment + timedelta(days=LINK_DAYS),
+                                     mail(link) if mail is not None else ())
+    return link
+
+
+def check_email(email: str) -> str:
+    """An email address as people type one, or AccountError; the check is loose (the
+    mail server is the judge), it keeps out what cannot be an address or a header."""
+    if (len(email) > 254 or email.count("@") < 1 or email.startswith("@")
+            or email.endswith("@") or any(c.isspace() or ord(c) < 32 or c in "<>,;\"\\"
+                                          for c in email)):
+        raise AccountError(f"{email!r} is not an email address such as name@example.org")
+    return email

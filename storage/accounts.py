@@ -6,10 +6,12 @@ them, so neither a copy of the database nor a backup can be used to log in.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from storage.database import Conflict, Database, Reader, Row, Tx
+from storage.mail import Mail, queue
 from storage.timestamps import at
 
 
@@ -26,6 +28,7 @@ class Account:
     is_admin: bool
     created_at: datetime
     sessions_valid_after: datetime
+    email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,14 +60,15 @@ class FailedLogins:
 
 
 _ACCOUNT = ("a.member_id, m.handle, m.name, a.password_hash, a.is_admin, a.created_at,"
-            " a.sessions_valid_after")
+            " a.sessions_valid_after, a.email")
 
 
 def _account(row: Row, offset: int = 0) -> Account:
     return Account(
         member_id=int(row[offset]), handle=row[offset + 1], name=row[offset + 2],
         password_hash=row[offset + 3], is_admin=bool(row[offset + 4]),
-        created_at=at(row[offset + 5]), sessions_valid_after=at(row[offset + 6]))
+        created_at=at(row[offset + 5]), sessions_valid_after=at(row[offset + 6]),
+        email=row[offset + 7])
 
 
 def _key(handle: str) -> str | None:
@@ -94,13 +98,13 @@ async def chapter_id(db: Reader, handle: str) -> int | None:
 
 
 async def create_account(db: Database, member: int, password_hash: str | None,
-                         is_admin: bool, now: datetime) -> None:
+                         is_admin: bool, now: datetime, email: str | None = None) -> None:
     async with db.transaction() as tx:
         try:
             await tx.execute(
                 "INSERT INTO accounts (member_id, password_hash, is_admin, created_at,"
-                " sessions_valid_after) VALUES (?, ?, ?, ?, ?)",
-                (member, password_hash, is_admin, now, now))
+                " sessions_valid_after, email) VALUES (?, ?, ?, ?, ?, ?)",
+                (member, password_hash, is_admin, now, now, email))
         except Conflict as exc:
             if exc.constraint == "accounts.member_id":
                 raise AccountExists(str(member)) from None
@@ -115,6 +119,24 @@ async def account_by_handle(db: Reader, handle: str) -> Account | None:
         f"SELECT {_ACCOUNT} FROM accounts a JOIN actors m ON m.id = a.member_id"
         " WHERE m.handle = ?", (key,))
     return None if row is None else _account(row)
+
+
+async def accounts_to_reset(db: Reader, username_or_email: str) -> list[Account]:
+    """The accounts with an email address that a "forgot my password" request names: by
+    username, or every account with that email address (any case)."""
+    text = username_or_email.strip()
+    if "\x00" in text or not text:
+        return []
+    rows = await db.fetchall(
+        f"SELECT {_ACCOUNT} FROM accounts a JOIN actors m ON m.id = a.member_id"
+        " WHERE a.email IS NOT NULL AND (m.handle = ? OR lower(a.email) = ?)"
+        " ORDER BY a.member_id", (text.lower(), text.lower()))
+    return [_account(r) for r in rows]
+
+
+async def set_email(db: Database, member: int, email: str | None) -> None:
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE accounts SET email = ? WHERE member_id = ?", (email, member))
 
 
 async def set_admin(db: Database, member: int, is_admin: bool) -> None:
@@ -238,12 +260,14 @@ async def organised_chapters(db: Reader, member: int) -> list[ChapterLink]:
 # One-time password links
 
 async def create_password_link(db: Database, member: int, token_hash: str, now: datetime,
-                               expires_at: datetime) -> None:
+                               expires_at: datetime, mail: Sequence[Mail] = ()) -> None:
+    """A one-time link; `mail` (the link, mailed) is queued with it."""
     async with db.transaction() as tx:
         await tx.execute("DELETE FROM password_links WHERE expires_at < ?", (now,))
         await tx.execute(
             "INSERT INTO password_links (token_hash, account_id, created_at, expires_at)"
             " VALUES (?, ?, ?, ?)", (token_hash, member, now, expires_at))
+        await queue(tx, mail, now)
 
 
 async def password_link_account(db: Reader, token_hash: str, now: datetime) -> Account | None:

@@ -6,11 +6,13 @@ will create; a request from a member of another chapter names that member instea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from storage.database import Conflict, Database, Reader, Row
-from storage.timestamps import at
+from storage.mail import Mail, queue
+from storage.timestamps import at, parse
 
 REQUESTED, APPROVED, REJECTED = "requested", "approved", "rejected"
 
@@ -41,12 +43,15 @@ class JoinRequest:
     state: str
     created_at: datetime
     decided_at: datetime | None
+    # Set while the email address waits to be confirmed; organisers do not see it yet.
+    confirm_by: datetime | None = None
+    email_confirmed_at: datetime | None = None
 
 
 _CHOICE = "SELECT a.handle, a.name, c.level, c.location, c.joins_open" \
           " FROM chapters c JOIN actors a ON a.id = c.actor_id"
 _REQUEST = ("SELECT id, chapter_id, username, name, password_hash, email, message, member_id,"
-            " state, created_at, decided_at FROM join_requests")
+            " state, created_at, decided_at, confirm_by, email_confirmed_at FROM join_requests")
 
 
 def _choice(row: Row, offset: int = 0) -> ChapterChoice:
@@ -59,7 +64,8 @@ def _request(row: Row) -> JoinRequest:
         id=int(row[0]), chapter_id=int(row[1]), username=row[2], name=row[3],
         password_hash=row[4], email=row[5], message=row[6],
         member_id=None if row[7] is None else int(row[7]), state=row[8],
-        created_at=at(row[9]), decided_at=None if row[10] is None else at(row[10]))
+        created_at=at(row[9]), decided_at=None if row[10] is None else at(row[10]),
+        confirm_by=parse(row[11]), email_confirmed_at=parse(row[12]))
 
 
 def _like(text: str) -> str:
@@ -90,6 +96,11 @@ async def chapter_choice(db: Reader, handle: str) -> tuple[int, ChapterChoice] |
     return None if row is None else (int(row[0]), _choice(row, 1))
 
 
+async def chapter_by_id(db: Reader, chapter: int) -> ChapterChoice | None:
+    row = await db.fetchone(_CHOICE + " WHERE c.actor_id = ?", (chapter,))
+    return None if row is None else _choice(row)
+
+
 async def set_joins_open(db: Database, handle: str, joins_open: bool) -> bool:
     async with db.transaction() as tx:
         changed: int = await tx.execute(
@@ -107,31 +118,69 @@ async def username_pending(db: Reader, username: str) -> bool:
 
 async def add_request(db: Database, chapter: int, username: str, name: str,
                       password_hash: str | None, email: str | None, message: str,
-                      member: int | None, now: datetime) -> int:
+                      member: int | None, now: datetime, mail: Sequence[Mail] = (),
+                      confirm_token_hash: str | None = None,
+                      confirm_by: datetime | None = None) -> int:
+    """A waiting request, and `mail` queued with it. With `confirm_by`, it waits for its
+    email address to be confirmed (`confirm_email`) before organisers see it."""
     async with db.transaction() as tx:
         try:
             request_id: int = await tx.insert(
                 "INSERT INTO join_requests (chapter_id, username, name, password_hash, email,"
-                " message, member_id, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " RETURNING id",
+                " message, member_id, state, created_at, confirm_token_hash, confirm_by)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (chapter, username.lower(), name, password_hash, email, message, member,
-                 REQUESTED, now))
+                 REQUESTED, now, confirm_token_hash, confirm_by))
         except Conflict:
             raise RequestExists(username) from None
+        await queue(tx, mail, now)
     return request_id
+
+
+async def forget_unconfirmed(db: Database, now: datetime) -> int:
+    """Delete requests whose email address was not confirmed in time, freeing their
+    usernames; how many."""
+    async with db.transaction() as tx:
+        deleted: int = await tx.execute(
+            "DELETE FROM join_requests WHERE state = 'requested' AND confirm_by < ?", (now,))
+    return deleted
+
+
+async def request_to_confirm(db: Reader, token_hash: str, now: datetime) -> JoinRequest | None:
+    """The request a confirmation link is for, while it waits and is unexpired."""
+    row = await db.fetchone(
+        _REQUEST + " WHERE confirm_token_hash = ? AND state = 'requested' AND confirm_by > ?",
+        (token_hash, now))
+    return None if row is None else _request(row)
+
+
+async def confirm_email(db: Database, token_hash: str, now: datetime,
+                        mail: Sequence[Mail] = ()) -> bool:
+    """Mark the request's email address confirmed, once, and queue `mail` with it (the
+    organisers hear of it now); False when the link was used, expired or unknown."""
+    async with db.transaction() as tx:
+        changed: int = await tx.execute(
+            "UPDATE join_requests SET confirm_token_hash = NULL, confirm_by = NULL,"
+            " email_confirmed_at = ? WHERE confirm_token_hash = ? AND state = 'requested'"
+            " AND confirm_by > ?", (now, token_hash, now))
+        if changed != 1:
+            return False
+        await queue(tx, mail, now)
+    return True
 
 
 async def pending(db: Reader, chapter: int) -> list[JoinRequest]:
     rows = await db.fetchall(
-        _REQUEST + " WHERE chapter_id = ? AND state = 'requested' ORDER BY created_at, id",
+        _REQUEST + " WHERE chapter_id = ? AND state = 'requested' AND confirm_by IS NULL"
+        " ORDER BY created_at, id",
         (chapter,))
     return [_request(r) for r in rows]
 
 
 async def pending_count(db: Reader, chapter: int) -> int:
     return int(await db.fetchvalue(
-        "SELECT count(*) FROM join_requests WHERE chapter_id = ? AND state = 'requested'",
-        (chapter,)))
+        "SELECT count(*) FROM join_requests WHERE chapter_id = ? AND state = 'requested'"
+        " AND confirm_by IS NULL", (chapter,)))
 
 
 async def request_by_id(db: Reader, request_id: int) -> JoinRequest | None:
@@ -145,7 +194,7 @@ async def member_request_pending(db: Reader, chapter: int, member: int) -> bool:
         " AND state = 'requested'", (chapter, member)) is not None
 
 
-async def decide(db: Database, request_id: int, state: str, by: int,
+async def decide(db: Database, request_id: int, state: str, by: int | None,
                  now: datetime) -> bool:
     """Mark a waiting request approved or rejected; False when it no longer waits. A
     rejected request keeps only who asked, where and when."""

@@ -1,15 +1,22 @@
 """Joining a chapter: finding one, asking to join, organisers deciding, leaving.
 
 Routes: GET /join (find a chapter), GET/POST /join/{slug} (a visitor's request),
+GET/POST /join/confirm (the link mailed to confirm a request's email address),
 GET /@{slug}/requests and POST /@{slug}/requests/{id}/approve|reject (its organisers),
 POST /@{slug}/ask (a member of another chapter asks), POST /@{slug}/leave. The session
 middleware (web/session.py) has already checked every POST's origin and CSRF token.
+
+When the node sends mail and the visitor gives an email address, the request waits until
+the address is confirmed, as Discourse and Mobilizon do: organisers are told (and see it)
+only then, and a chapter open to all opens the account only then. Without an address, or
+without mail, the request goes to the organisers at once.
 """
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -19,17 +26,23 @@ from actors.accounts import (
     MAX_PASSWORD,
     MIN_PASSWORD,
     AccountError,
+    check_email,
     check_password,
     hash_password,
+    new_token,
+    token_hash,
 )
 from actors.handles import InvalidHandle, validate_handle
 from actors.registry import RegistryError, add_member
 from storage import accounts as account_store
 from storage import actors as actor_store
 from storage import joins as store
+from storage import mail as mail_store
+from storage.mail import Mail
 from storage.timestamps import now
 from web import session
 from web.accounts import see_other
+from web.mail import MAIL, confirm_join, new_request
 from web.pages import render
 from web.state import DB, NODE
 
@@ -39,6 +52,7 @@ MAX_EMAIL = 254
 MAX_MESSAGE = 1000
 MAX_QUERY = 100
 NOT_AVAILABLE = "This username is not available. Choose another."
+CONFIRM_DAYS = 3
 
 
 @dataclass
@@ -83,6 +97,7 @@ def _form_page(request: web.Request, chapter: store.ChapterChoice, form: JoinFor
                errors: dict[str, str], status: int = 200) -> web.Response:
     response = render(request, "join.html", chapter=chapter, form=form, errors=errors,
                       commitments=request.app[COMMITMENTS], min_password=MIN_PASSWORD,
+                      mail_on=request.app[MAIL].enabled,
                       csrf_token=session.csrf_token(request))
     response.set_status(status)
     return response
@@ -122,9 +137,12 @@ async def _check(request: web.Request, form: JoinForm, password: str) -> dict[st
         check_password(password)
     except AccountError as exc:
         errors["password"] = str(exc).capitalize() + "."
-    if form.email and ("@" not in form.email or any(c.isspace() for c in form.email)
-                       or form.email.startswith("@") or form.email.endswith("@")):
-        errors["email"] = "Enter an email address such as name@example.org, or leave it empty."
+    if form.email:
+        try:
+            check_email(form.email)
+        except AccountError:
+            errors["email"] = ("Enter an email address such as name@example.org, "
+                               "or leave it empty.")
     if not form.agree:
         errors["agree"] = "You can join only if you agree to the commitments."
     return errors
@@ -147,29 +165,135 @@ async def join(request: web.Request) -> web.Response:
                            keep_lines=True).strip()[:MAX_MESSAGE],
         agree=posted.get("agree") == "yes")
     password = _field(posted, "password", MAX_PASSWORD)
+    # Requests never confirmed give their usernames back.
+    await store.forget_unconfirmed(db, now())
     errors = await _check(request, form, password)
     if errors:
         return _form_page(request, chapter, form, errors, 400)
     password_hash = await hash_password(password)
+    mailer = request.app[MAIL]
+    if mailer.enabled and form.email:
+        return await _ask_to_confirm(request, chapter_id, chapter, form, password_hash)
     if chapter.joins_open:
         try:
             member = await add_member(db, request.app[NODE].username, form.username,
                                       chapter.handle, form.name)
         except RegistryError:  # taken between the check and now
             return _form_page(request, chapter, form, {"username": NOT_AVAILABLE}, 409)
-        await account_store.create_account(db, member, password_hash, False, now())
+        await account_store.create_account(db, member, password_hash, False, now(),
+                                           form.email or None)
         await session.start_session(request, member)
         return see_other(f"/@{quote(chapter.handle)}")
     try:
-        await store.add_request(db, chapter_id, form.username, form.name, password_hash,
-                                form.email or None, form.message, None, now())
+        await store.add_request(
+            db, chapter_id, form.username, form.name, password_hash, form.email or None,
+            form.message, None, now(),
+            mail=await _tell_organisers(request, chapter_id, chapter, form.name, form.username))
     except store.RequestExists:
         return _form_page(request, chapter, form, {"username": NOT_AVAILABLE}, 409)
+    mailer.wake()
     return _notice(
         request, "Your request waits for an organiser",
         f"Thank you, {form.name}. An organiser of {chapter.name} will look at your request. "
         f"Once it is approved you can log in as {form.username} with the password you chose.",
         link={"href": f"/@{quote(chapter.handle)}", "text": chapter.name})
+
+
+async def _tell_organisers(request: web.Request, chapter_id: int,
+                           chapter: store.ChapterChoice, name: str, username: str
+                           ) -> list[Mail]:
+    """A mail to each organiser of the chapter with an email address (none without mail)."""
+    mailer = request.app[MAIL]
+    if not mailer.enabled:
+        return []
+    return [new_request(mailer, address, name, username, chapter.name, chapter.handle)
+            for address in await mail_store.organiser_addresses(request.app[DB], chapter_id)]
+
+
+async def _ask_to_confirm(request: web.Request, chapter_id: int, chapter: store.ChapterChoice,
+                          form: JoinForm, password_hash: str) -> web.Response:
+    """Keep the request, waiting, and mail a link that confirms its email address."""
+    mailer = request.app[MAIL]
+    token = new_token()
+    moment = now()
+    link = f"{mailer.base_url}/join/confirm?token={token}"
+    try:
+        await store.add_request(
+            request.app[DB], chapter_id, form.username, form.name, password_hash, form.email,
+            form.message, None, moment,
+            mail=[confirm_join(mailer, form.email, form.name, chapter.name, link,
+                               CONFIRM_DAYS)],
+            confirm_token_hash=token_hash(token),
+            confirm_by=moment + timedelta(days=CONFIRM_DAYS))
+    except store.RequestExists:
+        return _form_page(request, chapter, form, {"username": NOT_AVAILABLE}, 409)
+    mailer.wake()
+    then = ("your account opens" if chapter.joins_open
+            else "your request goes to the organisers")
+    return _notice(
+        request, "Check your email",
+        f"Thank you, {form.name}. We sent a link to {form.email}. Open it within "
+        f"{CONFIRM_DAYS} days to confirm your address; then {then}.",
+        link={"href": f"/@{quote(chapter.handle)}", "text": chapter.name})
+
+
+def _bad_confirm_link(request: web.Request) -> web.Response:
+    return _notice(request, "This link cannot be used",
+                   f"It was used already, it is more than {CONFIRM_DAYS} days old, or this "
+                   "node never sent it. You can ask to join again.", 404,
+                   link={"href": "/join", "text": "Find a chapter"})
+
+
+async def confirm_form(request: web.Request) -> web.Response:
+    # A button, not the GET itself: mail scanners open links, and must not confirm.
+    token = request.query.get("token", "")[:200]
+    waiting = await store.request_to_confirm(request.app[DB], token_hash(token), now()) \
+        if token else None
+    if waiting is None:
+        return _bad_confirm_link(request)
+    response = render(request, "join_confirm.html", waiting=waiting, token=token,
+                      csrf_token=session.csrf_token(request))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def confirm(request: web.Request) -> web.Response:
+    posted = await request.post()
+    token = _field(posted, "token", 200)
+    db = request.app[DB]
+    waiting = await store.request_to_confirm(db, token_hash(token), now()) if token else None
+    chapter = None if waiting is None else await store.chapter_by_id(db, waiting.chapter_id)
+    if waiting is None or chapter is None:
+        return _bad_confirm_link(request)
+    if not chapter.joins_open:
+        mails = await _tell_organisers(request, waiting.chapter_id, chapter, waiting.name,
+                                       waiting.username)
+        if not await store.confirm_email(db, token_hash(token), now(), mails):
+            return _bad_confirm_link(request)
+        request.app[MAIL].wake()
+        return _notice(
+            request, "Your email address is confirmed",
+            f"Thank you, {waiting.name}. An organiser of {chapter.name} will look at your "
+            f"request. Once it is approved you can log in as {waiting.username} with the "
+            "password you chose.",
+            link={"href": f"/@{quote(chapter.handle)}", "text": chapter.name})
+    if not await store.confirm_email(db, token_hash(token), now()):
+        return _bad_confirm_link(request)
+    try:
+        member = await add_member(db, request.app[NODE].username, waiting.username,
+                                  chapter.handle, waiting.name)
+    except RegistryError:
+        await store.decide(db, waiting.id, store.REJECTED, None, now())
+        return _notice(request, "The username is taken",
+                       f"Someone else became {waiting.username} meanwhile. Ask to join "
+                       "again with another username.", 409,
+                       link={"href": f"/join/{quote(chapter.handle)}",
+                             "text": f"Join {chapter.name}"})
+    await account_store.create_account(db, member, waiting.password_hash, False, now(),
+                                       waiting.email)
+    await store.decide(db, waiting.id, store.APPROVED, None, now())
+    await session.start_session(request, member)
+    return see_other(f"/@{quote(chapter.handle)}")
 
 
 async def _organised(request: web.Request) -> tuple[int, store.ChapterChoice] | web.Response:
@@ -204,7 +328,8 @@ async def _waiting(request: web.Request, chapter_id: int) -> store.JoinRequest |
         return None
     request_id = int(raw)
     found = await store.request_by_id(request.app[DB], request_id)
-    if found is None or found.chapter_id != chapter_id or found.state != store.REQUESTED:
+    if (found is None or found.chapter_id != chapter_id or found.state != store.REQUESTED
+            or found.confirm_by is not None):  # still waiting for its email address
         return None
     return found
 
@@ -241,7 +366,8 @@ async def approve(request: web.Request) -> web.Response:
                            "request and ask them to choose another username.", 409,
                            link={"href": f"/@{quote(chapter.handle)}/requests",
                                  "text": "Requests to join"})
-        await account_store.create_account(db, member, waiting.password_hash, False, now())
+        await account_store.create_account(db, member, waiting.password_hash, False, now(),
+                                           waiting.email)
     await store.decide(db, waiting.id, store.APPROVED, current.member_id, now())
     return see_other(f"/@{quote(chapter.handle)}/requests")
 
@@ -277,8 +403,11 @@ async def ask(request: web.Request) -> web.Response:
         return back
     # Asked already (twice in a row, two tabs): the page says it is pending.
     with contextlib.suppress(store.RequestExists):
-        await store.add_request(db, chapter_id, current.handle, current.name, None, None, "",
-                                current.member_id, now())
+        await store.add_request(
+            db, chapter_id, current.handle, current.name, None, None, "", current.member_id,
+            now(), mail=await _tell_organisers(request, chapter_id, chapter, current.name,
+                                               current.handle))
+        request.app[MAIL].wake()
     return back
 
 
@@ -297,6 +426,9 @@ async def leave(request: web.Request) -> web.Response:
 def setup(app: web.Application, commitments: str) -> None:
     app[COMMITMENTS] = commitments
     app.router.add_get("/join", find)
+    # Before /join/{slug}, which would take "confirm" for a chapter's name.
+    app.router.add_get("/join/confirm", confirm_form)
+    app.router.add_post("/join/confirm", confirm)
     app.router.add_get("/join/{slug}", join_form)
     app.router.add_post("/join/{slug}", join)
     app.router.add_get("/@{slug}/requests", requests_page)
