@@ -1,59 +1,21 @@
-"""The pages in a real browser: headless Chromium from Debian's packages, driven by Selenium.
-
-Selenium is pointed at Debian's chromium and chromedriver, so Selenium Manager never runs
-and nothing is downloaded. `.ci/run` installs both packages when they are missing.
-"""
+"""The pages in a real browser: headless Chromium from Debian's packages, driven by Selenium
+(tests/web/browser.py)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.by import By
 
 from tests.nodes import Node
+from tests.web.browser import (  # noqa: F401 (fixtures)
+    browser_fixture,
+    chromium_installed_fixture,
+    visible,
+    webdriver,
+)
 from tests.web.conftest import add_votes
-
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-ARGUMENTS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--no-first-run")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _chromium_installed() -> None:
-    if Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists():
-        return
-    message = "needs Debian's chromium and chromium-driver (apt-get install; .ci/run does)"
-    if os.environ.get("CI"):
-        pytest.fail(message)  # CI installs them: a skip there would hide a broken install
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (*ARGUMENTS, f"--user-data-dir={profile}"):
-        options.add_argument(argument)
-    # The console, for the Content-Security-Policy check: Chromium reports there what the
-    # policy blocked.
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +27,6 @@ def chapter_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     node.start()
     yield node
     node.stop()
-
-
-def visible(driver: webdriver.Chrome, url: str) -> str:
-    driver.get(url)
-    return str(driver.find_element(By.TAG_NAME, "body").text)
 
 
 def test_chapter_and_event_pages_in_a_browser(

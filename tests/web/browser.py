@@ -1,0 +1,68 @@
+"""Headless Chromium from Debian's packages, driven by Selenium: the fixtures every browser
+test module imports (one browser per module).
+
+Selenium is pointed at Debian's chromium and chromedriver, so Selenium Manager never runs
+and nothing is downloaded. `.ci/run` installs both packages when they are missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("selenium.webdriver")
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+ARGUMENTS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--no-first-run")
+
+
+# Imported by the browser test modules under these names (not the fixtures' own, so that
+# a test's `browser` argument shadows no import).
+@pytest.fixture(scope="module", autouse=True, name="chromium_installed")
+def chromium_installed_fixture() -> None:
+    if Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists():
+        return
+    message = "needs Debian's chromium and chromium-driver (apt-get install; .ci/run does)"
+    if os.environ.get("CI"):
+        pytest.fail(message)  # CI installs them: a skip there would hide a broken install
+    pytest.skip(message)
+
+
+def chrome(profile: Path, width: int = 1280, height: int = 1000) -> webdriver.Chrome:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (*ARGUMENTS, f"--user-data-dir={profile}",
+                     f"--window-size={width},{height}"):
+        options.add_argument(argument)
+    # The console, for the Content-Security-Policy check: Chromium reports there what the
+    # policy blocked.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+@pytest.fixture(scope="module", name="browser")
+def browser_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    driver = chrome(profile)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def visible(driver: webdriver.Chrome, url: str) -> str:
+    driver.get(url)
+    return str(driver.find_element(By.TAG_NAME, "body").text)

@@ -1,0 +1,226 @@
+"""The pages pass axe-core (run inside headless Chromium) with no serious or critical
+violation, and every form field has a label.
+
+axe.min.js comes from tests/web/axe (npm, locked; `make test` installs it). It is put into
+each page through WebDriver, which the page's Content-Security-Policy does not govern: the
+policy still forbids every script the page itself would load or inline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.wait import WebDriverWait
+
+from tests.nodes import Node
+from tests.web.browser import (  # noqa: F401 (fixtures)
+    browser_fixture,
+    chromium_installed_fixture,
+    webdriver,
+)
+
+AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+PASSWORD = "correct horse battery"
+SERIOUS = ("serious", "critical")
+
+RUN_AXE = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {resultTypes: ['violations']})
+  .then(results => done(JSON.stringify(results.violations)))
+  .catch(error => done(JSON.stringify({error: String(error)})));
+"""
+# Fields a person fills in, and whether each has a label (a <label for>, one around it, or
+# an aria-label).
+UNLABELLED = """
+return Array.from(document.querySelectorAll('input, textarea, select'))
+  .filter(el => !['hidden', 'submit', 'button', 'reset', 'image'].includes(el.type))
+  .filter(el => el.labels.length === 0 && !(el.getAttribute('aria-label') || '').trim())
+  .map(el => el.outerHTML);
+"""
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    assert AXE.is_file(), "run `npm ci --prefix tests/web/axe` (`make test` does this)"
+    return AXE.read_text("utf-8")
+
+
+@pytest.fixture(scope="module")
+def a11y_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """dublin with a poll, an event and a news item; ana organises it and has an account;
+    a visitor's request to join waits."""
+    root = tmp_path_factory.mktemp("a11y")
+    node = Node.init(root)
+    password_file = root / "password"
+    password_file.write_text(PASSWORD + "\n")
+    for args in (
+        ("chapter", "create", "dublin", "--name", "IOPS Dublin", "--level", "local",
+         "--location", "Dublin, Ireland", "--summary", "Organising and bookfairs in Dublin."),
+        ("account", "create", "ana", "--chapter", "dublin", "--name", "Ana Byrne",
+         "--password-file", str(password_file)),
+        ("chapter", "organisers", "add", "dublin", "ana"),
+        ("post", "poll", "--chapter", "dublin", "--question", "Meet on Tuesdays?",
+         "--option", "Yes", "--option", "No", "--closes", "2030-12-01T18:00+00:00"),
+        ("post", "event", "--chapter", "dublin", "--title", "Autumn bookfair",
+         "--start", "2030-09-12T14:00", "--end", "2030-09-12T17:30",
+         "--timezone", "Europe/Dublin", "--place-name", "Teachers' Club",
+         "--address", "36 Parnell Square", "--summary", "Books and tea."),
+    ):
+        result = node.cli(*args)
+        assert result.returncode == 0, (args, result.stderr)
+    result = node.cli("post", "news", "--chapter", "dublin", "--title",
+                      "Bookfair this Saturday", stdin="Bring **your** books.")
+    assert result.returncode == 0, result.stderr
+    node.start()
+    yield node
+    node.stop()
+
+
+def object_url(node: Node, kind: str) -> str:
+    [(iri,)] = node.sql("SELECT object_iri FROM items WHERE kind = ? AND deleted_at IS NULL",
+                        kind)
+    return str(iri)
+
+
+def describe(violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(f"{violation['impact']}: {violation['id']} - {violation['help']}")
+        for node in violation["nodes"]:
+            lines.append(f"    {node['target']}: {node['html'][:160]}")
+    return "\n".join(lines)
+
+
+def check_page(driver: webdriver.Chrome, axe_source: str, what: str) -> None:
+    """axe-core's verdict on the page the browser shows, and its fields' labels."""
+    assert driver.find_element(By.TAG_NAME, "h1").text, f"{what}: no heading"
+    driver.execute_script(axe_source)
+    outcome = json.loads(driver.execute_async_script(RUN_AXE))
+    assert isinstance(outcome, list), f"{what}: axe-core failed: {outcome}"
+    serious = [v for v in outcome if v["impact"] in SERIOUS]
+    assert not serious, f"{what} ({driver.current_url}):\n{describe(serious)}"
+    unlabelled = driver.execute_script(UNLABELLED)
+    assert not unlabelled, f"{what}: fields without a label: {unlabelled}"
+
+
+def visit(driver: webdriver.Chrome, url: str) -> None:
+    driver.get(url)
+    assert "Not found" not in driver.title, url
+
+
+def fill(driver: webdriver.Chrome, values: dict[str, str]) -> None:
+    for field, value in values.items():
+        element = driver.find_element(By.ID, field)
+        element.clear()
+        element.send_keys(value)
+
+
+def submit(driver: webdriver.Chrome, form: str = "form.account") -> None:
+    """Press the form's button and wait for the page the node answers with."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, f"{form} button[type=submit]").click()
+    WebDriverWait(driver, 20).until(staleness_of(page))
+
+
+def log_in(driver: webdriver.Chrome, node: Node, username: str = "ana") -> None:
+    visit(driver, f"{node.base}/login")
+    fill(driver, {"username": username, "password": PASSWORD})
+    submit(driver)
+    assert driver.find_element(By.CSS_SELECTOR, "a.me").text
+
+
+def test_axe_runs_in_the_page_despite_its_policy(
+    browser: webdriver.Chrome, a11y_node: Node, axe_source: str
+) -> None:
+    # The policy forbids the page's own inline scripts; WebDriver's injection is not one.
+    visit(browser, f"{a11y_node.base}/")
+    browser.execute_script(axe_source)
+    assert browser.execute_script("return typeof axe.run") == "function"
+    assert re.fullmatch(r"4\.\d+\.\d+", browser.execute_script("return axe.version"))
+    # And axe does find a violation where there is one: a field with no label.
+    browser.execute_script("document.querySelector('main').insertAdjacentHTML('beforeend',"
+                           " '<input type=text id=nolabel><img src=/x.png>')")
+    outcome = json.loads(browser.execute_async_script(RUN_AXE))
+    assert {"label", "image-alt"} <= {v["id"] for v in outcome}
+    assert browser.execute_script(UNLABELLED) == ['<input type="text" id="nolabel">']
+
+
+def test_pages_a_visitor_sees_pass_axe(
+    browser: webdriver.Chrome, a11y_node: Node, axe_source: str
+) -> None:
+    node = a11y_node
+    pages = {
+        "home": "/", "find a chapter": "/join?q=dublin", "join form": "/join/dublin",
+        "log in": "/login", "chapter": "/@dublin", "members": "/@dublin/members",
+        "member": "/@ana", "poll": object_url(node, "poll"),
+        "event": object_url(node, "event"), "news": object_url(node, "news"),
+        "not found": "/nowhere",
+    }
+    for what, path in pages.items():
+        browser.get(path if path.startswith("http") else f"{node.base}{path}")
+        check_page(browser, axe_source, what)
+
+
+def test_forms_with_their_errors_shown_pass_axe(
+    browser: webdriver.Chrome, a11y_node: Node, axe_source: str
+) -> None:
+    node = a11y_node
+    # A bad submit of the join form: the browser's own checks pass, the node's do not.
+    visit(browser, f"{node.base}/join/dublin")
+    fill(browser, {"name": "Cara", "username": "Not A Username!",
+                   "password": "a long walk home"})
+    browser.find_element(By.ID, "agree").click()
+    submit(browser, "form.join")
+    error = browser.find_element(By.ID, "username-error")
+    assert "A username has 1 to 30 characters" in error.text
+    username = browser.find_element(By.ID, "username")
+    assert username.get_attribute("aria-invalid") == "true"
+    assert "username-error" in (username.get_attribute("aria-describedby") or "")
+    check_page(browser, axe_source, "join form with an error")
+
+    visit(browser, f"{node.base}/login")
+    fill(browser, {"username": "ana", "password": "not the password"})
+    submit(browser)
+    assert "Wrong username or password." in browser.find_element(By.ID, "login-error").text
+    check_page(browser, axe_source, "log in with an error")
+
+    # A visitor's request to join waits, for the organiser's page below.
+    visit(browser, f"{node.base}/join/dublin")
+    fill(browser, {"name": "Cara", "username": "cara", "password": "a long walk home"})
+    browser.find_element(By.ID, "agree").click()
+    submit(browser, "form.join")
+    check_page(browser, axe_source, "request sent")
+
+
+def test_pages_a_member_sees_pass_axe(
+    browser: webdriver.Chrome, a11y_node: Node, axe_source: str
+) -> None:
+    node = a11y_node
+    log_in(browser, node)
+    pages = {
+        "home, logged in": "/", "chapter, logged in": "/@dublin",
+        "change password": "/account/password",
+        "member, logged in": "/@ana", "poll, logged in": object_url(node, "poll"),
+        "event, logged in": object_url(node, "event"),
+    }
+    for what, path in pages.items():
+        browser.get(path if path.startswith("http") else f"{node.base}{path}")
+        check_page(browser, axe_source, what)
+    # The organiser's list, with the visitor's request (made above) and its buttons.
+    visit(browser, f"{node.base}/@dublin/requests")
+    assert "cara" in browser.find_element(By.TAG_NAME, "main").text
+    check_page(browser, axe_source, "requests to join, one waiting")
+
+    visit(browser, f"{node.base}/account/password")
+    fill(browser, {"current": PASSWORD, "password": "a new password",
+                   "confirm": "another password"})
+    submit(browser)
+    assert browser.find_elements(By.CSS_SELECTOR, "p.error")
+    check_page(browser, axe_source, "change password with an error")
