@@ -22,6 +22,9 @@ from aiohttp.test_utils import TestClient
 
 from actors.accounts import hash_password, issue_password_link
 from actors.registry import add_member, create_chapter
+from federation.urls import Urls
+from outbox.content import publish_item
+from outbox.items import Item
 from storage import accounts as account_store
 from storage import joins as join_store
 from storage.timestamps import now
@@ -54,6 +57,7 @@ class People:
     clients: dict[str, TestClient[Any, Any]] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     serial: itertools.count[int] = field(default_factory=itertools.count)
+    made: dict[str, str] = field(default_factory=dict)  # what targets made once, by name
 
     async def id_of(self, handle: str) -> int:
         found = await account_store.member_id(self.site.db, handle)
@@ -152,6 +156,41 @@ def decide(verb: str) -> Target:
     return target
 
 
+async def _ana_post(people: People) -> str:
+    site = people.site
+    iri = await publish_item(site.db, Urls(site.config.base_url), "ana",
+                             Item(kind="blog", title=f"Post {next(people.serial)}", body="Text."))
+    return iri.removeprefix(site.config.base_url)
+
+
+async def edit_ana_post(people: People, role: str) -> tuple[str, dict[str, str]]:
+    return f"{await _ana_post(people)}/edit", {"title": "Edited", "summary": "",
+                                               "body": "New text."}
+
+
+async def delete_ana_post(people: People, role: str) -> tuple[str, dict[str, str]]:
+    return f"{await _ana_post(people)}/delete", {}
+
+
+def at_dublin_news(content: str | None = None) -> Target:
+    """A news item of dublin's to reply to, like or boost (each role acts once on it)."""
+    async def target(people: People, role: str) -> tuple[str, dict[str, str]]:
+        site = people.site
+        if "news" not in people.made:
+            people.made["news"] = await publish_item(
+                site.db, Urls(site.config.base_url), "dublin",
+                Item(kind="news", title="Bookfair", body="Bring books."))
+        data = {"object": people.made["news"], "next": "/@dublin"}
+        return "", data | ({"content": content} if content is not None else {})
+    return target
+
+
+def posting_to(path: str, target: Target) -> Target:
+    async def posted(people: People, role: str) -> tuple[str, dict[str, str]]:
+        return path, (await target(people, role))[1]
+    return posted
+
+
 # --- What each role gets.
 
 @dataclass(frozen=True)
@@ -238,6 +277,25 @@ TABLE: list[Row] = [
         visitor=TO_LOGIN, other_member=refused(303, "/@dublin"), member=acted(303, "/@dublin"),
         other_organiser=refused(303, "/@dublin"), organiser=acted(303, "/@dublin"),
         admin=refused(303, "/@dublin")),
+    # Members write on their own blog only, and edit or delete only their own posts: an
+    # organiser or the administrator is refused like anyone else.
+    row("POST /@{handle}/write",
+        fixed("/@ana/write", {"title": "A post", "summary": "", "body": "Text."}),
+        "SELECT object_iri FROM items ORDER BY id",
+        **{**everyone(refused(403)), "visitor": TO_LOGIN, "member": acted(303, "/objects/")}),
+    row("POST /objects/{uuid}/edit", edit_ana_post, "SELECT title, body FROM items ORDER BY id",
+        **{**everyone(refused(403)), "visitor": TO_LOGIN, "member": acted(303, "/objects/")}),
+    row("POST /objects/{uuid}/delete", delete_ana_post,
+        "SELECT object_iri, deleted_at FROM items ORDER BY id",
+        **{**everyone(refused(403)), "visitor": TO_LOGIN, "member": acted(303, "/@ana")}),
+    # Any member replies to, likes and boosts any item.
+    row("POST /reply", posting_to("/reply", at_dublin_news("Count me in.")),
+        "SELECT iri FROM objects WHERE type = 'Note' ORDER BY id",
+        **members(acted(303, "/@dublin#replies"))),
+    row("POST /like", posting_to("/like", at_dublin_news()),
+        "SELECT kind, actor_iri FROM reactions ORDER BY id", **members(acted(303, "/@dublin"))),
+    row("POST /boost", posting_to("/boost", at_dublin_news()),
+        "SELECT kind, actor_iri FROM reactions ORDER BY id", **members(acted(303, "/@dublin"))),
 ]
 BY_ROUTE = {entry.route: entry for entry in TABLE}
 
