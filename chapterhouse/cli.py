@@ -315,14 +315,16 @@ def cmd_member_add(args: argparse.Namespace) -> int:
     config = load_config(args.data)
     # Read (and checked) before anything is written: a bad file leaves no member behind.
     password = cli_accounts.wanted_password(args, prompt=False)
-    account = password is not None or args.password_link
+    email = cli_accounts.wanted_email(args)
+    account = password is not None or args.password_link or email is not None
     link: str | None = None
 
     async def work(db: Database) -> None:
         nonlocal link
         await add_member(db, config.hostname, args.username, args.chapter, args.name, args.icon)
         if account:
-            link = await cli_accounts.open_account(db, config, args.username, password, False)
+            link = await cli_accounts.open_account(db, config, args.username, password, False,
+                                                   email)
 
     _run_registry(config, work)
     urls = Urls(config.base_url)

@@ -1,6 +1,7 @@
 """Accounts and organisers from the command line: `account create`, `account
-logout-everywhere`, `chapter organisers add|remove|list`, and the password options of
-`member add`. The first administrator can only be made here: nobody can log in before.
+logout-everywhere`, `account reset-link`, `chapter organisers add|remove|list`, and the
+password and email options of `member add`. The first administrator can only be made
+here: nobody can log in before.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from actors.accounts import (
     LINK_DAYS,
     AccountError,
+    check_email,
     check_password,
     create_account,
     issue_password_link,
@@ -39,8 +41,20 @@ def add_password_arguments(parser: argparse.ArgumentParser, prompt_by_default: b
     group.add_argument("--password-link", action="store_true",
                        help=f"print a one-time link where the member sets the password "
                             f"(valid {LINK_DAYS} days)")
+    parser.add_argument("--email", metavar="ADDRESS",
+                        help="the member's email address, where \"forgot my password\" "
+                             "mails a link (when the node sends mail)")
     if prompt_by_default:
         parser.epilog = "Without --password-file or --password-link the password is asked for."
+
+
+def wanted_email(args: argparse.Namespace) -> str | None:
+    if args.email is None:
+        return None
+    try:
+        return check_email(args.email.strip())
+    except AccountError as exc:
+        raise UsageError(f"--email: {exc}") from None
 
 
 def read_password(path: Path) -> str:
@@ -82,10 +96,10 @@ def wanted_password(args: argparse.Namespace, prompt: bool) -> str | None:
 
 
 async def open_account(db: Database, config: Config, handle: str, password: str | None,
-                       is_admin: bool) -> str | None:
+                       is_admin: bool, email: str | None = None) -> str | None:
     """Create the account; the one-time link to print when there is no password."""
     try:
-        member = await create_account(db, handle, password, is_admin)
+        member = await create_account(db, handle, password, is_admin, email)
     except AccountError as exc:
         raise UsageError(str(exc)) from None
     if password is None:
@@ -105,6 +119,7 @@ def cmd_account_create(args: argparse.Namespace) -> int:
     if args.name is not None and args.chapter is None:
         raise UsageError("--name names a new member; give their chapter with --chapter")
     password = wanted_password(args, prompt=True)
+    email = wanted_email(args)
 
     async def work(db: Database) -> str | None:
         if args.chapter is not None:
@@ -112,7 +127,7 @@ def cmd_account_create(args: argparse.Namespace) -> int:
                 await add_member(db, config.hostname, args.username, args.chapter, args.name)
             except RegistryError as exc:
                 raise UsageError(str(exc)) from None
-        return await open_account(db, config, args.username, password, args.admin)
+        return await open_account(db, config, args.username, password, args.admin, email)
 
     link = with_db(config, work)
     _report(args.username.lower(), config, link, args.admin)
@@ -130,6 +145,23 @@ def cmd_logout_everywhere(args: argparse.Namespace) -> int:
 
     ended = with_db(config, work)
     print(f"@{args.username.lower()}: logged out everywhere ({ended} session(s) ended)")
+    return 0
+
+
+def cmd_reset_link(args: argparse.Namespace) -> int:
+    config = load_config(args.data)
+
+    async def work(db: Database) -> str:
+        member = await store.member_id(db, args.username)
+        if member is None:
+            raise UsageError(f"there is no member {args.username!r} on this node")
+        if await store.account_by_handle(db, args.username) is None:
+            await create_account(db, args.username, None)
+        return await issue_password_link(db, config.base_url, member)
+
+    link = with_db(config, work)
+    print(f"@{args.username.lower()} sets a new password at this link, once, within "
+          f"{LINK_DAYS} days (the password stays as it is until then): {link}")
     return 0
 
 
@@ -214,6 +246,14 @@ def add_commands(commands: argparse._SubParsersAction[Parser]) -> None:
     everywhere.add_argument("username", metavar="USER")
     data_dir_argument(everywhere)
     everywhere.set_defaults(run=cmd_logout_everywhere)
+
+    reset = actions.add_parser(
+        "reset-link", help="print a one-time link where a member sets a new password",
+        description="Print a one-time link where a member who cannot log in sets a new "
+        f"password, valid {LINK_DAYS} days; pass it on to them yourself.")
+    reset.add_argument("username", metavar="USER")
+    data_dir_argument(reset)
+    reset.set_defaults(run=cmd_reset_link)
 
 
 def add_chapter_commands(chapter_commands: argparse._SubParsersAction[Parser]) -> None:
