@@ -22,6 +22,7 @@ from web import actors as actor_routes
 from web import discovery, objects, pages, reactions, security_headers, session
 from web import joins as join_routes
 from web import password_reset
+from web import taking_part as taking_part_routes
 from web import writing as writing_routes
 from web.errors import handle_errors
 from web.mail import MAIL, Mailer
@@ -84,6 +85,7 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
     account_routes.setup(app)
     password_reset.setup(app)
     join_routes.setup(app, config.commitments)
+    taking_part_routes.setup(app)
     writing_routes.setup(app)
     actor_routes.setup(app)
     objects.setup(app)

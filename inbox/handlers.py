@@ -23,6 +23,7 @@ from outbox.relay import pass_on
 from storage import hierarchy as hierarchy_store
 from storage import inbox as store
 from storage import items as item_store
+from storage import taking_part as taking_part_store
 from storage.database import Tx
 from storage.items import StoredItem
 from storage.remote import RemoteActor
@@ -113,6 +114,14 @@ async def handle_answer(tx: Tx, ctx: Context, activity: Activity) -> None:
             if handle and activity.type == "Accept":
                 ctx.actor_updates.append(handle)
             log.info("affiliation answered", parent=ctx.sender.iri, type=activity.type)
+            return
+        # An organiser's answer to a member's Join of their event: only the actor the
+        # Join went to decides it.
+        joined = await taking_part_store.answer_event_join(
+            tx, ctx.sender.iri, activity.object_id, accepted=activity.type == "Accept")
+        if joined is not None:
+            log.info("participation answered", event_iri=joined.event_iri, by=ctx.sender.iri,
+                     type=activity.type)
             return
     if isinstance(inner, dict) and type_of(inner) not in (None, "Follow"):
         return

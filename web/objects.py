@@ -24,6 +24,7 @@ from web.items import item_view, reply_view
 from web.negotiation import activity_media_type
 from web.pages import render
 from web.state import DB, NODE
+from web.taking_part import local_part
 
 REPLIES_SHOWN = 20  # replies on one page under an object; the rest are a link away
 
@@ -78,7 +79,8 @@ async def object_page(
         return render(request, "object.html", object=document, author=author, counts=counts,
                       replies=replies)
     view = await item_view(db, row, datetime.now(UTC))
-    return render(request, "item.html", item=view, counts=counts, replies=replies)
+    return render(request, "item.html", item=view, counts=counts, replies=replies,
+                  part=await local_part(request, view))
 
 
 async def reply_section(request: web.Request, iri: str) -> dict[str, Any]:

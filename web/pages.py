@@ -20,6 +20,7 @@ from web.errors import refuse
 from web.items import item_views, note_view, sections
 from web.membership import chapter_membership
 from web.reactions import reaction_target
+from web.remote_views import received_sections
 from web.session import viewer
 from web.state import DB, NODE, TEMPLATES
 
@@ -130,6 +131,7 @@ async def render_actor_page(request: web.Request, actor: ActorRecord) -> web.Res
             subtree_minutes=await hierarchy_store.subtree_minutes(db, actor.id),
             **await sections(db, actor.id),
             **await chapter_membership(request, actor.id, actor.handle or ""),
+            received=await received_sections(db, actor.id),
         )
     # Notes are kept apart from the items (news, blogs, ...), yet a member writes both.
     posts = await item_views(db, await item_store.latest(db, KINDS, actor.id, MEMBER_POSTS),
