@@ -52,6 +52,19 @@
 //        with "status": <that status>, "responseBody", "reason", "statuses",
 //        "sentActivityIds" (Creates accepted before it), "unsentActivityIds"
 //        (the rest are not tried after a refusal).
+//   POST /_control/question {"name": "Which day?", "options": ["A", "B"],
+//                             "multiple"?: bool, "endTime"?: ISO instant
+//                             (default: in 24 hours), "to": [actor URL|handle, ...]}
+//        alice publishes a Question as Mastodon does (the text as `content`,
+//        `oneOf`, or `anyOf` when multiple, of Notes named by the options with
+//        `replies.totalItems` 0, `endTime`, `votersCount` 0; to Public, cc her
+//        followers and the given actors), served at its id
+//        (/users/alice/questions/<uuid>), and sends Create{Question} to each
+//        given actor's inbox.  Votes that come back (Create{Note{name,
+//        inReplyTo}}) are recorded in /_control/received like any activity;
+//        the Question's totals are not recounted.
+//        200 {"ok": true, "questionId", "activityId", "inboxes"}; 502 as for
+//        a note when a delivery is refused.
 //   GET  /_control/lookup?url=URL
 //        alice looks URL up with Fedify (signed GET, no cache) and answers
 //        what Fedify PARSED: type, id, name, summary, content, url,
@@ -180,6 +193,7 @@ const vocab = await import("@fedify/vocab");
 const {
   Person, Endpoints, Note, Mention, Follow, Accept, Reject, Undo, Create,
   Update, Delete, Announce, Like, Activity, PUBLIC_COLLECTION, isActor, getTypeId,
+  Question, Collection,
 } = vocab;
 const { Temporal } = await import("@js-temporal/polyfill");
 
@@ -565,6 +579,7 @@ registerObjectRoute(Create, "creates");
 registerObjectRoute(Follow, "follows");
 registerObjectRoute(Undo, "undos");
 registerObjectRoute(Accept, "accepts");
+registerObjectRoute(Question, "questions");
 
 const aliceUri = () => federation.createContext(new URL(ORIGIN), undefined).getActorUri(IDENTIFIER);
 function newLocal(ctx, cls, props) {
@@ -943,6 +958,56 @@ async function vote(ctx, body) {
   return json(200, { ok: true, ...common, status, deliveries });
 }
 
+const escapeHtml = (text) =>
+  text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+async function question(ctx, body) {
+  const options = body.options;
+  if (typeof body.name !== "string" || body.name === "") {
+    return json(400, { ok: false, reason: "missing name (the question's text)" });
+  }
+  if (!Array.isArray(options) || options.length < 2 || !options.every((o) => typeof o === "string")) {
+    return json(400, { ok: false, reason: "options must be an array of two or more strings" });
+  }
+  const targets = Array.isArray(body.to) ? body.to : [];
+  if (targets.length === 0) return json(400, { ok: false, reason: "to must name at least one actor" });
+  const recipients = [];
+  for (const target of targets) {
+    const { actor, error } = await lookupActor(ctx, target);
+    if (error) return error;
+    recipients.push(actor);
+  }
+  const alice = ctx.getActorUri(IDENTIFIER);
+  const published = Temporal.Now.instant();
+  let endTime;
+  try {
+    endTime = body.endTime ? Temporal.Instant.from(body.endTime) : published.add({ hours: 24 });
+  } catch (error) {
+    return json(400, { ok: false, reason: `endTime: ${error.message}` });
+  }
+  const notes = options.map((name) => new Note({ name, replies: new Collection({ totalItems: 0 }) }));
+  const addressing = { to: PUBLIC_COLLECTION, ccs: [ctx.getFollowersUri(IDENTIFIER), ...recipients.map((a) => a.id)] };
+  const poll = newLocal(ctx, Question, {
+    attribution: alice,
+    content: `<p>${escapeHtml(body.name)}</p>`,
+    mediaType: "text/html",
+    published,
+    endTime,
+    voters: 0,
+    ...(body.multiple ? { inclusiveOptions: notes } : { exclusiveOptions: notes }),
+    ...addressing,
+  });
+  const create = newLocal(ctx, Create, { actor: alice, object: poll, published, ...addressing });
+  const failed = await send(ctx, recipients, create, body, { questionId: poll.id.href, activityId: create.id.href });
+  if (failed) return failed;
+  return json(200, {
+    ok: true,
+    questionId: poll.id.href,
+    activityId: create.id.href,
+    inboxes: recipients.map((a) => href(a.inboxId)),
+  });
+}
+
 async function readJsonBody(request) {
   const text = await request.text();
   if (text.trim() === "") return {};
@@ -1040,6 +1105,7 @@ async function control(request, path) {
       return json(200, { ok: true, undoId: undo.id.href, followId: f.followId });
     }
     case "/_control/vote": return await vote(ctx, body);
+    case "/_control/question": return await question(ctx, body);
     case "/_control/note": {
       if (typeof body.content !== "string") return json(400, { ok: false, reason: "missing content" });
       const { actor, error } = await lookupActor(ctx, body.to);
