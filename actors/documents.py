@@ -62,7 +62,8 @@ def actor_to_ap(
         ],
     }
     if actor.summary:
-        document["summary"] = plain_to_html(actor.summary)
+        # A member's Markdown, made into sanitised HTML when it was saved.
+        document["summary"] = actor.summary_html or plain_to_html(actor.summary)
     if actor.icon_url:
         document["icon"] = image(actor.icon_url)
     if actor.kind == "chapter":

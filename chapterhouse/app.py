@@ -22,7 +22,9 @@ from web import actors as actor_routes
 from web import discovery, objects, pages, reactions, security_headers, session
 from web import joins as join_routes
 from web import password_reset
+from web import profiles as profile_routes
 from web import taking_part as taking_part_routes
+from web import welcome as welcome_routes
 from web import writing as writing_routes
 from web.errors import handle_errors
 from web.mail import MAIL, Mailer
@@ -85,8 +87,10 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
     account_routes.setup(app)
     password_reset.setup(app)
     join_routes.setup(app, config.commitments)
-    taking_part_routes.setup(app)
+    profile_routes.setup(app, config.data_dir / "media" / "avatars")
+    welcome_routes.setup(app)
     writing_routes.setup(app)
+    taking_part_routes.setup(app)
     actor_routes.setup(app)
     objects.setup(app)
     discovery.setup(app)

@@ -44,3 +44,9 @@ async def take_welcome(db: Database, member: int) -> bool:
             "UPDATE accounts SET welcome_pending = FALSE"
             " WHERE member_id = ? AND welcome_pending = TRUE", (member,))
     return changed == 1
+
+
+async def icon_url(db: Reader, member: int) -> str | None:
+    """The member's picture, for the header of every page they see."""
+    value = await db.fetchvalue("SELECT icon_url FROM actors WHERE id = ?", (member,))
+    return None if value is None else str(value)

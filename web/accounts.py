@@ -23,10 +23,12 @@ from actors.accounts import (
     verify_password,
 )
 from storage import accounts as store
+from storage import profiles as profile_store
 from storage.timestamps import now
 from web import session
 from web.pages import render
 from web.state import DB
+from web.welcome import welcome_path
 
 # Failed logins within THROTTLE_WINDOW after which more attempts are refused: few per
 # username (someone guessing one person's password), more per address (a household or
@@ -123,6 +125,8 @@ async def login(request: web.Request) -> web.Response:
         return _login_page(request, next_path, username, WRONG, 401)
     await store.clear_failed_logins(db, key)
     await session.start_session(request, account.member_id)
+    if await profile_store.take_welcome(db, account.member_id):
+        return see_other(welcome_path(next_path))  # the first login after joining
     return see_other(next_path)
 
 

@@ -38,6 +38,7 @@ from storage import accounts as account_store
 from storage import actors as actor_store
 from storage import joins as store
 from storage import mail as mail_store
+from storage import profiles as profile_store
 from storage.mail import Mail
 from storage.timestamps import now
 from web import session
@@ -45,6 +46,7 @@ from web.accounts import see_other
 from web.mail import MAIL, confirm_join, new_request
 from web.pages import render
 from web.state import DB, NODE
+from web.welcome import welcome_path
 
 COMMITMENTS = web.AppKey("commitments", str)
 MAX_NAME = 100
@@ -183,7 +185,8 @@ async def join(request: web.Request) -> web.Response:
         await account_store.create_account(db, member, password_hash, False, now(),
                                            form.email or None)
         await session.start_session(request, member)
-        return see_other(f"/@{quote(chapter.handle)}")
+        # Logged in for the first time, now: the Welcome, then on to the chapter.
+        return see_other(welcome_path(f"/@{quote(chapter.handle)}"))
     try:
         await store.add_request(
             db, chapter_id, form.username, form.name, password_hash, form.email or None,
@@ -293,7 +296,8 @@ async def confirm(request: web.Request) -> web.Response:
                                        waiting.email)
     await store.decide(db, waiting.id, store.APPROVED, None, now())
     await session.start_session(request, member)
-    return see_other(f"/@{quote(chapter.handle)}")
+    # Logged in for the first time, now: the Welcome, then on to the chapter.
+    return see_other(welcome_path(f"/@{quote(chapter.handle)}"))
 
 
 async def _organised(request: web.Request) -> tuple[int, store.ChapterChoice] | web.Response:
@@ -368,6 +372,7 @@ async def approve(request: web.Request) -> web.Response:
                                  "text": "Requests to join"})
         await account_store.create_account(db, member, waiting.password_hash, False, now(),
                                            waiting.email)
+        await profile_store.await_welcome(db, member)
     await store.decide(db, waiting.id, store.APPROVED, current.member_id, now())
     return see_other(f"/@{quote(chapter.handle)}/requests")
 

@@ -26,6 +26,7 @@ from aiohttp.typedefs import Handler
 
 from actors.accounts import new_token, token_hash
 from storage import accounts as store
+from storage import profiles as profile_store
 from storage.timestamps import now
 from web.state import DB
 
@@ -56,6 +57,7 @@ class Viewer:
     csrf_token: str
     chapters: list[store.ChapterLink]
     organises: list[store.ChapterLink]
+    icon_url: str | None = None  # their picture, beside their name in the header
 
 
 SESSION_SETTINGS = web.AppKey("session_settings", SessionSettings)
@@ -161,7 +163,8 @@ async def _load(request: web.Request, token: str) -> Viewer | None:
         session_id=session.id, member_id=account.member_id, handle=account.handle,
         name=account.name, is_admin=account.is_admin, csrf_token=session.csrf_secret,
         chapters=await store.member_chapters(db, account.member_id),
-        organises=await store.organised_chapters(db, account.member_id))
+        organises=await store.organised_chapters(db, account.member_id),
+        icon_url=await profile_store.icon_url(db, account.member_id))
 
 
 def _origin_of(url: str) -> str | None:
