@@ -59,7 +59,12 @@ async def find_target(db: Reader, urls: Urls, iri: str) -> Target | None:
 
 
 async def _author_inboxes(tx: Reader, target: Target) -> list[str]:
-    return [] if target.local else await remote_store.inboxes_of(tx, [target.author])
+    """Where the author gets it: their shared inbox when they have one, as the fan-out to
+    followers uses, so an author who follows the member gets a public activity once."""
+    if target.local:
+        return []
+    known = await remote_store.actor(tx, target.author)
+    return [] if known is None else [known.shared_inbox or known.inbox]
 
 
 async def _mention(db: Reader, urls: Urls, target: Target) -> str:
