@@ -41,7 +41,7 @@ from storage import mail as mail_store
 from storage import profiles as profile_store
 from storage.mail import Mail
 from storage.timestamps import now
-from web import session
+from web import known_chapters, session
 from web.accounts import see_other
 from web.mail import MAIL, confirm_join, new_request
 from web.pages import render
@@ -92,7 +92,9 @@ def _no_chapter(request: web.Request) -> web.Response:
 async def find(request: web.Request) -> web.Response:
     query = request.query.get("q", "")[:MAX_QUERY].strip()
     chapters = await store.find_chapters(request.app[DB], query)
-    return render(request, "join_find.html", query=query, chapters=chapters)
+    # And the chapters below ours on other nodes: joined there, on their own node.
+    below = await known_chapters.chapters_below(request.app[DB], query)
+    return render(request, "join_find.html", query=query, chapters=chapters, below=below)
 
 
 def _form_page(request: web.Request, chapter: store.ChapterChoice, form: JoinForm,

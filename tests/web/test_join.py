@@ -3,6 +3,7 @@ form and its refusals, organisers approving and rejecting, asking to join and le
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from actors.registry import create_chapter
 from chapterhouse.harness import new_storage_url
 from storage import accounts as account_store
 from storage import joins as join_store
+from storage import remote as remote_store
 from storage.timestamps import now
 from tests.chapterhouse.test_cli import rows, run
 from tests.web.test_accounts import (
@@ -309,3 +311,83 @@ def test_chapter_set_joins_from_the_command_line(tmp_path: Path,
     code, _, err = run(capsys, "chapter", "set", "nowhere", "--data", str(data),
                        "--joins", "open")
     assert code == 2 and "no chapter 'nowhere'" in err
+
+
+async def remote_chapter(site: Site, base: str, slug: str, name: str, place: str | None,
+                         chapterhouse: bool = True) -> str:
+    """A chapter on another node, as its fetched actor document is kept."""
+    iri = f"{base}/actors/{slug}"
+    document: dict[str, Any] = {"id": iri, "type": "Group", "preferredUsername": slug,
+                                "name": name, "url": f"{base}/@{slug}",
+                                "inbox": f"{iri}/inbox"}
+    if chapterhouse:
+        document["level"] = "local"
+    if place:
+        document["location"] = {"type": "Place", "name": place}
+    await remote_store.save_actor(site.db, {
+        "iri": iri, "type": "Group", "host": base.split("//")[1], "inbox": f"{iri}/inbox",
+        "shared_inbox": None, "username": slug, "name": name}, [], document)
+    return iri
+
+
+async def test_search_finds_chapters_below_ours_on_other_nodes(site: Site) -> None:
+    # galway (on another Chapterhouse node) is a subchapter of dublin; salthill, below
+    # galway, is known from minutes it passed up through galway; sligo only asked.
+    galway = await remote_chapter(site, "https://west.example", "galway", "IOPS Galway",
+                                  "Galway, Ireland")
+    salthill = await remote_chapter(site, "https://salthill.example", "salthill",
+                                    "Salthill Readers", "Salthill", chapterhouse=False)
+    sligo = await remote_chapter(site, "https://sligo.example", "sligo", "IOPS Sligo",
+                                 "Sligo, Ireland")
+    elsewhere = await remote_chapter(site, "https://far.example", "lima", "IOPS Lima",
+                                     "Lima, Peru")
+    dublin = await account_store.chapter_id(site.db, "dublin")
+    async with site.db.transaction() as tx:
+        await tx.executemany(
+            "INSERT INTO subchapters (chapter_id, child_iri, state, join_iri, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(dublin, galway, "accepted", f"{galway}#join", now()),
+             (dublin, sligo, "requested", f"{sligo}#join", now())])
+        await tx.execute(
+            "INSERT INTO remote_objects (iri, type, attributed_to, document, received_at, via)"
+            " VALUES (?, 'Note', ?, '{}', ?, ?)",
+            ("https://salthill.example/objects/1", salthill, now(), galway))
+        # Lima wrote something we got directly: not below us.
+        await tx.execute(
+            "INSERT INTO remote_objects (iri, type, attributed_to, document, received_at, via)"
+            " VALUES (?, 'Note', ?, '{}', ?, ?)",
+            ("https://far.example/objects/1", elsewhere, now(), elsewhere))
+
+    page = await (await site.client.get("/join?q=galway", headers=HTML)).text()
+    assert "Chapters below ours, on other nodes" in page
+    assert '<a href="https://west.example/join/galway" rel="nofollow">' \
+           '<strong>IOPS Galway</strong></a>' in page
+    assert "on west.example" in page and "part of IOPS Dublin" in page
+    assert "Salthill" not in page
+
+    # By place; a chapter that is not Chapterhouse is joined from its own page.
+    page = await (await site.client.get("/join?q=SALTHILL", headers=HTML)).text()
+    assert '<a href="https://salthill.example/@salthill" rel="nofollow">' in page
+    assert "on salthill.example" in page
+
+    # Every chapter below, and nothing that is not (asked only, or not below at all).
+    page = await (await site.client.get("/join", headers=HTML)).text()
+    assert "IOPS Galway" in page and "Salthill Readers" in page
+    assert "IOPS Sligo" not in page and "IOPS Lima" not in page
+    page = await (await site.client.get("/join?q=ireland", headers=HTML)).text()
+    assert "IOPS Galway" in page and "IOPS Sligo" not in page
+
+
+async def test_a_document_cannot_send_visitors_to_a_third_site(site: Site) -> None:
+    iri = await remote_chapter(site, "https://west.example", "galway", "IOPS Galway", None,
+                               chapterhouse=False)
+    await site.sql("UPDATE remote_actors SET document = ? WHERE iri = ?", json.dumps({
+        "type": "Group", "name": "IOPS Galway", "url": "https://phishing.example/login"}),
+        iri)
+    dublin = await account_store.chapter_id(site.db, "dublin")
+    await site.sql("INSERT INTO subchapters (chapter_id, child_iri, state, join_iri,"
+                   " created_at) VALUES (?, ?, 'accepted', ?, ?)",
+                   dublin, iri, f"{iri}#join", now())
+    page = await (await site.client.get("/join?q=galway", headers=HTML)).text()
+    assert "phishing.example" not in page
+    assert f'<a href="{iri}" rel="nofollow">' in page
