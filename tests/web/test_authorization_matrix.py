@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from actors.accounts import hash_password, issue_password_link
+from actors.accounts import hash_password, issue_password_link, new_token, token_hash
 from actors.registry import add_member, create_chapter
 from federation.urls import Urls
 from outbox.content import publish_item
@@ -144,6 +145,18 @@ async def password_link(people: People, role: str) -> tuple[str, dict[str, str]]
 async def join_dublin(people: People, role: str) -> tuple[str, dict[str, str]]:
     return "/join/dublin", {"name": "Nuala Ní Bhriain", "username": f"nuala{next(people.serial)}",
                             "password": "a long walk home", "agree": "yes"}
+
+
+async def confirm_email(people: People, role: str) -> tuple[str, dict[str, str]]:
+    # A request waiting for its email address to be confirmed (as when the node sends
+    # mail); whoever holds the link mailed may confirm it: the token is the authority.
+    token = new_token()
+    moment = now()
+    await join_store.add_request(
+        people.site.db, await people.chapter("dublin"), f"mailed{next(people.serial)}",
+        "Mailed", _hash[0], "mailed@example.org", "", None, moment,
+        confirm_token_hash=token_hash(token), confirm_by=moment + timedelta(days=1))
+    return "/join/confirm", {"token": token}
 
 
 def decide(verb: str) -> Target:
@@ -273,6 +286,14 @@ TABLE: list[Row] = [
         visitor=refused(303, "/join/dublin"), other_member=acted(303, "/@dublin"),
         member=refused(303, "/@dublin"), other_organiser=acted(303, "/@dublin"),
         organiser=refused(303, "/@dublin"), admin=acted(303, "/@dublin")),
+    row("POST /join/confirm", confirm_email,
+        "SELECT id, email_confirmed_at FROM join_requests ORDER BY id", **everyone(acted(200))),
+    # Without [mail] (this site) nobody is mailed a link, and nothing is recorded.
+    row("POST /password/forgot", fixed("/password/forgot", {"name": "ana"}),
+        "SELECT id FROM failed_logins ORDER BY id", **everyone(refused(404))),
+    # A one-time password link for brian, a member of dublin, shown to whoever made it.
+    row("POST /@{slug}/reset-link", fixed("/@dublin/reset-link", {"member": "brian"}),
+        "SELECT id FROM password_links ORDER BY id", **organisers_of_dublin(acted(200))),
     row("POST /@{slug}/leave", fixed("/@dublin/leave"), MEMBERSHIPS,
         visitor=TO_LOGIN, other_member=refused(303, "/@dublin"), member=acted(303, "/@dublin"),
         other_organiser=refused(303, "/@dublin"), organiser=acted(303, "/@dublin"),
