@@ -10,8 +10,14 @@ from typing import Any
 
 import pytest
 
+from actors.accounts import create_account
+from federation.urls import Urls
+from federation.vocab import PUBLIC
 from outbox.content import publish_item
 from outbox.items import Item
+from storage import inbox as inbox_store
+from storage import remote as remote_store
+from storage.inbox import RemoteObjectVersion
 from tests.web.test_accounts import HTML, Site, log_in, make_site, post, token_in
 
 AS2 = {"Accept": "application/activity+json"}
@@ -45,13 +51,8 @@ async def activities(site: Site, kind: str) -> list[dict[str, Any]]:
 
 
 async def chapter_news(site: Site) -> str:
-    return await publish_item(site.db, _urls(site), "dublin",
+    return await publish_item(site.db, Urls(site.config.base_url), "dublin",
                               Item(kind="news", title="Bookfair", body="Bring books."))
-
-
-def _urls(site: Site) -> Any:
-    from federation.urls import Urls
-    return Urls(site.config.base_url)
 
 
 async def test_a_member_writes_edits_and_deletes_a_blog_post(site: Site) -> None:
@@ -119,7 +120,6 @@ async def test_nobody_writes_on_someone_elses_blog(site: Site) -> None:
     assert response.status == 403  # no CSRF token from a visitor's form
 
     # Another member (even an admin) cannot write on ana's blog, nor edit her posts.
-    from actors.accounts import create_account
     await create_account(site.db, "brian", "another long password", is_admin=True)
     await log_in(site)
     response = await write(site, "Ana's post", "Mine.")
@@ -245,3 +245,67 @@ async def test_a_visitor_cannot_reply_like_or_boost(site: Site) -> None:
     assert await site.sql("SELECT count(*) FROM reactions") == [(0,)]
     assert await site.sql("SELECT count(*) FROM member_reactions") == [(0,)]
     assert await site.sql("SELECT count(*) FROM objects WHERE type = 'Note'") == [(0,)]
+
+
+REMOTE = "https://social.example"
+ZOE = f"{REMOTE}/users/zoe"
+
+
+async def remote_note(site: Site, iri: str, public: bool) -> None:
+    """zoe (known, with her inboxes) and a note of hers that reached the node."""
+    await remote_store.save_actor(site.db, {
+        "iri": ZOE, "type": "Person", "host": "social.example", "inbox": f"{ZOE}/inbox",
+        "shared_inbox": f"{REMOTE}/inbox", "username": "zoe", "name": "Zoe"}, [], {})
+    document = {"id": iri, "type": "Note", "attributedTo": ZOE, "content": "<p>Hello</p>",
+                "to": [PUBLIC] if public else [f"{ZOE}/followers"]}
+    async with site.db.transaction() as tx:
+        await inbox_store.store_remote_object(tx, RemoteObjectVersion(
+            iri=iri, type="Note", attributed_to=ZOE, content="<p>Hello</p>", summary=None,
+            in_reply_to=None, published=None, updated=None, meeting_date=None,
+            document=document), audience=[])
+
+
+async def test_a_remote_note_is_liked_boosted_and_replied_to_through_its_authors_inbox(
+    site: Site,
+) -> None:
+    note = f"{REMOTE}/users/zoe/statuses/1"
+    await remote_note(site, note, public=True)
+    await log_in(site)
+    token = token_in(await page(site, "/@ana"))
+    for path in ("/like", "/like", "/boost"):
+        response = await post(site, path, {"csrf_token": token, "object": note, "next": "/"})
+        assert response.status == 303 and response.headers["Location"] == "/"
+    response = await post(site, "/reply", {"csrf_token": token, "object": note,
+                                           "content": "Hello Zoe", "next": "/"})
+    assert response.status == 303
+    # The member's own like and boost are kept; no count of someone else's object here.
+    assert sorted(await site.sql("SELECT kind FROM member_reactions")) == [
+        ("announce",), ("like",)]
+    assert await site.sql("SELECT count(*) FROM reactions") == [(0,)]
+    # Each went to zoe's server; the like once.
+    sent = await site.sql(
+        "SELECT a.type, d.inbox FROM deliveries d JOIN activities a ON a.id = d.activity_id"
+        " ORDER BY d.id")
+    assert sent == [("Like", f"{REMOTE}/inbox"), ("Announce", f"{REMOTE}/inbox"),
+                    ("Create", f"{REMOTE}/inbox")]
+    [reply] = await activities(site, "Create")
+    assert reply["object"]["inReplyTo"] == note and reply["object"]["to"] == [ZOE]
+    assert reply["object"]["tag"][0]["name"] == "@zoe@social.example"
+
+    response = await post(site, "/like", {"csrf_token": token, "object": note, "undo": "1",
+                                          "next": "/"})
+    assert response.status == 303
+    assert await site.sql("SELECT kind FROM member_reactions") == [("announce",)]
+    [undo] = await activities(site, "Undo")
+    assert undo["object"]["type"] == "Like" and undo["object"]["object"] == note
+
+
+async def test_a_note_not_addressed_to_public_is_not_boosted(site: Site) -> None:
+    note = f"{REMOTE}/users/zoe/statuses/2"
+    await remote_note(site, note, public=False)
+    await log_in(site)
+    token = token_in(await page(site, "/@ana"))
+    response = await post(site, "/boost", {"csrf_token": token, "object": note, "next": "/"})
+    assert response.status == 403
+    assert await site.sql("SELECT count(*) FROM member_reactions") == [(0,)]
+    assert await activities(site, "Announce") == []
