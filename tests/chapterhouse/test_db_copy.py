@@ -166,6 +166,10 @@ def build(node: Node) -> dict[str, str]:
              " message, state, created_at) VALUES ((SELECT id FROM actors WHERE handle ="
              " 'dublin'), 'cara', 'Cara', 'hash', 'cara@example.org', 'Hello', 'requested',"
              " ?)", when)
+    # ana liked a remote note from the web.
+    node.sql("INSERT INTO member_reactions (actor_id, object_iri, kind, activity_iri,"
+             " created_at) VALUES (?, ?, 'like', ?, ?)",
+             ana, f"{people[0]}/statuses/1", f"{node.base}/activities/like-1", when)
     return ids
 
 
