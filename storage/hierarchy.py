@@ -226,7 +226,11 @@ async def subtree_chapters(
         "  AND s.state = 'accepted')"
         " OR EXISTS (SELECT 1 FROM remote_objects o JOIN remote_object_audience a"
         "  ON a.object_id = o.id AND a.actor_id = :c"
-        "  WHERE o.attributed_to = r.iri AND o.via IS NOT NULL))"
+        # Through a subchapter: what the parent (or anyone followed) sent or passed down
+        # arrives with a `via` too, and its author is no chapter below this one.
+        "  JOIN subchapters v ON v.chapter_id = :c AND v.child_iri = o.via"
+        "  AND v.state = 'accepted'"
+        "  WHERE o.attributed_to = r.iri))"
         # One order on both engines for chapters founded at the same moment (or never said).
         " ORDER BY r.iri",
         {"c": chapter_id})

@@ -213,6 +213,9 @@ def test_the_new_member_logs_in_and_finds_the_parent_chapter_s_items(
     for title in ("Hold the national assembly in Athlone?", "National assembly",
                   "Agenda for the assembly"):
         assert title in text, f"{title!r} is not on dublin's page"
+    # ireland is dublin's parent ("Part of"), not one of the chapters below it, though its
+    # items reached dublin.
+    assert not person.find_elements(By.CSS_SELECTOR, "section.subchapters")
     person.get(f"{walk.a.base}/@nuala")
     shoot(person, "member")
 
