@@ -166,6 +166,14 @@ def build(node: Node) -> dict[str, str]:
              " message, state, created_at) VALUES ((SELECT id FROM actors WHERE handle ="
              " 'dublin'), 'cara', 'Cara', 'hash', 'cara@example.org', 'Hello', 'requested',"
              " ?)", when)
+    # A mail waiting for its next attempt, and one sent; ana's account has an address.
+    node.sql("UPDATE accounts SET email = 'ana@example.org' WHERE member_id = ?", ana)
+    node.sql("INSERT INTO outgoing_mail (recipient, subject, body, created_at, attempts,"
+             " next_attempt_at, last_error) VALUES ('ana@example.org', 'Cara asks to join',"
+             " 'Approve or reject.', ?, 1, ?, '421 try later')", when, when)
+    node.sql("INSERT INTO outgoing_mail (recipient, subject, body, created_at, attempts,"
+             " sent_at) VALUES ('cara@example.org', 'Confirm', 'Open the link.', ?, 1, ?)",
+             when, when)
     # ana liked a remote note from the web.
     node.sql("INSERT INTO member_reactions (actor_id, object_iri, kind, activity_iri,"
              " created_at) VALUES (?, ?, 'like', ?, ?)",
