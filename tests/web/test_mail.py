@@ -462,3 +462,22 @@ async def test_without_mail_forgot_says_to_ask_an_organiser(
     response = await post(site, "/join/dublin", {"csrf_token": token, **join_fields()})
     assert "waits for an organiser" in await response.text()
     assert await site.sql("SELECT confirm_by FROM join_requests") == [(None,)]
+
+
+async def test_a_member_asking_to_join_another_chapter_is_announced_to_its_organisers(
+        site: Site, mailbox: Mailbox) -> None:
+    db = site.db
+    await create_chapter(db, site.config.hostname, "galway", "IOPS Galway", "local")
+    await add_member(db, site.config.hostname, "eoin", "galway", "Eoin")
+    await create_account(db, "eoin", PASSWORD, email="eoin@galway.example")
+    galway = await account_store.chapter_id(db, "galway")
+    eoin = await account_store.member_id(db, "eoin")
+    assert galway is not None and eoin is not None
+    await account_store.add_organiser(db, galway, eoin, now())
+    await log_in(site)
+    token = await form_token(site.client, "/@galway")
+    response = await post(site, "/@galway/ask", {"csrf_token": token})
+    assert response.status == 303
+    (told,) = await mailbox.wait_for("eoin@galway.example")
+    assert told["Subject"] == "Ana Byrne asks to join IOPS Galway"
+    assert link_in(told, "/@galway/requests") == "/@galway/requests"
