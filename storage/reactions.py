@@ -67,3 +67,15 @@ async def remote_object(db: Reader, iri: str) -> tuple[str, dict[str, Any]] | No
         "SELECT attributed_to, document FROM remote_objects WHERE iri = ?"
         " AND deleted_at IS NULL", (iri,))
     return None if row is None else (row[0], json.loads(row[1]))
+
+
+async def reached(db: Reader, iri: str, handles: list[str]) -> bool:
+    """Whether a remote object was addressed to one of these local actors (its audience)."""
+    if not handles:
+        return False
+    marks = ", ".join("?" for _ in handles)
+    found = await db.fetchvalue(
+        "SELECT 1 FROM remote_object_audience a JOIN remote_objects o ON o.id = a.object_id"
+        f" JOIN actors x ON x.id = a.actor_id WHERE o.iri = ? AND x.handle IN ({marks})",
+        (iri, *handles))
+    return found is not None

@@ -25,6 +25,7 @@ from outbox.items import validate as validate_item
 from outbox.publish import MAX_NOTE, PublishError
 from storage import actors as actor_store
 from storage import items as item_store
+from storage import reactions as reaction_store
 from storage.items import StoredItem
 from web.accounts import local_path, see_other
 from web.pages import render
@@ -215,7 +216,7 @@ async def _acting(request: web.Request
         return _notice(request, "Nothing to act on",
                        "The form does not name an object by its address.", 400)
     target = await member_actions.find_target(request.app[DB], request.app[NODE].urls, iri)
-    if target is None:
+    if target is None or not await _may_see(request, current, target):
         return _notice(request, "No such post",
                        "This node does not have that post (or it was deleted).", 404)
     if not target.local:
@@ -227,6 +228,16 @@ async def _acting(request: web.Request
             return _notice(request, "Author not reachable",
                            "The author's server did not answer; try again later.", 502)
     return current, target, posted, back
+
+
+async def _may_see(request: web.Request, current: Viewer, target: member_actions.Target
+                   ) -> bool:
+    """A post that is not public only for those it reached (the member or their chapter),
+    as its page shows it."""
+    if target.local or target.public:
+        return True
+    handles = [current.handle, *(chapter.handle for chapter in current.chapters)]
+    return await reaction_store.reached(request.app[DB], target.iri, handles)
 
 
 async def reply(request: web.Request) -> web.Response:

@@ -305,7 +305,22 @@ async def test_a_note_not_addressed_to_public_is_not_boosted(site: Site) -> None
     await remote_note(site, note, public=False)
     await log_in(site)
     token = token_in(await page(site, "/@ana"))
+    # Not addressed to ana nor to dublin: as if the node did not have it.
+    for path in ("/like", "/boost", "/reply"):
+        response = await post(site, path, {"csrf_token": token, "object": note,
+                                           "content": "hi", "next": "/"})
+        assert response.status == 404
+    # Addressed to ana's chapter: she may like it, yet not boost it.
+    async with site.db.transaction() as tx:
+        [dublin] = await inbox_store.actor_ids(tx, ["dublin"])
+        await inbox_store.store_remote_object(tx, RemoteObjectVersion(
+            iri=note, type="Note", attributed_to=ZOE, content="<p>Hello</p>", summary=None,
+            in_reply_to=None, published=None, updated=None, meeting_date=None,
+            document={"id": note, "type": "Note", "attributedTo": ZOE,
+                      "to": [f"{ZOE}/followers"]}), audience=[dublin])
     response = await post(site, "/boost", {"csrf_token": token, "object": note, "next": "/"})
     assert response.status == 403
-    assert await site.sql("SELECT count(*) FROM member_reactions") == [(0,)]
+    response = await post(site, "/like", {"csrf_token": token, "object": note, "next": "/"})
+    assert response.status == 303
+    assert await site.sql("SELECT kind FROM member_reactions") == [("like",)]
     assert await activities(site, "Announce") == []
