@@ -98,16 +98,19 @@ def remote_view(obj: store.ReceivedObject) -> RemoteView:
     name = document.get("name")
     content = str(document.get("content") or "")
     text = clean_text(name) if isinstance(name, str) and name else ""
+    content_is_title = False
     if not text:
         # A Question or Note has its text as content: its first words are its title.
         plain = " ".join(clean_text(clean_html(content), limit=len(content) + 1).split())
         text = plain if len(plain) <= 80 else plain[:80].rsplit(" ", 1)[0] + "…"
+        content_is_title = text == plain
     handle = (f"@{obj.author_username}@{obj.author_host}"
               if obj.author_username and obj.author_host else None)
     return RemoteView(
         id=obj.id, iri=obj.iri, type=obj.type, title=text or obj.type,
         # Sanitised when it arrived; cleaning again costs little and guards the page.
-        content=Markup(clean_html(content)), link=_link(document, obj.iri),
+        content=Markup("" if content_is_title else clean_html(content)),
+        link=_link(document, obj.iri),
         author_name=obj.author_name or obj.author_username or obj.attributed_to,
         author_handle=handle, author_url=_http(obj.attributed_to), published=obj.published,
         starts=from_wire(document.get("startTime")), ends=from_wire(document.get("endTime"))

@@ -231,7 +231,8 @@ def _question(multiple: bool = False, end: str | None = None) -> dict[str, Any]:
     key = "anyOf" if multiple else "oneOf"
     return {
         "id": f"{PEER}/questions/1", "type": "Question", "attributedTo": AUTHOR,
-        "content": "<p>Where should the <b>spring</b> gathering be?</p><script>x</script>",
+        "content": "<p>Where should the <b>spring</b> gathering be, now that the hall in Galway"
+                   " is booked until the end of April?</p><script>x</script>",
         "published": "2026-11-01T10:00:00Z", "endTime": end or _soon(),
         "votersCount": 4, "to": [PUBLIC], "cc": [f"{AUTHOR}/followers"],
         key: [{"type": "Note", "name": "Galway", "replies": {"type": "Collection",
@@ -248,7 +249,10 @@ async def test_a_remote_poll_is_listed_shown_and_voted_on_through_the_outbox(
     assert "From Alice Peer" in chapter and f'href="/remote/{row}"' in chapter
 
     page = await _page(site, f"/remote/{row}")
-    assert "Where should the <b>spring</b> gathering be?" in page
+    # A long question: the start is the title, the whole (sanitised) text follows.
+    assert "<h1>Where should the spring gathering be, now that the hall in Galway is booked…</h1>" \
+        in page
+    assert "Where should the <b>spring</b> gathering be, now that" in page
     assert "<script>" not in page
     assert "3 votes" in page and "Total number of voters: 4" in page
     assert "Log in to vote" in page
