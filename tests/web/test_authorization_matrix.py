@@ -39,7 +39,7 @@ from tests.web.test_accounts import (
     make_site,
     post,
 )
-from web.session import CROSS_SITE
+from web.session import CROSS_SITE, SESSION_COOKIE
 
 ROLES = ("visitor", "other_member", "member", "other_organiser", "organiser", "admin")
 # The username each role logs in with (the visitor has none). dublin is the chapter the
@@ -82,6 +82,18 @@ async def _account(site: Site, handle: str, chapter: str, *, organiser: bool = F
         await account_store.add_organiser(db, chapter_id, member, now())
 
 
+async def _session(site: Site, handle: str, client: TestClient[Any, Any]) -> None:
+    """Logged in without the form: a session as logging in makes one, its cookie put in the
+    browser; verifying five argon2 hashes per site would make the matrix slow."""
+    token = new_token()
+    moment = now()
+    member = await account_store.member_id(site.db, handle)
+    assert member is not None
+    await account_store.create_session(site.db, member, token_hash(token), new_token(), moment,
+                                       moment - timedelta(days=1))
+    client.session.cookie_jar.update_cookies({SESSION_COOKIE: token}, client.make_url("/"))
+
+
 async def make_people(tmp_path: Path, location: Path | str, aiohttp_client: Any) -> People:
     if not _hash:
         _hash.append(await hash_password(PASSWORD))
@@ -103,8 +115,11 @@ async def make_people(tmp_path: Path, location: Path | str, aiohttp_client: Any)
         if role == "visitor":
             people.tokens[role] = await form_token(client, "/login")
             continue
-        response = await log_in(site, USERNAMES[role], client=client)
-        assert response.status == 303, await response.text()
+        if role == "member":
+            response = await log_in(site, USERNAMES[role], client=client)
+            assert response.status == 303, await response.text()
+        else:
+            await _session(site, USERNAMES[role], client)
         assert await logged_in_as(client) == USERNAMES[role]
         people.tokens[role] = await form_token(client, "/account/password")
     return people
@@ -196,6 +211,22 @@ def at_dublin_news(content: str | None = None) -> Target:
         data = {"object": people.made["news"], "next": "/@dublin"}
         return "", data | ({"content": content} if content is not None else {})
     return target
+
+
+def dublin_item(name: str, item: Item, data: dict[str, str]) -> Target:
+    """A poll or event of dublin's (made once) that each role votes in or goes to once."""
+    async def target(people: People, role: str) -> tuple[str, dict[str, str]]:
+        site = people.site
+        if name not in people.made:
+            people.made[name] = await publish_item(site.db, Urls(site.config.base_url),
+                                                   "dublin", item)
+        return f"/{name}", {"object": people.made[name], **data}
+    return target
+
+
+async def own_profile(people: People, role: str) -> tuple[str, dict[str, str]]:
+    return "/account/profile", {"name": f"New name {next(people.serial)}",
+                                "summary": "I organise *bookfairs*."}
 
 
 def posting_to(path: str, target: Target) -> Target:
@@ -317,6 +348,23 @@ TABLE: list[Row] = [
         "SELECT kind, actor_iri FROM reactions ORDER BY id", **members(acted(303, "/@dublin"))),
     row("POST /boost", posting_to("/boost", at_dublin_news()),
         "SELECT kind, actor_iri FROM reactions ORDER BY id", **members(acted(303, "/@dublin"))),
+    # Any member votes in a poll and goes to an event of this node (public ones, as anyone
+    # in the fediverse can); a visitor is asked to log in first.
+    row("POST /vote",
+        dublin_item("vote", Item(kind="poll", title="Meet on Tuesdays?", options=["Yes", "No"],
+                                 closes_at="2030-12-01T18:00:00+00:00"), {"choice": "Yes"}),
+        "SELECT item_id, voter, choice FROM poll_votes ORDER BY item_id, voter",
+        **members(acted(303, "/objects/"), visitor=refused(403))),
+    row("POST /rsvp",
+        dublin_item("rsvp", Item(kind="event", title="Autumn bookfair",
+                                 starts_at="2030-09-12T14:00", timezone="Europe/Dublin",
+                                 place_name="Teachers' Club"), {"going": "yes"}),
+        "SELECT item_id, participant FROM event_participants ORDER BY item_id, participant",
+        **members(acted(303, "/objects/"), visitor=refused(403))),
+    # Everyone edits their own profile only: the form names no member.
+    row("POST /account/profile", own_profile,
+        "SELECT id, name, summary FROM actors ORDER BY id",
+        **members(acted(303, "/@"), visitor=refused(401))),
 ]
 BY_ROUTE = {entry.route: entry for entry in TABLE}
 
