@@ -1,7 +1,7 @@
 """A member of a real node votes from the web in a poll Fedify (alice) published and
 addressed to the member's chapter: the poll shows on the chapter page and on its own
 page, and alice gets the Mastodon-shaped vote, signed by the member and verified by
-Fedify."""
+Fedify. The same member goes to alice's event (Join, accepted by Fedify) and leaves it."""
 
 from __future__ import annotations
 
@@ -87,3 +87,33 @@ def test_several_choices_go_as_one_create_each(
     votes = wait_for(lambda: v if len(v := _votes(fedify, question)) == 2 else None,
                      what="alice to get both choices")
     assert sorted(v["objectParsed"]["name"] for v in votes) == ["Housing", "Media"]
+
+
+def test_a_member_goes_to_alices_event_and_leaves_it(
+    fedify: Fedify, chapter_node: Node, ana: Browser
+) -> None:
+    sent = fedify.post("/_control/event", {
+        "name": "Bookfair picnic", "startTime": LATER,
+        "to": [f"{chapter_node.base}/actors/dublin"]})
+    event = sent["eventId"]
+    [(row,)] = wait_for(lambda: chapter_node.sql(
+        "SELECT id FROM remote_objects WHERE iri = ?", event), what="the node to keep the Event")
+    assert f'href="/remote/{row}"' in ana.page("/@dublin")
+
+    ana.submit("/rsvp", [("object", event), ("going", "yes")], page=f"/remote/{row}")
+    ana_iri = f"{chapter_node.base}/actors/ana"
+    # Recorded as it arrives; the listener's answer is noted once it is sent.
+    [join] = wait_for(lambda: [j for j in fedify.received("Join")
+                               if j["objectId"] == event and "autoAccept" in j],
+                      what="alice to get and answer the Join")
+    assert join["actor"] == ana_iri
+    assert join["verifiedBy"]["method"] == "http-signature"
+    assert join["autoAccept"]["ok"], join["autoAccept"]
+    wait_for(lambda: "You are going" in ana.page(f"/remote/{row}"), what="alice's Accept")
+
+    ana.submit("/rsvp", [("object", event), ("going", "no")], page=f"/remote/{row}")
+    wait_for(lambda: fedify.get("/_control/participants")[event] == [],
+             what="alice to take the Leave")
+    [leave] = [x for x in fedify.received("Leave") if x["objectId"] == event]
+    assert leave["actor"] == ana_iri and leave["verifiedBy"]["method"] == "http-signature"
+    assert 'name="going" value="yes"' in ana.page(f"/remote/{row}")

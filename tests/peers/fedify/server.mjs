@@ -65,6 +65,15 @@
 //        the Question's totals are not recounted.
 //        200 {"ok": true, "questionId", "activityId", "inboxes"}; 502 as for
 //        a note when a delivery is refused.
+//   POST /_control/event    {"name": "Picnic", "startTime": ISO instant,
+//                             "to": [actor URL|handle, ...]}
+//        alice publishes an Event (name, content, startTime; addressed like a
+//        question), served at /users/alice/events/<uuid>, and sends
+//        Create{Event} to each given actor's inbox.  A Join of it is accepted
+//        at once (Accept{Join} embedded, queued like a Follow's Accept: see
+//        "autoAccept" in its /_control/received entry); a Leave ends it.
+//        200 {"ok": true, "eventId", "activityId"}.
+//   GET  /_control/participants      {event id: [participant ids]}
 //   GET  /_control/lookup?url=URL
 //        alice looks URL up with Fedify (signed GET, no cache) and answers
 //        what Fedify PARSED: type, id, name, summary, content, url,
@@ -193,7 +202,7 @@ const vocab = await import("@fedify/vocab");
 const {
   Person, Endpoints, Note, Mention, Follow, Accept, Reject, Undo, Create,
   Update, Delete, Announce, Like, Activity, PUBLIC_COLLECTION, isActor, getTypeId,
-  Question, Collection,
+  Question, Collection, Event, Join, Leave,
 } = vocab;
 const { Temporal } = await import("@js-temporal/polyfill");
 
@@ -206,6 +215,7 @@ const outgoing = []; // every HTTP request Fedify made
 const followers = new Map(); // follower actor id -> {id, inbox, sharedInbox, followId}
 const following = new Map(); // target actor id -> {target, followId, state, ...}
 const localObjects = new Map(); // id -> vocab object alice published (Note, Follow, ...)
+const participants = new Map(); // alice's event id -> Map(participant id -> Join id)
 let seq = 0;
 
 function shortType(obj) {
@@ -580,6 +590,7 @@ registerObjectRoute(Follow, "follows");
 registerObjectRoute(Undo, "undos");
 registerObjectRoute(Accept, "accepts");
 registerObjectRoute(Question, "questions");
+registerObjectRoute(Event, "events");
 
 const aliceUri = () => federation.createContext(new URL(ORIGIN), undefined).getActorUri(IDENTIFIER);
 function newLocal(ctx, cls, props) {
@@ -723,6 +734,33 @@ async function onUndo(ctx, undo) {
   }
 }
 
+// A Join of one of alice's events is accepted at once (Mobilizon's joinMode "free"):
+// Accept with the Join embedded, to the participant; a Leave ends the participation.
+async function onJoin(ctx, join) {
+  const entry = await record(ctx, join);
+  const people = participants.get(href(join.objectId));
+  if (people == null || join.id == null || join.actorId == null) return;
+  const joiner = await join.getActor({ documentLoader: ctx.documentLoader, contextLoader: ctx.contextLoader });
+  if (joiner == null || joiner.id == null || joiner.inboxId == null) {
+    entry.autoAccept = { ok: false, reason: "could not dereference the participant (or it has no inbox)" };
+    return;
+  }
+  people.set(joiner.id.href, join.id.href);
+  const accept = newLocal(ctx, Accept, {
+    actor: ctx.getActorUri(IDENTIFIER),
+    object: new Join({ id: join.id, actor: join.actorId, object: join.objectId }),
+    to: joiner.id,
+  });
+  await ctx.sendActivity({ identifier: IDENTIFIER }, joiner, accept);
+  entry.autoAccept = { ok: true, acceptId: accept.id.href, queued: true, inbox: href(joiner.inboxId) };
+}
+
+async function onLeave(ctx, leave) {
+  const entry = await record(ctx, leave);
+  const people = participants.get(href(leave.objectId));
+  if (people != null && people.delete(href(leave.actorId))) entry.removedParticipant = href(leave.actorId);
+}
+
 async function onDelete(ctx, del) {
   const entry = await record(ctx, del);
   const actor = href(del.actorId);
@@ -735,6 +773,8 @@ federation
   .on(Accept, (ctx, a) => onAcceptOrReject(ctx, a, true))
   .on(Reject, (ctx, a) => onAcceptOrReject(ctx, a, false))
   .on(Undo, onUndo)
+  .on(Join, onJoin)
+  .on(Leave, onLeave)
   .on(Create, (ctx, a) => record(ctx, a))
   .on(Update, (ctx, a) => record(ctx, a))
   .on(Delete, onDelete)
@@ -1008,6 +1048,41 @@ async function question(ctx, body) {
   });
 }
 
+async function event(ctx, body) {
+  if (typeof body.name !== "string" || body.name === "") return json(400, { ok: false, reason: "missing name" });
+  const targets = Array.isArray(body.to) ? body.to : [];
+  if (targets.length === 0) return json(400, { ok: false, reason: "to must name at least one actor" });
+  let startTime;
+  try {
+    startTime = Temporal.Instant.from(body.startTime);
+  } catch (error) {
+    return json(400, { ok: false, reason: `startTime: ${error.message}` });
+  }
+  const recipients = [];
+  for (const target of targets) {
+    const { actor, error } = await lookupActor(ctx, target);
+    if (error) return error;
+    recipients.push(actor);
+  }
+  const alice = ctx.getActorUri(IDENTIFIER);
+  const published = Temporal.Now.instant();
+  const addressing = { to: PUBLIC_COLLECTION, ccs: [ctx.getFollowersUri(IDENTIFIER), ...recipients.map((a) => a.id)] };
+  const happening = newLocal(ctx, Event, {
+    attribution: alice,
+    name: body.name,
+    content: `<p>${escapeHtml(body.name)}</p>`,
+    mediaType: "text/html",
+    published,
+    startTime,
+    ...addressing,
+  });
+  participants.set(happening.id.href, new Map());
+  const create = newLocal(ctx, Create, { actor: alice, object: happening, published, ...addressing });
+  const failed = await send(ctx, recipients, create, body, { eventId: happening.id.href, activityId: create.id.href });
+  if (failed) return failed;
+  return json(200, { ok: true, eventId: happening.id.href, activityId: create.id.href });
+}
+
 async function readJsonBody(request) {
   const text = await request.text();
   if (text.trim() === "") return {};
@@ -1024,6 +1099,11 @@ async function control(request, path) {
       case "/_control/outgoing": return json(200, outgoing);
       case "/_control/followers": return json(200, [...followers.keys()]);
       case "/_control/following": return json(200, [...following.values()]);
+      case "/_control/participants": {
+        const out = {};
+        for (const [event, people] of participants) out[event] = [...people.keys()];
+        return json(200, out);
+      }
       case "/_control/signature-specs": {
         // What Fedify's double-knock remembered per origin (no expiry): the
         // spec it will try first next time.  After a first knock fails with
@@ -1106,6 +1186,7 @@ async function control(request, path) {
     }
     case "/_control/vote": return await vote(ctx, body);
     case "/_control/question": return await question(ctx, body);
+    case "/_control/event": return await event(ctx, body);
     case "/_control/note": {
       if (typeof body.content !== "string") return json(400, { ok: false, reason: "missing content" });
       const { actor, error } = await lookupActor(ctx, body.to);
