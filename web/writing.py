@@ -94,7 +94,9 @@ def _form_page(request: web.Request, form: PostForm, errors: dict[str, str], act
     response = render(request, "write.html", form=form, errors=errors, action=action,
                       editing=editing, limits={"title": MAX_TITLE, "summary": MAX_SUMMARY,
                                                "body": MAX_BODY})
-    response.set_status(status if not errors or status != 200 else 400)
+    if errors:
+        log.info("post refused", path=request.path, fields=sorted(errors))
+    response.set_status(status)
     return response
 
 
