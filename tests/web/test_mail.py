@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from structlog.testing import capture_logs
 
 from actors.accounts import create_account
 from actors.registry import add_member, create_chapter
@@ -100,14 +101,15 @@ def mailbox(smtp_port: int) -> Iterator[Mailbox]:
 
 
 async def make_mail_site(tmp_path: Path, location: Path | str, aiohttp_client: Any,
-                         smtp_port: int) -> Site:
+                         smtp_port: int, max_attempts: int = 10) -> Site:
     """The site of test_accounts (dublin; ana with an account, brian without), sending
     mail to 127.0.0.1:`smtp_port`, with the background tasks running; ana organises
     dublin and has an email address; cork lets people join at once."""
     raw = tomllib.loads(render_initial("node.test", "http", "Test node"))
     raw["storage"]["url"] = str(location)
     raw["mail"] = {"host": "127.0.0.1", "port": smtp_port, "tls": "none",
-                   "sender": "chapters@node.test", "backoff_scale": 0.002}
+                   "sender": "chapters@node.test", "backoff_scale": 0.002,
+                   "max_attempts": max_attempts}
     config = parse(raw, tmp_path)
     await initialise(config)
     app = create_app(config)
@@ -481,3 +483,23 @@ async def test_a_member_asking_to_join_another_chapter_is_announced_to_its_organ
     (told,) = await mailbox.wait_for("eoin@galway.example")
     assert told["Subject"] == "Ana Byrne asks to join IOPS Galway"
     assert link_in(told, "/@galway/requests") == "/@galway/requests"
+
+
+async def test_mail_is_given_up_after_its_last_attempt_and_that_is_logged(
+        tmp_path: Path, store_location: Path | str, aiohttp_client: Any) -> None:
+    site = await make_mail_site(tmp_path, store_location, aiohttp_client, free_port(),
+                                max_attempts=3)
+    with capture_logs() as logs:
+        assert (await ask_to_join(site)).status == 200
+        for _ in range(200):
+            rows = await site.sql("SELECT attempts, failed_at, next_attempt_at"
+                                  " FROM outgoing_mail")
+            if rows and rows[0][1] is not None:
+                break
+            await asyncio.sleep(0.05)
+    ((attempts, failed_at, next_attempt_at),) = rows
+    assert attempts == 3 and failed_at is not None and next_attempt_at is None
+    retried = [e for e in logs if e["event"] == "mail not sent, will retry"]
+    (given_up,) = [e for e in logs if e["event"] == "mail given up"]
+    assert [e["attempt"] for e in retried] == [1, 2]
+    assert given_up["log_level"] == "error" and given_up["attempts"] == 3
