@@ -25,6 +25,7 @@ from chapterhouse import (
     cli_config,
     cli_db,
     cli_federation,
+    cli_mail,
     cli_publishing,
     demo,
     logs,
@@ -158,6 +159,7 @@ def build_parser() -> Parser:
     cli_accounts.add_commands(commands)
     cli_config.add_commands(commands)
     cli_db.add_commands(commands)
+    cli_mail.add_commands(commands)
     demo.add_command(commands)
     return parser
 

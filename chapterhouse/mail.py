@@ -67,8 +67,9 @@ def message(sender: Sender, mail: store.QueuedMail) -> EmailMessage:
     return built
 
 
-def _deliver(config: MailConfig, built: EmailMessage) -> None:
-    """One SMTP session that hands over one mail (blocking: run in a thread)."""
+def deliver(config: MailConfig, built: EmailMessage) -> None:
+    """One SMTP session that hands over one mail (blocking: run it in a thread). Raises
+    PermanentFailure on a refusal for good, smtplib's errors or OSError otherwise."""
     context = ssl.create_default_context()
     smtp: smtplib.SMTP
     if config.tls == "tls":
@@ -86,15 +87,16 @@ def _deliver(config: MailConfig, built: EmailMessage) -> None:
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             if codes and all(code >= 500 for code in codes):
-                raise PermanentFailure(_describe(exc)) from exc
+                raise PermanentFailure(describe(exc)) from exc
             raise
         except smtplib.SMTPDataError as exc:
             if exc.smtp_code >= 500:
-                raise PermanentFailure(_describe(exc)) from exc
+                raise PermanentFailure(describe(exc)) from exc
             raise
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
+    """An SMTP failure in one line, as the queue's last_error keeps it."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return "; ".join(f"{who}: {code} {text.decode('utf-8', 'replace')}"
                          for who, (code, text) in exc.recipients.items())
@@ -154,13 +156,13 @@ class MailSender:
             await self._failed(mail, attempt, f"cannot be written as a mail: {exc}", None)
             return 0
         try:
-            await asyncio.to_thread(_deliver, self.config, built)
+            await asyncio.to_thread(deliver, self.config, built)
         except PermanentFailure as exc:
             await self._failed(mail, attempt, str(exc), None)
             return 0
         except (smtplib.SMTPException, OSError, ValueError) as exc:
             retry = None if attempt >= self.config.max_attempts else now() + self.backoff(attempt)
-            await self._failed(mail, attempt, _describe(exc), retry)
+            await self._failed(mail, attempt, describe(exc), retry)
             return 0
         async with self.db.transaction() as tx:
             await store.mark_sent(tx, mail.id, now())

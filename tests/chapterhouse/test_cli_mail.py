@@ -7,10 +7,15 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
 
 from chapterhouse.config import ConfigError, example_text, parse
-from tests.chapterhouse.test_cli import rows
+from chapterhouse.harness import run_sql
+from storage.timestamps import now
+from tests.chapterhouse.test_cli import location, rows
 from tests.chapterhouse.test_cli_accounts import cli, data, password_file
+from tests.web.test_mail import free_port
 
 __all__ = ["data", "password_file"]  # fixtures, shared with test_cli_accounts
 
@@ -99,3 +104,74 @@ def test_bad_mail_settings_name_the_key(tmp_path: Path, mail: dict[str, object],
                                         reason: str) -> None:
     with pytest.raises(ConfigError, match=reason):
         parse({"node": {"domain": "a.example"}, "mail": mail}, tmp_path)
+
+
+def with_mail(data: Path, port: int) -> None:
+    with (data / "config.toml").open("a") as config:
+        config.write(f'\n[mail]\nhost = "127.0.0.1"\nport = {port}\ntls = "none"\n'
+                     'sender = "chapters@chapters.example.org"\n')
+
+
+def test_mail_test_sends_one_mail_now(
+    data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    received: list[tuple[list[str], bytes]] = []
+
+    class Handler:
+        async def handle_DATA(self, server: object, session: object,
+                              envelope: Envelope) -> str:
+            assert isinstance(envelope.content, bytes)
+            received.append((list(envelope.rcpt_tos), envelope.content))
+            return "250 OK"
+
+    port = free_port()
+    with_mail(data, port)
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        code, out, err = cli(capsys, data, "mail", "test", "ana@example.org")
+    finally:
+        controller.stop()
+    assert code == 0, err
+    assert f"sent to ana@example.org through 127.0.0.1:{port} (none)" in out
+    ((to, content),) = received
+    assert to == ["ana@example.org"]
+    assert b"Subject: A test mail from Chapterhouse" in content
+    assert rows(data, "SELECT count(*) FROM outgoing_mail") == [(0,)]  # not queued
+
+
+def test_mail_test_says_why_it_was_not_sent(
+    data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = cli(capsys, data, "mail", "test", "ana@example.org")
+    assert code == 2 and "this node sends no mail" in err
+    with_mail(data, free_port())  # nothing listens there
+    code, _, err = cli(capsys, data, "mail", "test", "ana@example.org")
+    assert code == 1 and "not sent" in err and "Connection refused" in err
+
+
+def test_mail_list_shows_what_waits_and_what_was_given_up(
+    data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = cli(capsys, data, "mail", "list")
+    assert code == 0 and "no mail waits" in out
+    when = now()
+    for recipient, sent, failed, error in (
+            ("ana@example.org", None, None, "421 4.3.2 try later"),
+            ("bounce@example.org", None, when, "550 5.1.1 no such mailbox"),
+            ("cara@example.org", when, None, None)):
+        run_sql(location(data), "INSERT INTO outgoing_mail (recipient, subject, body,"
+                " created_at, attempts, next_attempt_at, sent_at, failed_at, last_error)"
+                " VALUES (?, 'Hello', 'Text', ?, 1, ?, ?, ?, ?)",
+                (recipient, when, when if sent is None and failed is None else None, sent,
+                 failed, error))
+    code, out, _ = cli(capsys, data, "mail", "list")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["ID", "STATE", "ATTEMPTS", "QUEUED", "TO", "SUBJECT", "LAST",
+                                "ERROR"]
+    assert "waiting" in lines[1] and "421 4.3.2 try later" in lines[1]
+    assert "given up" in lines[2] and "550 5.1.1" in lines[2]
+    assert len(lines) == 3
+    code, out, _ = cli(capsys, data, "mail", "list", "--all")
+    assert "sent" in out.splitlines()[3] and "cara@example.org" in out
