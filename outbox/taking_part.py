@@ -83,6 +83,13 @@ def remote_poll(document: dict[str, Any], now: datetime | None = None) -> Remote
                       closes, closed)
 
 
+def event_over(starts: datetime | None, ends: datetime | None,
+               now: datetime | None = None) -> bool:
+    """Whether an event is over: ended, or started when it gives no end."""
+    last = ends or starts
+    return last is not None and last <= (now or datetime.now(UTC))
+
+
 def _checked_choices(choices: list[str], options: list[str], multiple: bool) -> list[str]:
     chosen = list(dict.fromkeys(choices))
     if not chosen:
@@ -169,6 +176,8 @@ async def go_local(
         event = await item_store.by_iri_tx(tx, event_iri)
         if event is None or event.kind != "event" or event.deleted_at is not None:
             raise Refusal(404, "There is no such event on this node.")
+        if event_over(event.fields.starts_at, event.fields.ends_at):
+            raise Refusal(403, "This event is over.")
         if not going:
             if await item_store.remove_participant(tx, event.id, participant):
                 await queue_counts(tx, urls, event_iri, [])
@@ -204,6 +213,9 @@ async def join_remote(
     db: Database, urls: Urls, member: Member, event: store.ReceivedObject,
     organiser: RemoteActor,
 ) -> None:
+    if event_over(from_wire(event.document.get("startTime")),
+                  from_wire(event.document.get("endTime"))):
+        raise Refusal(403, "This event is over.")
     activity = join(urls, member.handle, event.iri, organiser.iri)
     async with db.transaction() as tx:
         if not await store.add_event_join(tx, member.id, event.iri, organiser.iri,

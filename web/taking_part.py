@@ -20,6 +20,7 @@ from federation.remote_actors import FetchError
 from outbox.taking_part import (
     Member,
     Refusal,
+    event_over,
     go_local,
     join_remote,
     leave_remote,
@@ -61,6 +62,7 @@ class EventPart:
     state: str | None  # None, or pending | going | refused (a remote organiser's answer)
     remaining: int | None  # places left, when the event has a capacity
     remote: bool
+    over: bool = False  # ended (or, without an end, started): nobody joins or leaves
 
 
 def _member(current: session.Viewer) -> Member:
@@ -80,7 +82,8 @@ async def local_part(request: web.Request, item: ItemView) -> PollPart | EventPa
         return PollPart(item.id, [o.name for o in item.options], item.multiple, item.closed,
                         voted)
     going = me is not None and await store.is_participant(db, stored.id, me)
-    return EventPart(item.id, "going" if going else None, item.remaining, remote=False)
+    return EventPart(item.id, "going" if going else None, item.remaining, remote=False,
+                     over=event_over(stored.fields.starts_at, stored.fields.ends_at))
 
 
 async def _visible(request: web.Request, obj: store.ReceivedObject) -> bool:
@@ -109,7 +112,8 @@ async def _remote_part(
         remaining = None
         if view.capacity is not None and view.participants is not None:
             remaining = max(view.capacity - view.participants, 0)
-        return EventPart(obj.iri, joined.state if joined else None, remaining, remote=True)
+        return EventPart(obj.iri, joined.state if joined else None, remaining, remote=True,
+                         over=event_over(view.starts, view.ends))
     return None
 
 

@@ -212,6 +212,22 @@ async def test_a_full_event_says_so_and_takes_nobody_more(site: Site) -> None:
         await brian.close()
 
 
+async def test_nobody_goes_to_or_leaves_an_event_that_is_over(site: Site) -> None:
+    event = await _event(site)
+    await log_in(site)
+    await _send(site, "/rsvp", _path(event), [("object", event), ("going", "yes")])
+    past = datetime.now(UTC) - timedelta(days=1)
+    await site.sql("UPDATE items SET starts_at = ?, ends_at = ? WHERE object_iri = ?",
+                   past - timedelta(hours=2), past, event)
+    page = await _page(site, _path(event))
+    assert "This event is over" in page and 'action="/rsvp"' not in page
+    for going in ("no", "yes"):
+        response = await _send(site, "/rsvp", _path(event),
+                               [("object", event), ("going", going)])
+        assert response.status == 403 and "over" in await response.text()
+    assert await site.sql("SELECT count(*) FROM event_participants") == [(1,)]
+
+
 async def _remote_object(site: Site, document: dict[str, Any]) -> int:
     """A remote actor and an object of theirs addressed to the dublin chapter, as the
     inbox stores them."""
