@@ -228,9 +228,9 @@ async def test_nobody_goes_to_or_leaves_an_event_that_is_over(site: Site) -> Non
     assert await site.sql("SELECT count(*) FROM event_participants") == [(1,)]
 
 
-async def _remote_object(site: Site, document: dict[str, Any]) -> int:
-    """A remote actor and an object of theirs addressed to the dublin chapter, as the
-    inbox stores them."""
+async def _remote_object(site: Site, document: dict[str, Any], via: str = AUTHOR) -> int:
+    """A remote actor and an object of theirs that reached the dublin chapter (from its
+    author, or passed down by `via`), as the inbox stores them."""
     await remote_store.save_actor(site.db, {
         "iri": AUTHOR, "type": "Person", "host": "peer.example",
         "inbox": f"{AUTHOR}/inbox", "shared_inbox": f"{PEER}/inbox",
@@ -238,9 +238,21 @@ async def _remote_object(site: Site, document: dict[str, Any]) -> int:
         {"id": AUTHOR})
     async with site.db.transaction() as tx:
         dublin = await inbox_store.actor_ids(tx, ["dublin"])
-        await inbox_store.store_remote_object(tx, _version(document), dublin, via=AUTHOR)
+        await inbox_store.store_remote_object(tx, _version(document), dublin, via=via)
     rows = await site.sql("SELECT id FROM remote_objects WHERE iri = ?", document["id"])
     return int(rows[0][0])
+
+
+async def test_what_a_parent_passed_down_is_listed_under_the_parent(site: Site) -> None:
+    ireland = f"{PEER}/actors/ireland"
+    await remote_store.save_actor(site.db, {
+        "iri": ireland, "type": "Group", "host": "peer.example", "inbox": f"{ireland}/inbox",
+        "shared_inbox": None, "username": "ireland", "name": "IOPS Ireland"}, [],
+        {"id": ireland})
+    row = await _remote_object(site, _question(), via=ireland)
+    chapter = await _page(site, "/@dublin")
+    section = chapter[chapter.index("From IOPS Ireland"):]
+    assert f'href="/remote/{row}"' in section and "by Alice Peer" in section
 
 
 def _question(multiple: bool = False, end: str | None = None) -> dict[str, Any]:
