@@ -175,3 +175,24 @@ def test_mail_list_shows_what_waits_and_what_was_given_up(
     assert len(lines) == 3
     code, out, _ = cli(capsys, data, "mail", "list", "--all")
     assert "sent" in out.splitlines()[3] and "cara@example.org" in out
+
+
+def test_starttls_is_required_when_configured(
+    data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Handler:
+        async def handle_DATA(self, server: object, session: object,
+                              envelope: Envelope) -> str:
+            raise AssertionError("a mail went out in clear text")
+
+    port = free_port()
+    with (data / "config.toml").open("a") as config:
+        config.write(f'\n[mail]\nhost = "127.0.0.1"\nport = {port}\ntls = "starttls"\n'
+                     'sender = "chapters@chapters.example.org"\n')
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        code, _, err = cli(capsys, data, "mail", "test", "ana@example.org")
+    finally:
+        controller.stop()
+    assert code == 1 and "STARTTLS extension not supported" in err
