@@ -26,7 +26,8 @@ from selenium.webdriver.support.wait import WebDriverWait
 from tests.nodes import Node, wait_for
 from tests.test_hierarchy import affiliate
 from tests.web.browser import (  # noqa: F401 (fixtures)
-    browser_fixture,
+    axe_source_fixture,
+    check_page,
     chrome,
     chromium_installed_fixture,
     webdriver,
@@ -200,11 +201,13 @@ def test_the_organiser_approves_the_request(walk: Walk, person: webdriver.Chrome
 
 
 def test_the_new_member_logs_in_and_finds_the_parent_chapter_s_items(
-    walk: Walk, person: webdriver.Chrome
+    walk: Walk, person: webdriver.Chrome, axe_source: str
 ) -> None:
     log_in(person, walk.a, "nuala", NEW_PASSWORD)
-    if person.current_url.startswith(f"{walk.a.base}/welcome"):  # the first login's Welcome
-        assert "Welcome, Nuala Ní Bhriain!" in main_text(person)
+    assert person.current_url.startswith(f"{walk.a.base}/welcome")  # the first login's
+    assert "Welcome, Nuala Ní Bhriain!" in main_text(person)
+    shoot(person, "welcome")
+    check_page(person, axe_source, "the Welcome")
     follow(person, "a.my-chapter", By.CSS_SELECTOR)
     assert person.current_url == f"{walk.a.base}/@dublin"
     shoot(person, "chapter")
@@ -216,6 +219,7 @@ def test_the_new_member_logs_in_and_finds_the_parent_chapter_s_items(
     # ireland is dublin's parent ("Part of"), not one of the chapters below it, though its
     # items reached dublin.
     assert not person.find_elements(By.CSS_SELECTOR, "section.subchapters")
+    check_page(person, axe_source, "the chapter page with its parent's items")
     person.get(f"{walk.a.base}/@nuala")
     shoot(person, "member")
 
@@ -234,12 +238,13 @@ def eventually_on_b(walk: Walk, name: str, pattern: str) -> None:
 
 
 def test_the_member_votes_in_the_parent_chapter_s_poll(
-    walk: Walk, person: webdriver.Chrome
+    walk: Walk, person: webdriver.Chrome, axe_source: str
 ) -> None:
     person.get(f"{walk.a.base}/@dublin")
     follow(person, "Hold the national assembly in Athlone?")
     assert person.current_url == f"{walk.a.base}/remote/{walk.remote_ids['poll']}"
     shoot(person, "remote-poll")
+    check_page(person, axe_source, "another node's poll")
     person.find_element(By.XPATH, "//form[@class='vote']//label[normalize-space(.)='Yes']"
                         ).click()
     submit(person, "form.vote")
@@ -250,11 +255,12 @@ def test_the_member_votes_in_the_parent_chapter_s_poll(
 
 
 def test_the_member_goes_to_the_parent_chapter_s_event(
-    walk: Walk, person: webdriver.Chrome
+    walk: Walk, person: webdriver.Chrome, axe_source: str
 ) -> None:
     person.get(f"{walk.a.base}/@dublin")
     follow(person, "National assembly")
     assert person.current_url == f"{walk.a.base}/remote/{walk.remote_ids['event']}"
+    check_page(person, axe_source, "another node's event")
     submit(person, "form.rsvp")
     # B's organiser (the node, for a chapter's event) accepts; until then the page says so.
     assert re.search("You asked to go|You are going", main_text(person))
@@ -268,10 +274,11 @@ def test_the_member_goes_to_the_parent_chapter_s_event(
 
 
 def test_the_member_replies_to_the_parent_chapter_s_news(
-    walk: Walk, person: webdriver.Chrome
+    walk: Walk, person: webdriver.Chrome, axe_source: str
 ) -> None:
     person.get(f"{walk.a.base}/@dublin")
     follow(person, "Agenda for the assembly")
+    check_page(person, axe_source, "another node's news")
     type_into(person, {"reply-content": "Dublin will bring a motion on housing."})
     submit(person, "form.reply")
     eventually_on_b(walk, "news", "Dublin will bring a motion on housing.")

@@ -7,10 +7,12 @@ and nothing is downloaded. `.ci/run` installs both packages when they are missin
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,3 +68,52 @@ def browser_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdri
 def visible(driver: webdriver.Chrome, url: str) -> str:
     driver.get(url)
     return str(driver.find_element(By.TAG_NAME, "body").text)
+
+
+# --- axe-core, from tests/web/axe (npm, locked; `make test` installs it), put into a page
+# through WebDriver, which the page's Content-Security-Policy does not govern.
+
+AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+SERIOUS = ("serious", "critical")
+
+RUN_AXE = """
+const done = arguments[arguments.length - 1];
+axe.run(document, {resultTypes: ['violations']})
+  .then(results => done(JSON.stringify(results.violations)))
+  .catch(error => done(JSON.stringify({error: String(error)})));
+"""
+# Fields a person fills in, and whether each has a label (a <label for>, one around it, or
+# an aria-label).
+UNLABELLED = """
+return Array.from(document.querySelectorAll('input, textarea, select'))
+  .filter(el => !['hidden', 'submit', 'button', 'reset', 'image'].includes(el.type))
+  .filter(el => el.labels.length === 0 && !(el.getAttribute('aria-label') || '').trim())
+  .map(el => el.outerHTML);
+"""
+
+
+@pytest.fixture(scope="module", name="axe_source")
+def axe_source_fixture() -> str:
+    assert AXE.is_file(), "run `npm ci --prefix tests/web/axe` (`make test` does this)"
+    return AXE.read_text("utf-8")
+
+
+def describe(violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(f"{violation['impact']}: {violation['id']} - {violation['help']}")
+        for node in violation["nodes"]:
+            lines.append(f"    {node['target']}: {node['html'][:160]}")
+    return "\n".join(lines)
+
+
+def check_page(driver: webdriver.Chrome, axe_source: str, what: str) -> None:
+    """axe-core's verdict on the page the browser shows, and its fields' labels."""
+    assert driver.find_element(By.TAG_NAME, "h1").text, f"{what}: no heading"
+    driver.execute_script(axe_source)
+    outcome = json.loads(driver.execute_async_script(RUN_AXE))
+    assert isinstance(outcome, list), f"{what}: axe-core failed: {outcome}"
+    serious = [v for v in outcome if v["impact"] in SERIOUS]
+    assert not serious, f"{what} ({driver.current_url}):\n{describe(serious)}"
+    unlabelled = driver.execute_script(UNLABELLED)
+    assert not unlabelled, f"{what}: fields without a label: {unlabelled}"

@@ -3,7 +3,8 @@ violation, and every form field has a label.
 
 axe.min.js comes from tests/web/axe (npm, locked; `make test` installs it). It is put into
 each page through WebDriver, which the page's Content-Security-Policy does not govern: the
-policy still forbids every script the page itself would load or inline.
+policy still forbids every script the page itself would load or inline. The pages of
+another node's poll, event and news are checked in tests/test_web_walk.py.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -21,35 +20,16 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.nodes import Node
 from tests.web.browser import (  # noqa: F401 (fixtures)
+    RUN_AXE,
+    UNLABELLED,
+    axe_source_fixture,
     browser_fixture,
+    check_page,
     chromium_installed_fixture,
     webdriver,
 )
 
-AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 PASSWORD = "correct horse battery"
-SERIOUS = ("serious", "critical")
-
-RUN_AXE = """
-const done = arguments[arguments.length - 1];
-axe.run(document, {resultTypes: ['violations']})
-  .then(results => done(JSON.stringify(results.violations)))
-  .catch(error => done(JSON.stringify({error: String(error)})));
-"""
-# Fields a person fills in, and whether each has a label (a <label for>, one around it, or
-# an aria-label).
-UNLABELLED = """
-return Array.from(document.querySelectorAll('input, textarea, select'))
-  .filter(el => !['hidden', 'submit', 'button', 'reset', 'image'].includes(el.type))
-  .filter(el => el.labels.length === 0 && !(el.getAttribute('aria-label') || '').trim())
-  .map(el => el.outerHTML);
-"""
-
-
-@pytest.fixture(scope="module")
-def axe_source() -> str:
-    assert AXE.is_file(), "run `npm ci --prefix tests/web/axe` (`make test` does this)"
-    return AXE.read_text("utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -87,27 +67,6 @@ def object_url(node: Node, kind: str) -> str:
     [(iri,)] = node.sql("SELECT object_iri FROM items WHERE kind = ? AND deleted_at IS NULL",
                         kind)
     return str(iri)
-
-
-def describe(violations: list[dict[str, Any]]) -> str:
-    lines = []
-    for violation in violations:
-        lines.append(f"{violation['impact']}: {violation['id']} - {violation['help']}")
-        for node in violation["nodes"]:
-            lines.append(f"    {node['target']}: {node['html'][:160]}")
-    return "\n".join(lines)
-
-
-def check_page(driver: webdriver.Chrome, axe_source: str, what: str) -> None:
-    """axe-core's verdict on the page the browser shows, and its fields' labels."""
-    assert driver.find_element(By.TAG_NAME, "h1").text, f"{what}: no heading"
-    driver.execute_script(axe_source)
-    outcome = json.loads(driver.execute_async_script(RUN_AXE))
-    assert isinstance(outcome, list), f"{what}: axe-core failed: {outcome}"
-    serious = [v for v in outcome if v["impact"] in SERIOUS]
-    assert not serious, f"{what} ({driver.current_url}):\n{describe(serious)}"
-    unlabelled = driver.execute_script(UNLABELLED)
-    assert not unlabelled, f"{what}: fields without a label: {unlabelled}"
 
 
 def visit(driver: webdriver.Chrome, url: str) -> None:
@@ -158,7 +117,7 @@ def test_pages_a_visitor_sees_pass_axe(
     node = a11y_node
     pages = {
         "home": "/", "find a chapter": "/join?q=dublin", "join form": "/join/dublin",
-        "log in": "/login", "chapter": "/@dublin", "members": "/@dublin/members",
+        "log in": "/login", "forgot password": "/password/forgot", "chapter": "/@dublin", "members": "/@dublin/members",
         "member": "/@ana", "poll": object_url(node, "poll"),
         "event": object_url(node, "event"), "news": object_url(node, "news"),
         "not found": "/nowhere",
@@ -206,7 +165,9 @@ def test_pages_a_member_sees_pass_axe(
     log_in(browser, node)
     pages = {
         "home, logged in": "/", "chapter, logged in": "/@dublin",
-        "change password": "/account/password",
+        "change password": "/account/password", "profile": "/account/profile",
+        "welcome": "/welcome", "write a post": "/@ana/write",
+        "make a reset link": "/@dublin/reset-link",
         "member, logged in": "/@ana", "poll, logged in": object_url(node, "poll"),
         "event, logged in": object_url(node, "event"),
     }
@@ -224,3 +185,18 @@ def test_pages_a_member_sees_pass_axe(
     submit(browser)
     assert browser.find_elements(By.CSS_SELECTOR, "p.error")
     check_page(browser, axe_source, "change password with an error")
+
+    # A post written, its page with the member's own buttons, and its edit form.
+    visit(browser, f"{node.base}/@ana/write")
+    fill(browser, {"title": "Notes from the bookfair", "body": "We sold **forty** books."})
+    submit(browser, "form.write")
+    assert "Notes from the bookfair" in browser.find_element(By.TAG_NAME, "h1").text
+    check_page(browser, axe_source, "a member's own post")
+    visit(browser, f"{browser.current_url}/edit")
+    check_page(browser, axe_source, "edit a post")
+
+    visit(browser, f"{node.base}/account/profile")
+    fill(browser, {"name": " "})
+    submit(browser, "form.profile")
+    assert browser.find_element(By.ID, "name-error").text
+    check_page(browser, axe_source, "profile with an error")
