@@ -242,28 +242,41 @@ async def _may_see(request: web.Request, current: Viewer, target: member_actions
     return await reaction_store.reached(request.app[DB], target.iri, handles)
 
 
+def _reply_error(text: str) -> str | None:
+    if not text:
+        return "Write something to reply."
+    if len(text) > MAX_NOTE:
+        return f"A reply is at most {MAX_NOTE} characters; this one has {len(text)}."
+    if any(ord(c) < 32 and c not in "\n\t\r" for c in text):
+        return "The reply contains control characters."
+    return None
+
+
+def _reply_page(request: web.Request, iri: str, text: str, back: str, error: str
+                ) -> web.Response:
+    """The reply form again, with what was typed and why it was not sent."""
+    log.info("reply refused", object=iri, reason=error)
+    response = render(request, "reply.html", object_iri=iri, text=text, back=back,
+                      error=error, limit=MAX_NOTE)
+    response.set_status(400)
+    return response
+
+
 async def reply(request: web.Request) -> web.Response:
     found = await _acting(request)
     if isinstance(found, web.Response):
         return found
     current, target, posted, back = found
     content = posted.get("content")
-    text = content.strip() if isinstance(content, str) else ""
-    if not text:
-        return _notice(request, "Empty reply", "Write something to reply.", 400,
-                       link={"href": back, "text": "Back"})
-    if len(text) > MAX_NOTE:
-        return _notice(request, "Reply too long",
-                       f"A reply is at most {MAX_NOTE} characters.", 400,
-                       link={"href": back, "text": "Back"})
-    if any(ord(c) < 32 and c not in "\n\t\r" for c in text):
-        return _notice(request, "Reply not sent", "The reply contains control characters.",
-                       400, link={"href": back, "text": "Back"})
+    text = content[: MAX_NOTE * 2] if isinstance(content, str) else ""
+    error = _reply_error(text.strip())
+    if error:
+        return _reply_page(request, target.iri, text, back, error)
     try:
         iri = await member_actions.reply(request.app[DB], request.app[NODE].urls,
-                                         current.member_id, target, text)
+                                         current.member_id, target, text.strip())
     except PublishError as exc:
-        return _notice(request, "Reply not sent", str(exc), 400)
+        return _reply_page(request, target.iri, text, back, str(exc).capitalize() + ".")
     log.info("reply published", member=current.handle, object=iri, to=target.iri)
     return see_other(f"{back.split('#')[0]}#replies")
 

@@ -189,6 +189,10 @@ async def test_a_reply_to_a_local_item_shows_under_it_and_in_its_replies(site: S
             "csrf_token": token_in(shown), "object": news, "content": content,
             "next": where})
         assert response.status == 400
+        # The form again, what was typed kept, the reason next to it.
+        again = await response.text()
+        assert 'id="content-error"' in again and 'action="/reply"' in again
+        assert f">{content}</textarea>" in again
     response = await post(site, "/reply", {
         "csrf_token": token_in(shown), "object": "https://nowhere.example/x",
         "content": "hi", "next": where})
