@@ -178,6 +178,14 @@ def build(node: Node) -> dict[str, str]:
     node.sql("INSERT INTO member_reactions (actor_id, object_iri, kind, activity_iri,"
              " created_at) VALUES (?, ?, 'like', ?, ?)",
              ana, f"{people[0]}/statuses/1", f"{node.base}/activities/like-1", when)
+    # ana voted in a remote poll and asked to go to a remote event from the web.
+    node.sql("INSERT INTO member_votes (member_id, question_iri, choice, activity_iri,"
+             " created_at) VALUES (?, ?, 'Yes', ?, ?)",
+             ana, f"{people[0]}/questions/1", f"{node.base}/activities/vote-1", when)
+    node.sql("INSERT INTO member_event_joins (member_id, event_iri, organiser, state, join_iri,"
+             " created_at, answered_at) VALUES (?, ?, ?, 'going', ?, ?, ?)",
+             ana, f"{people[0]}/events/1", people[0], f"{node.base}/activities/join-1", when,
+             when)
     return ids
 
 
