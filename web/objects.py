@@ -80,7 +80,7 @@ async def object_page(
                       replies=replies)
     view = await item_view(db, row, datetime.now(UTC))
     return render(request, "item.html", item=view, counts=counts, replies=replies,
-                  part=await local_part(request, view))
+                  part=await local_part(request, row, view))
 
 
 async def reply_section(request: web.Request, iri: str) -> dict[str, Any]:

@@ -27,8 +27,8 @@ from outbox.taking_part import (
     vote_local,
     vote_remote,
 )
-from storage import items as item_store
 from storage import taking_part as store
+from storage.items import StoredItem
 from storage.remote import RemoteActor
 from web import session
 from web.accounts import see_other
@@ -69,12 +69,13 @@ def _member(current: session.Viewer) -> Member:
     return Member(current.member_id, current.handle)
 
 
-async def local_part(request: web.Request, item: ItemView) -> PollPart | EventPart | None:
+async def local_part(
+    request: web.Request, stored: StoredItem, item: ItemView
+) -> PollPart | EventPart | None:
     """What item.html shows for taking part in a local poll or event."""
     current = session.viewer(request)
     db = request.app[DB]
-    stored = await item_store.by_iri(db, item.id)
-    if stored is None or item.kind not in ("poll", "event"):
+    if item.kind not in ("poll", "event"):
         return None
     me = request.app[NODE].urls.actor(current.handle) if current else None
     if item.kind == "poll":
