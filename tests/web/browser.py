@@ -18,8 +18,11 @@ import pytest
 
 pytest.importorskip("selenium.webdriver")
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.wait import WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -63,6 +66,16 @@ def browser_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdri
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def click_through(driver: webdriver.Chrome, element: Any) -> None:
+    """Click a link or a form's button and wait until the browser shows the next page."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    # While the old page goes, Chromium may answer for its elements with an inspector
+    # error instead of "stale": asked again, it says stale.
+    WebDriverWait(driver, 20, ignored_exceptions=(WebDriverException,)).until(
+        staleness_of(page))
 
 
 def visible(driver: webdriver.Chrome, url: str) -> str:

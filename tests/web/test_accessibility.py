@@ -15,8 +15,6 @@ from collections.abc import Iterator
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
-from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.nodes import Node
 from tests.web.browser import (  # noqa: F401 (fixtures)
@@ -26,6 +24,7 @@ from tests.web.browser import (  # noqa: F401 (fixtures)
     browser_fixture,
     check_page,
     chromium_installed_fixture,
+    click_through,
     webdriver,
 )
 
@@ -83,9 +82,7 @@ def fill(driver: webdriver.Chrome, values: dict[str, str]) -> None:
 
 def submit(driver: webdriver.Chrome, form: str = "form.account") -> None:
     """Press the form's button and wait for the page the node answers with."""
-    page = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.CSS_SELECTOR, f"{form} button[type=submit]").click()
-    WebDriverWait(driver, 20).until(staleness_of(page))
+    click_through(driver, driver.find_element(By.CSS_SELECTOR, f"{form} button[type=submit]"))
 
 
 def log_in(driver: webdriver.Chrome, node: Node, username: str = "ana") -> None:
@@ -117,7 +114,8 @@ def test_pages_a_visitor_sees_pass_axe(
     node = a11y_node
     pages = {
         "home": "/", "find a chapter": "/join?q=dublin", "join form": "/join/dublin",
-        "log in": "/login", "forgot password": "/password/forgot", "chapter": "/@dublin", "members": "/@dublin/members",
+        "log in": "/login", "forgot password": "/password/forgot", "chapter": "/@dublin",
+        "members": "/@dublin/members",
         "member": "/@ana", "poll": object_url(node, "poll"),
         "event": object_url(node, "event"), "news": object_url(node, "news"),
         "not found": "/nowhere",
