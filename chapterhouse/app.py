@@ -19,9 +19,8 @@ from outbox.content import run_scheduler
 from storage.retention import run_pruning
 from web import accounts as account_routes
 from web import actors as actor_routes
-from web import discovery, objects, pages, reactions, security_headers, session
+from web import discovery, objects, pages, password_reset, reactions, security_headers, session
 from web import joins as join_routes
-from web import password_reset
 from web import profiles as profile_routes
 from web import taking_part as taking_part_routes
 from web import welcome as welcome_routes
