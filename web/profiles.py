@@ -103,11 +103,7 @@ def _upload(form: Any) -> bytes | None:
 async def save_profile(request: web.Request) -> web.Response:
     member = await _member(request)
     if member is None:
-        response = render(request, "notice.html", heading="Log in first",
-                          message="Only a logged-in member can edit their profile.",
-                          link={"href": f"/login?next={PROFILE_PATH}", "text": "Log in"})
-        response.set_status(401)
-        return response
+        return see_other(f"/login?next={PROFILE_PATH}")
     posted = await request.post()
     form = ProfileForm(
         name=" ".join(_printable(_text(posted, "name", MAX_NAME * 2)).split()),

@@ -163,10 +163,8 @@ async def _target(
         back = f"/remote/{remote.id}"
     current = session.viewer(request)
     if current is None:
-        return _notice(request, "Log in first",
-                       "Only members of this node vote and go to events from here. "
-                       "Log in, then try again.", 403,
-                       back=f"/login?next={quote(back)}")
+        # A visitor sees no form; this is a member whose session ended on the way.
+        return see_other(f"/login?next={quote(back)}")
     return current, iri, dict(form), back, remote
 
 

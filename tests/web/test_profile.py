@@ -235,7 +235,8 @@ async def test_a_visitor_cannot_edit_and_is_sent_to_log_in(site: Site) -> None:
         token = await form_token(visitor)
         response = await save_profile(site, "Mallory", client=visitor, token=token,
                                       avatar=(image_bytes("PNG"), "x.png", "image/png"))
-        assert response.status == 401
+        assert response.status == 303
+        assert response.headers["Location"] == "/login?next=/account/profile"
         # And without a token, the session middleware refuses it first.
         response = await save_profile(site, "Mallory", client=visitor, token="")
         assert response.status == 403
