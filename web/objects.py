@@ -16,17 +16,15 @@ from outbox.activities import tombstone
 from storage import actors as actor_store
 from storage import items as item_store
 from storage import outbox as store
-from storage import paging
 from web import feeds
 from web.actors import as2_response, page_document, requested_page, require_signature
 from web.errors import refuse
-from web.items import item_view, reply_view
+from web.items import item_view
 from web.negotiation import activity_media_type
 from web.pages import render
+from web.replies import reply_section
 from web.state import DB, NODE
 from web.taking_part import local_part
-
-REPLIES_SHOWN = 20  # replies on one page under an object; the rest are a link away
 
 
 async def _live_object(request: web.Request) -> tuple[str, dict[str, Any], int]:
@@ -81,27 +79,6 @@ async def object_page(
     view = await item_view(db, row, datetime.now(UTC))
     return render(request, "item.html", item=view, counts=counts, replies=replies,
                   part=await local_part(request, row, view))
-
-
-async def reply_section(request: web.Request, iri: str) -> dict[str, Any]:
-    """One page of the replies under an object, with links to the pages around it: a
-    thread of thousands would otherwise be rendered whole on every view of the page.
-    `?replies=` is the cursor of the page shown (the first when absent)."""
-    db = request.app[DB]
-    token = request.query.get("replies")
-    try:
-        cursor = None if token is None else paging.decode(token, 1)
-    except paging.BadCursor as exc:
-        raise refuse(400, str(exc)) from None
-    rows, page = await item_store.replies_page(db, iri, cursor, REPLIES_SHOWN)
-    path = request.path
-    return {
-        "shown": [reply_view(row) for row in rows],
-        "total": await item_store.reply_count(db, iri),
-        "later": f"{path}?replies={paging.encode(page.next)}#replies" if page.next else None,
-        "earlier": (f"{path}?replies={paging.encode(page.prev)}#replies" if page.prev
-                    else None),
-    }
 
 
 async def replies_collection(request: web.Request) -> web.StreamResponse:

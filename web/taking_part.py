@@ -35,6 +35,7 @@ from web.accounts import see_other
 from web.items import ItemView
 from web.pages import render
 from web.remote_views import RemoteView, is_public, remote_view
+from web.replies import reply_section
 from web.state import DB, NODE, REMOTE_ACTORS
 
 log = structlog.get_logger(__name__)
@@ -131,7 +132,8 @@ async def remote_page(request: web.Request) -> web.Response:
                        404)
     view = remote_view(obj)
     return render(request, "remote.html", remote=view,
-                  part=await _remote_part(request, obj, view))
+                  part=await _remote_part(request, obj, view),
+                  replies=await reply_section(request, view.iri))
 
 
 def _notice(request: web.Request, heading: str, message: str, status: int,

@@ -295,6 +295,11 @@ async def test_a_remote_note_is_liked_boosted_and_replied_to_through_its_authors
     [reply] = await activities(site, "Create")
     assert reply["object"]["inReplyTo"] == note and reply["object"]["to"] == [ZOE]
     assert reply["object"]["tag"][0]["name"] == "@zoe@social.example"
+    # The note's page on this node shows ana's reply under it.
+    [(row_id,)] = await site.sql("SELECT id FROM remote_objects WHERE iri = ?", note)
+    shown = await page(site, f"/remote/{row_id}")
+    replies = shown[shown.index('id="replies"'):]
+    assert "Hello Zoe" in replies and "Ana Byrne" in replies
 
     response = await post(site, "/like", {"csrf_token": token, "object": note, "undo": "1",
                                           "next": "/"})
