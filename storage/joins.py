@@ -222,8 +222,12 @@ async def is_member(db: Reader, member: int, chapter: int) -> bool:
 
 
 async def leave(db: Database, member: int, chapter: int) -> bool:
+    """A member leaving a chapter also stops organising it: an organiser who left would
+    otherwise go on deciding who joins a chapter they are no longer part of."""
     async with db.transaction() as tx:
         removed: int = await tx.execute(
             "DELETE FROM memberships WHERE member_id = ? AND chapter_id = ?",
             (member, chapter))
+        await tx.execute("DELETE FROM organisers WHERE member_id = ? AND chapter_id = ?",
+                         (member, chapter))
     return removed == 1

@@ -268,6 +268,23 @@ async def test_a_member_asks_to_join_another_chapter_and_leaves_it(site: Site) -
         " JOIN actors c ON c.id = m.chapter_id WHERE a.handle = 'ana'")) == ["cork", "dublin"]
 
 
+async def test_an_organiser_who_leaves_stops_organising(site: Site) -> None:
+    await ask(site, username="cara")  # waits for dublin's organisers
+    await log_in(site)  # ana organises dublin
+    page = await (await site.client.get("/@dublin/requests", headers=HTML)).text()
+    assert "Cara Nic Dhomhnaill" in page
+    response = await post(site, "/@dublin/leave", {"csrf_token": token_in(page)})
+    assert response.status == 303
+    response = await site.client.get("/@dublin/requests", headers=HTML)
+    assert response.status == 403 and "Cara" not in await response.text()
+    (request_id,) = [r[0] for r in await site.sql("SELECT id FROM join_requests")]
+    response = await post(site, f"/@dublin/requests/{request_id}/approve",
+                          {"csrf_token": token_in(page)})
+    assert response.status == 403
+    assert [row[:3] for row in await requests(site)] == [
+        ("cara", "Cara Nic Dhomhnaill", "requested")]
+
+
 async def test_the_chapter_page_invites_a_visitor_to_join(site: Site) -> None:
     page = await (await site.client.get("/@dublin", headers=HTML)).text()
     assert '<a class="join" href="/join/dublin">Join this chapter</a>' in page
