@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import structlog
+from argon2 import PasswordHasher
 
 from chapterhouse.harness import POSTGRES_ENV, new_storage_url
 from chapterhouse.pg_cluster import Cluster
+from storage.actors import NewKey
 from tests.nodes import Node
 
 AS2 = "application/activity+json"
@@ -42,6 +44,41 @@ def engine(request: pytest.FixtureRequest) -> Iterator[str]:
             yield name
         finally:
             os.environ.pop(POSTGRES_ENV, None)
+
+
+class _KeyPool:
+    """Real key pairs, the first POOL made fresh and then handed out again in turn: making
+    an RSA key is most of what creating an actor costs, and the suite creates thousands.
+    Any POOL actors made one after another still have keys of their own."""
+
+    POOL = 48
+
+    def __init__(self, make: Callable[[], list[NewKey]]) -> None:
+        self.make = make
+        self.made: list[list[NewKey]] = []
+        self.next = 0
+
+    def __call__(self) -> list[NewKey]:
+        if len(self.made) < self.POOL:
+            self.made.append(self.make())
+            return self.made[-1]
+        self.next = (self.next + 1) % self.POOL
+        return self.made[self.next]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _less_costly_keys_and_hashes() -> Iterator[None]:
+    """In this process (not in the node processes the tests start): actors' keys from a
+    pool, and argon2id with its smallest cost. Both stay real: signatures are made and
+    checked with real keys, passwords hashed and verified with real argon2id; only the
+    work that costs on purpose is less."""
+    from actors import accounts, keys, registry
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(registry, "generate_actor_keys", _KeyPool(keys.generate_actor_keys))
+        patch.setattr(accounts, "HASHER",
+                      PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+        yield
 
 
 @pytest.fixture
