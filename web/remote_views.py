@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup
 
@@ -57,6 +58,21 @@ class RemoteView:
     participants: int | None
     capacity: int | None
     poll: RemotePoll | None
+    # An event's own time zone (Mobilizon's and our `timezone`), in which it is shown.
+    timezone: str | None = None
+
+
+def _zone(value: object) -> ZoneInfo | None:
+    if not isinstance(value, str) or not 0 < len(value) <= 64:
+        return None
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _in_zone(moment: datetime | None, zone: ZoneInfo | None) -> datetime | None:
+    return moment.astimezone(zone) if moment is not None and zone is not None else moment
 
 
 def _http(value: object) -> str | None:
@@ -104,6 +120,7 @@ def remote_view(obj: store.ReceivedObject) -> RemoteView:
         plain = " ".join(clean_text(clean_html(content), limit=len(content) + 1).split())
         text = plain if len(plain) <= 80 else plain[:80].rsplit(" ", 1)[0] + "…"
         content_is_title = text == plain
+    zone = _zone(document.get("timezone")) if obj.type == "Event" else None
     handle = (f"@{obj.author_username}@{obj.author_host}"
               if obj.author_username and obj.author_host else None)
     return RemoteView(
@@ -113,8 +130,9 @@ def remote_view(obj: store.ReceivedObject) -> RemoteView:
         link=_link(document, obj.iri),
         author_name=obj.author_name or obj.author_username or obj.attributed_to,
         author_handle=handle, author_url=_http(obj.attributed_to), published=obj.published,
-        starts=from_wire(document.get("startTime")), ends=from_wire(document.get("endTime"))
-        if obj.type == "Event" else None,
+        starts=_in_zone(from_wire(document.get("startTime")), zone),
+        ends=_in_zone(from_wire(document.get("endTime")), zone) if obj.type == "Event" else None,
+        timezone=zone.key if zone is not None else None,
         place=_place(document) if obj.type == "Event" else None,
         participants=_int(document.get("participantCount")),
         capacity=_int(document.get("maximumAttendeeCapacity")),

@@ -423,3 +423,17 @@ async def test_remote_pages_that_do_not_exist_or_are_not_public(site: Site) -> N
     # A member of the chapter it reached sees it.
     await log_in(site)
     assert (await site.client.get(f"/remote/{row}", headers=HTML)).status == 200
+
+
+async def test_a_remote_event_is_shown_in_its_own_time_zone(site: Site) -> None:
+    event = {**_remote_event(), "startTime": "2030-10-03T09:00:00Z",
+             "endTime": "2030-10-03T11:30:00Z", "timezone": "Europe/Dublin"}
+    row = await _remote_object(site, event)
+    page = await _page(site, f"/remote/{row}")
+    assert "Thursday 3 October 2030, 10:00" in page and "12:30" in page
+    assert "(Europe/Dublin)" in page
+    assert "Thursday 3 October 2030, 10:00" in await _page(site, "/@dublin")
+    # A zone that does not exist is not trusted: the moment is shown in UTC.
+    event = {**event, "id": f"{PEER}/events/8", "timezone": "Mars/Olympus"}
+    row = await _remote_object(site, event)
+    assert "3 October 2030, 09:00 UTC" in await _page(site, f"/remote/{row}")
