@@ -101,8 +101,12 @@ def csrf_token(request: web.Request) -> str:
 
 async def start_session(request: web.Request, member: int) -> None:
     """Log `member` in: a new session (never one the browser had before), whose cookie
-    goes with this request's response."""
+    goes with this request's response. A session the browser had (someone else's, or its
+    own) ends first: a new login never leaves the old one alive behind its replaced cookie."""
     settings = request.app[SESSION_SETTINGS]
+    current = viewer(request)
+    if current is not None:
+        await store.delete_session(request.app[DB], current.session_id)
     token = new_token()
     moment = now()
     await store.create_session(request.app[DB], member, token_hash(token), new_token(),

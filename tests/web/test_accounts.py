@@ -322,6 +322,26 @@ async def test_a_one_time_link_sets_the_password_once(site: Site) -> None:
     assert (await log_in(site, "brian", "brian's password")).status == 303
 
 
+async def test_a_new_login_in_a_browser_ends_the_session_it_had(site: Site) -> None:
+    await log_in(site)  # ana
+    sessions = "SELECT a.handle FROM sessions s JOIN actors a ON a.id = s.account_id"
+    assert await site.sql(sessions) == [("ana",)]
+    await create_account(site.db, "brian", None)
+    ((brian,),) = await site.sql("SELECT id FROM actors WHERE handle = 'brian'")
+    path = (await issue_password_link(site.db, site.config.base_url, brian)).removeprefix(
+        site.config.base_url)
+    page = await (await site.client.get(path, headers=HTML)).text()
+    response = await post(site, "/password/set", {
+        "csrf_token": token_in(page), "token": path.split("token=")[1],
+        "password": "brian's password", "confirm": "brian's password"})
+    assert response.status == 303
+    assert await logged_in_as(site.client) == "brian"
+    # ana's session ended with it: her old cookie, had anyone kept it, opens nothing.
+    assert await site.sql(sessions) == [("brian",)]
+    assert (await log_in(site, "ana")).status == 303
+    assert await site.sql(sessions) == [("ana",)]
+
+
 async def test_an_expired_link_cannot_be_used(site: Site) -> None:
     await create_account(site.db, "brian", None)
     ((brian,),) = await site.sql("SELECT id FROM actors WHERE handle = 'brian'")
