@@ -27,7 +27,8 @@ $(AXE)/node_modules/.package-lock.json: $(AXE)/package-lock.json
 	npm ci --prefix $(AXE) --no-audit --no-fund
 	touch $@
 
-# A node on http://127.0.0.1:$(PORT)/ with a sample chapter and member (kept in $(DEMO)/).
+# A node on http://127.0.0.1:$(PORT)/ with a sample chapter and its organiser, Ana, whose
+# password is set at the link the first run prints (kept in $(DEMO)/).
 run: $(BIN)/chapterhouse
 	@if [ ! -f $(DEMO)/config.toml ]; then \
 	  set -e; \
@@ -35,7 +36,9 @@ run: $(BIN)/chapterhouse
 	  $(BIN)/chapterhouse chapter create dublin --data $(DEMO) --name "IOPS Dublin" \
 	    --level local --location "Dublin, Ireland" \
 	    --summary "Organising and bookfairs in Dublin. Meetings every second Tuesday."; \
-	  $(BIN)/chapterhouse member add ana --data $(DEMO) --chapter dublin --name "Ana Byrne"; \
+	  $(BIN)/chapterhouse member add ana --data $(DEMO) --chapter dublin --name "Ana Byrne" \
+	    --password-link; \
+	  $(BIN)/chapterhouse chapter organisers add dublin ana --data $(DEMO); \
 	fi
 	@# A demo node made by an older checkout is upgraded first (serve refuses an old schema).
 	$(BIN)/chapterhouse migrate --data $(DEMO)
