@@ -10,7 +10,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from web.negotiation import activity_media_type
-from web.state import TEMPLATES
+from web.session import viewer
+from web.state import NODE, TEMPLATES
 
 log = structlog.get_logger("chapterhouse.http")
 
@@ -36,15 +37,26 @@ def _reason(exc: web.HTTPException) -> str:
     return text.splitlines()[0]
 
 
+def _page(request: web.Request, status: int, reason: str) -> str:
+    """The error inside the site's own header (who is logged in, the way home); a bare
+    page when drawing that header is what failed."""
+    templates = request.app[TEMPLATES]
+    try:
+        return templates.get_template("error.html").render(
+            status=status, reason=reason, node=request.app[NODE], viewer=viewer(request),
+            here=request.path_qs)
+    except Exception:
+        log.exception("error page failed", status=status)
+        return templates.get_template("error_bare.html").render(status=status, reason=reason)
+
+
 def error_response(request: web.Request, status: int, reason: str) -> web.Response:
     wants_html = activity_media_type(request.headers.get("Accept")) is None and "text/html" in (
         request.headers.get("Accept") or ""
     )
     if wants_html:
-        page = request.app[TEMPLATES].get_template("error.html").render(
-            status=status, reason=reason
-        )
-        return web.Response(status=status, text=page, content_type="text/html")
+        return web.Response(status=status, text=_page(request, status, reason),
+                            content_type="text/html")
     return web.Response(
         status=status,
         text=json.dumps({"error": reason}),

@@ -209,10 +209,19 @@ def _cookie(response: web.StreamResponse, settings: SessionSettings, name: str, 
 async def sessions(request: web.Request, handler: Handler) -> web.StreamResponse:
     settings = request.app[SESSION_SETTINGS]
     route = request.match_info
-    if (route.http_exception is not None or route.handler in request.app[CROSS_SITE]
+    if route.http_exception is not None:
+        # Not a route (404, 405): nothing to act on, but its error page still shows a
+        # logged-in member as logged in.
+        token = request.cookies.get(SESSION_COOKIE)
+        found = await _load(request, token) if token and request.method in SAFE_METHODS \
+            else None
+        if found is not None:
+            request[VIEWER] = found
+        return await handler(request)
+    if (route.handler in request.app[CROSS_SITE]
             or isinstance(route.route.resource, web.StaticResource)):
-        # Nothing here to act for a member: not a route (404, 405), a peer's inbox, or a
-        # stylesheet (which costs no session lookup).
+        # Nothing here to act for a member: a peer's inbox, or a stylesheet (which costs no
+        # session lookup).
         return await handler(request)
     stale = False
     current = None

@@ -125,6 +125,22 @@ async def test_a_member_logs_in_sees_who_they_are_and_logs_out(site: Site) -> No
     assert await site.sql("SELECT * FROM sessions") == []
 
 
+async def test_an_error_page_keeps_the_header_and_who_is_logged_in(site: Site) -> None:
+    response = await site.client.get("/@nobody-here", headers=HTML)
+    page = await response.text()
+    assert response.status == 404
+    assert '<a class="brand" href="/">Test node</a>' in page and 'href="/login' in page
+    await log_in(site)
+    response = await site.client.get("/objects/not-a-uuid", headers=HTML)
+    page = await response.text()
+    assert response.status == 404 and "<h1>404</h1>" in page
+    assert '<a class="me" href="/@ana">Ana Byrne</a>' in page and 'action="/logout"' in page
+    # Servers still get JSON.
+    response = await site.client.get("/@nobody-here",
+                                     headers={"Accept": "application/activity+json"})
+    assert response.status == 404 and "error" in await response.json()
+
+
 async def test_the_session_cookie_is_httponly_lax_and_names_no_account(site: Site) -> None:
     response = await log_in(site)
     cookie = response.cookies["chapterhouse_session"]
