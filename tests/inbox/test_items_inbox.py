@@ -87,9 +87,11 @@ async def test_an_unknown_option_is_refused(node: Node, remote: Remote) -> None:
 async def test_a_vote_after_closing_is_refused_and_the_poll_closes(
     node: Node, remote: Remote
 ) -> None:
-    soon = (datetime.now(UTC) + timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-    iri = poll(node, "Yes", "No", closes=soon)
-    await asyncio.sleep(3)
+    # Far enough ahead that the CLI, slow to start on a busy machine, still finds it in
+    # the future; then wait until it has passed.
+    closes = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=6)
+    iri = poll(node, "Yes", "No", closes=closes.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
+    await asyncio.sleep(max(0.0, (closes - datetime.now(UTC)).total_seconds()) + 1)
     status, text = await send(node, remote, activity(remote, "Create",
                                                      vote_note(remote, iri, "Yes")))
     assert status == 403 and "closed" in text
