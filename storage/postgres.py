@@ -140,6 +140,9 @@ class PostgresDatabase(Database):
         self._pool: asyncpg.Pool | None = None
         self._listener: asyncpg.Connection | None = None
         self._listening: set[str] = set()
+        # One LISTEN at a time: the listening connection runs one command at a time, and
+        # a page's data_version() and the worker's wait() used to LISTEN at once (500).
+        self._listen_lock = asyncio.Lock()
         self._events: dict[str, asyncio.Event] = {}
         self._version = 0
 
@@ -228,15 +231,18 @@ class PostgresDatabase(Database):
             raise (_translate(exc) or exc) from None
 
     async def _listen(self, channel: str) -> None:
-        if self._listener is None:
-            try:
-                self._listener = await asyncpg.connect(self.url)
-            except (OSError, asyncpg.PostgresError) as exc:
-                raise UnusableDatabase(f"{self.path}: cannot connect ({exc})") from exc
-            self._listening = set()
-        if channel not in self._listening:
-            await self._listener.add_listener(channel, self._heard)
-            self._listening.add(channel)
+        if self._listener is not None and channel in self._listening:
+            return
+        async with self._listen_lock:
+            if self._listener is None:
+                try:
+                    self._listener = await asyncpg.connect(self.url)
+                except (OSError, asyncpg.PostgresError) as exc:
+                    raise UnusableDatabase(f"{self.path}: cannot connect ({exc})") from exc
+                self._listening = set()
+            if channel not in self._listening:
+                await self._listener.add_listener(channel, self._heard)
+                self._listening.add(channel)
 
     def _heard(self, _conn: object, _pid: int, channel: str, _payload: str) -> None:
         if channel == CHANGED:

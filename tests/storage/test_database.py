@@ -3,6 +3,7 @@ all-or-nothing writes, parameters; and SQLite's file in WAL mode."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,3 +115,17 @@ async def test_parameters_that_cannot_be_bound_right_are_refused(
         for query in (db.fetchall, db.fetchone, db.fetchvalue):
             with pytest.raises(error):
                 await query(sql, params)  # type: ignore[arg-type]
+
+
+async def test_pages_and_the_worker_may_ask_for_changes_at_the_same_moment(
+    store_location: Location,
+) -> None:
+    # A page's data_version() and the worker's wait() at once, on a fresh connection: on
+    # PostgreSQL both LISTEN on one connection, which once ran two commands at a time.
+    async with Database(store_location, migrate=True) as db:
+        await db.data_version()  # connected, and listening for one channel
+        results = await asyncio.gather(
+            *(db.data_version() for _ in range(5)),
+            *(db.wait(f"channel_{n}", 0.05) for n in range(5)))
+        assert all(isinstance(version, int) for version in results[:5])
+        assert results[5:] == [False] * 5
