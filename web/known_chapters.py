@@ -25,18 +25,22 @@ class BelowChoice:
     below: str | None  # the chapter of ours it is a subchapter of
 
 
+def _is_handle(name: str) -> bool:
+    try:
+        validate_handle(name)
+    except InvalidHandle:
+        return False
+    return True
+
+
 def _join_url(chapter: store.RemoteChapter) -> tuple[str, str] | None:
     origin = origin_of(chapter.iri)
     if origin is None:
         return None
     scheme, host = origin
-    if chapter.level and chapter.username:
-        try:
-            validate_handle(chapter.username)
-        except InvalidHandle:
-            pass
-        else:
-            return host, f"{scheme}://{host}/join/{quote(chapter.username)}"
+    if chapter.level and chapter.username and _is_handle(chapter.username):
+        # A Chapterhouse chapter (it has a level): its node's own join form.
+        return host, f"{scheme}://{host}/join/{quote(chapter.username)}"
     page = http_url(chapter.url)
     # Its page, if on its own node (a document naming a page elsewhere is not believed).
     if page is not None and origin_of(page) == origin:
