@@ -1,0 +1,2 @@
+-- Reserved for issue 11 (0011_access_tokens); filled in by the work that needs it.
+SELECT 1;
