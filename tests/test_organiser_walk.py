@@ -285,10 +285,8 @@ def test_ana_posts_an_event_and_a_poll(org: Org, ana: webdriver.Chrome) -> None:
 
     workspace(ana, org)
     link_to(ana, "kind=poll")
-    type_into(ana, {"title": "Which day suits the allotment work?"})
-    options = ana.find_elements(By.CSS_SELECTOR, "form.publish [name=option]")
-    for option, text in zip(options, ("Saturday", "Sunday"), strict=False):
-        option.send_keys(text)
+    type_into(ana, {"title": "Which day suits the allotment work?",
+                    "options": "Saturday\nSunday\n", "timezone": "Europe/Dublin"})
     fill_date(ana, "closes_at", "12012030\t0600PM", "2030-12-01T18:00")
     submit(ana, "form.publish")
     assert "Which day suits the allotment work?" in main_text(ana)
@@ -306,13 +304,20 @@ def test_a_visitor_finds_dublin_by_its_place_on_node_2(org: Org,
     fresh(others)
     others.get(f"{org.two.base}/")
     follow(others, "Chapters")
-    type_into(others, {"place": "Dublin"})
+    assert others.current_url == f"{org.two.base}/chapters"
+    type_into(others, {"filter-place": "Dublin"})
     submit(others, "form.filter")
     shoot(others, "chapters")
     text = main_text(others)
-    assert "IOPS Dublin" in text and "Dublin, Ireland" in text and FOUNDED in text
+    assert "1 chapter matches." in text
+    dublin = others.find_element(By.XPATH, "//main//li[.//a[normalize-space(.)='IOPS Dublin']]")
+    assert "Dublin, Ireland" in dublin.text and f"founded {FOUNDED}" in dublin.text
+    # dublin under ireland, the chapter above it, named for the path.
+    assert others.find_elements(
+        By.XPATH, "//main//li[.//a[normalize-space(.)='IOPS Ireland']]//li//a"
+                  "[normalize-space(.)='IOPS Dublin']")
     link = others.find_element(By.LINK_TEXT, "IOPS Dublin")
-    assert str(link.get_attribute("href")).startswith(org.one.base)
+    assert str(link.get_attribute("href")).startswith(org.one.base)  # its home node
 
 
 def test_a_visitor_finds_the_minutes_by_a_word_in_them(org: Org,
