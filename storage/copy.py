@@ -37,7 +37,11 @@ TABLES = (
     "member_reactions",
     "collection_sizes",
 )
-NOT_COPIED = frozenset({"schema_migrations"})
+# The search index (SQLite: an FTS5 table and its shadow tables) is not copied either:
+# the target's triggers index the items and remote objects as they are copied.
+NOT_COPIED = frozenset({"schema_migrations", "search_entries", "search_entries_data",
+                        "search_entries_idx", "search_entries_content",
+                        "search_entries_docsize", "search_entries_config"})
 BATCH = 1000
 
 

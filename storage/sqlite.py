@@ -40,6 +40,7 @@ from storage.database import (
     UnusableDatabase,
     bindings,
 )
+from storage.search_text import search_text
 from storage.timestamps import parse, to_text, utcnow
 
 DIALECT = Dialect(name="sqlite", skip_locked="")
@@ -161,6 +162,8 @@ class SqliteDatabase(Database):
             conn.execute(f"PRAGMA busy_timeout={STATEMENT_BUSY_MS}")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.create_function("ch_timestamp", 1, _timestamp_text, deterministic=True)
+            # The search index's triggers (schema 17) keep plain text with it.
+            conn.create_function("ch_search_text", 2, search_text, deterministic=True)
         except BaseException:
             conn.close()
             raise
