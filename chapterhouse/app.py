@@ -19,7 +19,9 @@ from outbox.content import run_scheduler
 from storage.retention import run_pruning
 from web import accounts as account_routes
 from web import actors as actor_routes
+from web import chapter_tree as chapter_tree_routes
 from web import discovery, objects, pages, password_reset, reactions, security_headers, session
+from web import events_page as events_routes
 from web import joins as join_routes
 from web import profiles as profile_routes
 from web import taking_part as taking_part_routes
@@ -83,6 +85,8 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
     # After the session middleware: it reads the viewer that one found.
     app.middlewares.append(reactions.preload)
     pages.setup(app)
+    chapter_tree_routes.setup(app)
+    events_routes.setup(app)
     account_routes.setup(app)
     password_reset.setup(app)
     join_routes.setup(app, config.commitments)

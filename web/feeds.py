@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from aiohttp import web
@@ -76,8 +76,10 @@ def _vevent(row: StoredItem) -> tuple[Event, date, date]:
     return event, start.date(), (end or start).date()
 
 
-def event_calendar(node: Node, rows: list[StoredItem], name: str | None = None) -> bytes:
-    """An iCalendar document with one VEVENT per event row, and the VTIMEZONEs they use."""
+def event_calendar(node: Node, rows: list[StoredItem], name: str | None = None,
+                   others: Sequence[tuple[Event, date, date]] = ()) -> bytes:
+    """An iCalendar document with one VEVENT per event row (and each of `others`, VEVENTs
+    made elsewhere with the dates they span), and the VTIMEZONEs they use."""
     calendar = Calendar()
     calendar.add("prodid", f"-//Chapterhouse//Chapterhouse {node.version}//EN")
     calendar.add("version", "2.0")
@@ -87,8 +89,7 @@ def event_calendar(node: Node, rows: list[StoredItem], name: str | None = None) 
         calendar.add("name", name)
         calendar.add("x-wr-calname", name)
     first, last = None, None
-    for row in rows:
-        event, starts, ends = _vevent(row)
+    for event, starts, ends in [*map(_vevent, rows), *others]:
         calendar.add_component(event)
         first = starts if first is None else min(first, starts)
         last = ends if last is None else max(last, ends)
