@@ -41,7 +41,10 @@ def actor_to_ap(
         "followers": urls.collection(handle, "followers"),
         "following": urls.collection(handle, "following"),
         "endpoints": {"sharedInbox": urls.shared_inbox()},
-        "published": iso(actor.created_at),
+        # A chapter's is the day it was founded, which its organisers set (Mastodon shows
+        # it as "joined"; other nodes read a chapter's founded date from it).
+        "published": iso(actor.founded_at if actor.kind == "chapter" and actor.founded_at
+                         else actor.created_at),
         "manuallyApprovesFollowers": actor.manually_approves,
         # The node actor signs fetches; it is not something to follow or list.
         "discoverable": actor.discoverable and actor.kind != "node",
@@ -72,6 +75,8 @@ def actor_to_ap(
             document["location"] = {"type": "Place", "name": actor.location}
         if actor.parent_iri:
             document["parent"] = actor.parent_iri
+        if actor.about_html:
+            document["about"] = actor.about_html
         document["subchapters"] = urls.collection(handle, "subchapters")
     if actor.kind == "member":
         document["memberOf"] = [urls.actor(h) for h in member_of or []]

@@ -19,6 +19,7 @@ from outbox.content import run_scheduler
 from storage.retention import run_pruning
 from web import accounts as account_routes
 from web import actors as actor_routes
+from web import chapter_settings as chapter_settings_routes
 from web import chapter_tree as chapter_tree_routes
 from web import discovery, objects, pages, password_reset, reactions, security_headers, session
 from web import events_page as events_routes
@@ -26,6 +27,7 @@ from web import joins as join_routes
 from web import profiles as profile_routes
 from web import taking_part as taking_part_routes
 from web import welcome as welcome_routes
+from web import workspace as workspace_routes
 from web import writing as writing_routes
 from web.errors import handle_errors
 from web.mail import MAIL, Mailer
@@ -91,6 +93,9 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
     password_reset.setup(app)
     join_routes.setup(app, config.commitments)
     profile_routes.setup(app, config.data_dir / "media" / "avatars")
+    workspace_routes.setup(app, accept_local=config.domain in config.accept_subchapters_from,
+                           allow_http=config.allow_private_addresses)
+    chapter_settings_routes.setup(app)
     welcome_routes.setup(app)
     writing_routes.setup(app)
     taking_part_routes.setup(app)

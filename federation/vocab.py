@@ -27,6 +27,7 @@ CHAPTERHOUSE_TERMS: dict[str, Any] = {
     "parent": {"@id": "chapterhouse:parent", "@type": "@id"},
     "subchapters": {"@id": "chapterhouse:subchapters", "@type": "@id"},
     "memberOf": {"@id": "chapterhouse:memberOf", "@type": "@id"},
+    "about": "chapterhouse:about",
 }
 
 # Terms from Mastodon's namespace and ActivityStreams extensions that Mastodon reads.

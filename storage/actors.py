@@ -43,6 +43,11 @@ class ActorRecord:
     # members who saved their profile on the web (migration 0012)
     avatar_file: str | None = None  # under DATA/media/avatars, made by actors/avatars.py
     summary_html: str | None = None  # the Markdown summary, sanitised
+    # chapters only (migration 0015): the day it was founded (its actor's `published`),
+    # and its about text, Markdown and the sanitised HTML made from it
+    founded_at: datetime | None = None
+    about: str = ""
+    about_html: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,8 @@ class MemberRef:
 _ACTOR_SELECT = """
 SELECT a.id, a.kind, a.handle, a.name, a.summary, a.icon_url, a.discoverable, a.created_at,
        rsa.public_key AS rsa_public_pem, ed.public_key AS ed25519_multibase,
-       a.manually_approves, c.level, c.location, p.parent_iri, a.avatar_file, a.summary_html
+       a.manually_approves, c.level, c.location, p.parent_iri, a.avatar_file, a.summary_html,
+       c.founded_at, coalesce(c.about, '') AS about, c.about_html
 FROM actors a
 JOIN actor_keys rsa ON rsa.actor_id = a.id AND rsa.algorithm = 'rsa-2048'
 JOIN actor_keys ed ON ed.actor_id = a.id AND ed.algorithm = 'ed25519'
@@ -78,6 +84,7 @@ def _actor(row: Row) -> ActorRecord:
     values["discoverable"] = bool(values["discoverable"])
     values["manually_approves"] = bool(values["manually_approves"])
     values["created_at"] = at(values["created_at"])
+    values["founded_at"] = None if values["founded_at"] is None else at(values["founded_at"])
     values["id"] = int(values["id"])
     return ActorRecord(**values)
 

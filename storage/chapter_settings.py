@@ -1,0 +1,152 @@
+"""A chapter's settings, and what its organisers' workspace lists: members with their
+roles, followers and subchapters waiting for an answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.database import Database, Reader, Tx
+from storage.timestamps import at
+
+
+class LastOrganiser(Exception):
+    """The change would leave the chapter without an organiser."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    name: str
+    summary: str
+    location: str | None
+    founded_at: datetime
+    about: str
+    about_html: str | None
+    manually_approves: bool
+    joins_open: bool
+
+
+@dataclass(frozen=True)
+class Member:
+    id: int
+    handle: str
+    name: str
+    joined_at: datetime
+    organiser: bool
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """What the workspace's landing page counts."""
+
+    join_requests: int
+    followers: int
+    subchapters: int
+
+
+async def settings(db: Reader, chapter: int) -> Settings | None:
+    row = await db.fetchone(
+        "SELECT a.name, a.summary, c.location, c.founded_at, c.about, c.about_html,"
+        " a.manually_approves, c.joins_open FROM chapters c JOIN actors a ON a.id = c.actor_id"
+        " WHERE c.actor_id = ?", (chapter,))
+    if row is None:
+        return None
+    return Settings(name=row[0], summary=row[1], location=row[2], founded_at=at(row[3]),
+                    about=row[4] or "", about_html=row[5], manually_approves=bool(row[6]),
+                    joins_open=bool(row[7]))
+
+
+async def save(tx: Tx, chapter: int, new: Settings) -> None:
+    """Everything the settings form holds, in the transaction that also queues the
+    chapter's Update."""
+    await tx.execute(
+        "UPDATE actors SET name = ?, summary = ?, manually_approves = ?"
+        " WHERE id = ? AND kind = 'chapter'",
+        (new.name, new.summary, new.manually_approves, chapter))
+    await tx.execute(
+        "UPDATE chapters SET location = ?, founded_at = ?, about = ?, about_html = ?,"
+        " joins_open = ? WHERE actor_id = ?",
+        (new.location, new.founded_at, new.about, new.about_html, new.joins_open, chapter))
+
+
+async def set_avatar(tx: Tx, chapter: int, file_name: str | None, icon_url: str | None) -> None:
+    """The picture this node made from an organiser's upload, and the URL it is served at;
+    None for both removes it."""
+    await tx.execute(
+        "UPDATE actors SET avatar_file = ?, icon_url = ? WHERE id = ? AND kind = 'chapter'",
+        (file_name, icon_url, chapter))
+
+
+async def waiting(db: Reader, chapter: int) -> Waiting:
+    joins = await db.fetchvalue(
+        "SELECT count(*) FROM join_requests WHERE chapter_id = ? AND state = 'requested'"
+        " AND confirm_by IS NULL", (chapter,))
+    followers = await db.fetchvalue(
+        "SELECT count(*) FROM followers WHERE actor_id = ? AND state = 'requested'", (chapter,))
+    subchapters = await db.fetchvalue(
+        "SELECT count(*) FROM subchapters WHERE chapter_id = ? AND state = 'requested'",
+        (chapter,))
+    return Waiting(int(joins or 0), int(followers or 0), int(subchapters or 0))
+
+
+async def members(db: Reader, chapter: int, limit: int) -> list[Member]:
+    """The chapter's members, organisers first, then by name."""
+    rows = await db.fetchall(
+        "SELECT a.id, a.handle, a.name, m.joined_at, o.member_id IS NOT NULL AS organiser"
+        " FROM memberships m JOIN actors a ON a.id = m.member_id"
+        " LEFT JOIN organisers o ON o.chapter_id = m.chapter_id AND o.member_id = m.member_id"
+        " WHERE m.chapter_id = ?"
+        " ORDER BY CASE WHEN o.member_id IS NULL THEN 1 ELSE 0 END, lower(a.name), a.id"
+        f" LIMIT {int(limit)}", (chapter,))
+    return [Member(id=int(r[0]), handle=r[1], name=r[2], joined_at=at(r[3]),
+                   organiser=bool(r[4])) for r in rows]
+
+
+async def member(db: Reader, chapter: int, handle: str) -> Member | None:
+    if "\x00" in handle:
+        return None
+    row = await db.fetchone(
+        "SELECT a.id, a.handle, a.name, m.joined_at, o.member_id IS NOT NULL"
+        " FROM memberships m JOIN actors a ON a.id = m.member_id"
+        " LEFT JOIN organisers o ON o.chapter_id = m.chapter_id AND o.member_id = m.member_id"
+        " WHERE m.chapter_id = ? AND a.handle = ?", (chapter, handle.lower()))
+    return None if row is None else Member(id=int(row[0]), handle=row[1], name=row[2],
+                                           joined_at=at(row[3]), organiser=bool(row[4]))
+
+
+async def _organises(tx: Tx, chapter: int, member: int) -> bool:
+    return await tx.fetchvalue(
+        "SELECT 1 FROM organisers WHERE chapter_id = ? AND member_id = ?",
+        (chapter, member)) is not None
+
+
+async def _others_organise(tx: Tx, chapter: int, member: int) -> bool:
+    return await tx.fetchvalue(
+        "SELECT 1 FROM organisers WHERE chapter_id = ? AND member_id <> ?",
+        (chapter, member)) is not None
+
+
+async def remove_member(db: Database, chapter: int, member: int) -> bool:
+    """The member leaves the chapter (and stops organising it, as leaving does); raises
+    LastOrganiser rather than leave the chapter with nobody to run it."""
+    async with db.transaction() as tx:
+        if (await _organises(tx, chapter, member)
+                and not await _others_organise(tx, chapter, member)):
+            raise LastOrganiser(member)
+        removed: int = await tx.execute(
+            "DELETE FROM memberships WHERE member_id = ? AND chapter_id = ?", (member, chapter))
+        await tx.execute("DELETE FROM organisers WHERE member_id = ? AND chapter_id = ?",
+                         (member, chapter))
+    return removed == 1
+
+
+async def stop_organising(db: Database, chapter: int, member: int) -> bool:
+    """Raises LastOrganiser when the member is the chapter's only organiser."""
+    async with db.transaction() as tx:
+        if not await _organises(tx, chapter, member):
+            return False
+        if not await _others_organise(tx, chapter, member):
+            raise LastOrganiser(member)
+        changed: int = await tx.execute(
+            "DELETE FROM organisers WHERE chapter_id = ? AND member_id = ?", (chapter, member))
+    return changed == 1

@@ -1,0 +1,223 @@
+"""A chapter's settings, edited by its organisers: GET/POST /@{slug}/settings.
+
+Name, summary (plain text), location, founded date, about text (Markdown, kept with the
+sanitised HTML made from it, as a member's profile summary is), picture (made and served
+as members' avatars are, web/profiles.py), and whether followers and joins need approval.
+Validation is the command line's (actors/registry.py); bad input changes nothing. A saved
+change federates as an `Update` of the chapter's Group (outbox/hierarchy.py
+queue_actor_update), queued in the transaction that saved it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from actors import avatars
+from actors.registry import MAX_LOCATION, MAX_NAME, MAX_SUMMARY
+from outbox.hierarchy import queue_actor_update
+from outbox.items import body_html
+from storage import chapter_settings as store
+from storage import profiles as profile_store
+from storage.actors import ActorRecord
+from web import session
+from web.accounts import see_other
+from web.pages import render
+from web.profiles import AVATARS, TOO_LARGE, UPLOAD_LIMIT
+from web.state import DB, NODE
+from web.workspace import organised
+
+log = structlog.get_logger("chapterhouse.chapter_settings")
+
+SETTINGS_ROUTE = "/@{slug}/settings"
+MAX_ABOUT = 20000
+EARLIEST = date(1800, 1, 1)
+
+
+@dataclass
+class SettingsForm:
+    name: str
+    summary: str
+    location: str
+    founded: str  # YYYY-MM-DD, as <input type=date> sends it
+    about: str
+    manually_approves: bool
+    joins_open: bool
+
+
+def _text(form: Any, name: str, limit: int) -> str:
+    value = form.get(name)
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _printable(text: str, keep_lines: bool) -> str:
+    """Without control characters (PostgreSQL text holds no NUL); line breaks kept where
+    the field is many lines."""
+    return "".join(c for c in text if (keep_lines and c == "\n")
+                   or (ord(c) >= 32 and ord(c) != 127))
+
+
+def _form_of(current: store.Settings) -> SettingsForm:
+    return SettingsForm(name=current.name, summary=current.summary,
+                        location=current.location or "",
+                        founded=current.founded_at.date().isoformat(), about=current.about,
+                        manually_approves=current.manually_approves,
+                        joins_open=current.joins_open)
+
+
+def _page(request: web.Request, chapter: ActorRecord, form: SettingsForm,
+          errors: dict[str, str], status: int = 200) -> web.Response:
+    response = render(request, "chapter_settings.html", chapter=chapter, form=form,
+                      errors=errors, max_name=MAX_NAME, max_summary=MAX_SUMMARY,
+                      max_location=MAX_LOCATION, max_about=MAX_ABOUT,
+                      today=datetime.now(UTC).date().isoformat(),
+                      earliest=EARLIEST.isoformat(),
+                      max_megabytes=avatars.MAX_BYTES // (1024 * 1024),
+                      max_side=avatars.MAX_SIDE, csrf_token=session.csrf_token(request))
+    response.set_status(status)
+    return response
+
+
+async def settings_form(request: web.Request) -> web.Response:
+    chapter = await organised(request, "settings")
+    if isinstance(chapter, web.Response):
+        return chapter
+    current = await store.settings(request.app[DB], chapter.id)
+    assert current is not None  # a chapter always has its row
+    return _page(request, chapter, _form_of(current), {})
+
+
+def _founded(text: str) -> tuple[datetime | None, str | None]:
+    """Midnight UTC of the day given, or why it is no founding date."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None, "Enter the day the chapter was founded, such as 2019-03-08."
+    if len(text) != 10:
+        return None, "Enter the day the chapter was founded, such as 2019-03-08."
+    if day > datetime.now(UTC).date():
+        return None, "The founding date cannot be in the future."
+    if day < EARLIEST:
+        return None, f"The founding date cannot be before {EARLIEST.year}."
+    return datetime(day.year, day.month, day.day, tzinfo=UTC), None
+
+
+def _upload(form: Any) -> bytes | None:
+    """The file chosen in the avatar field; None when none was (browsers then send an
+    empty part without a file name)."""
+    field = form.get("avatar")
+    if not isinstance(field, web.FileField):
+        return None
+    data = field.file.read(avatars.MAX_BYTES + 1)
+    if not data and not field.filename:
+        return None
+    return bytes(data)
+
+
+def _check(form: SettingsForm) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not form.name:
+        errors["name"] = "Enter the chapter's name."
+    elif len(form.name) > MAX_NAME:
+        errors["name"] = f"A name has at most {MAX_NAME} characters."
+    if len(form.summary) > MAX_SUMMARY:
+        errors["summary"] = f"The summary has at most {MAX_SUMMARY} characters."
+    if len(form.location) > MAX_LOCATION:
+        errors["location"] = f"The location has at most {MAX_LOCATION} characters."
+    if len(form.about) > MAX_ABOUT:
+        errors["about"] = f"The about text has at most {MAX_ABOUT} characters."
+    return errors
+
+
+async def save_settings(request: web.Request) -> web.Response:
+    chapter = await organised(request, "settings")
+    if isinstance(chapter, web.Response):
+        return chapter
+    db = request.app[DB]
+    current = await store.settings(db, chapter.id)
+    assert current is not None
+    posted = await request.post()
+    form = SettingsForm(
+        name=" ".join(_printable(_text(posted, "name", MAX_NAME * 2), False).split()),
+        summary=_printable(_text(posted, "summary", MAX_SUMMARY * 2).replace("\r\n", "\n"),
+                           True).strip(),
+        location=" ".join(_printable(_text(posted, "location", MAX_LOCATION * 2),
+                                     False).split()),
+        founded=_text(posted, "founded", 40).strip(),
+        about=_printable(_text(posted, "about", MAX_ABOUT * 2).replace("\r\n", "\n"),
+                         True).strip(),
+        manually_approves=posted.get("manually_approves") == "yes",
+        joins_open=posted.get("joins_open") == "yes")
+    errors = _check(form)
+    founded_at, founded_error = _founded(form.founded)
+    if founded_error:
+        errors["founded"] = founded_error
+    avatar = None
+    data = _upload(posted)
+    if data is not None:
+        try:
+            avatar = await asyncio.to_thread(avatars.make_avatar, data)
+        except avatars.AvatarError as exc:
+            errors["avatar"] = str(exc)
+    if errors or founded_at is None:
+        log.info("chapter settings refused", chapter=chapter.handle, fields=sorted(errors))
+        return _page(request, chapter, form, errors, 400)
+    new = store.Settings(
+        name=form.name, summary=form.summary, location=form.location or None,
+        founded_at=founded_at, about=form.about,
+        about_html=body_html(form.about) or None if form.about else None,
+        manually_approves=form.manually_approves, joins_open=form.joins_open)
+    remove = posted.get("remove_avatar") == "yes" and avatar is None
+    directory = request.app[AVATARS]
+    if avatar is not None:
+        await asyncio.to_thread(avatars.save, directory, avatar)
+    old_file = chapter.avatar_file
+    new_file = avatar.name if avatar is not None else None if remove else old_file
+    node = request.app[NODE]
+    # Whether followers joining need approval is local only; everything else is in the
+    # chapter's actor document, which its followers are sent again.
+    federated = replace(new, joins_open=current.joins_open) != current or new_file != old_file
+    if federated or new != current:
+        async with db.transaction() as tx:
+            await store.save(tx, chapter.id, new)
+            if avatar is not None:
+                await store.set_avatar(tx, chapter.id, avatar.name,
+                                       f"{node.urls.base}/media/avatars/{avatar.name}")
+            elif remove:
+                await store.set_avatar(tx, chapter.id, None, None)
+            if federated:
+                await queue_actor_update(tx, node.urls, chapter.handle or "", node.username)
+        log.info("chapter settings saved", chapter=chapter.handle, federated=federated)
+    if old_file and old_file != new_file and not await profile_store.avatar_in_use(db,
+                                                                                   old_file):
+        await asyncio.to_thread(avatars.remove, directory, old_file)
+    return see_other(f"/@{quote(chapter.handle or '')}")
+
+
+@web.middleware
+async def larger_upload(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The settings form carries a picture, larger than the node's usual limit on a request
+    (chapterhouse/app.py MAX_REQUEST_BYTES): for that one route the limit is the image's."""
+    resource = request.match_info.route.resource
+    if request.method != "POST" or resource is None or resource.canonical != SETTINGS_ROUTE:
+        return await handler(request)
+    try:
+        return await handler(request.clone(client_max_size=UPLOAD_LIMIT))
+    except web.HTTPRequestEntityTooLarge:
+        log.info("chapter settings refused", reason="upload too large")
+        raise web.HTTPRequestEntityTooLarge(UPLOAD_LIMIT, text=TOO_LARGE) from None
+
+
+def setup(app: web.Application) -> None:
+    """After session.setup (and profiles.setup, which serves the pictures): the upload
+    limit is raised before the session middleware reads the form."""
+    app.middlewares.insert(app.middlewares.index(session.sessions), larger_upload)
+    app.router.add_get(SETTINGS_ROUTE, settings_form)
+    app.router.add_post(SETTINGS_ROUTE, save_settings)
