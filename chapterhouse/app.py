@@ -25,6 +25,7 @@ from web import discovery, objects, pages, password_reset, reactions, security_h
 from web import events_page as events_routes
 from web import joins as join_routes
 from web import profiles as profile_routes
+from web import publishing as publishing_routes
 from web import taking_part as taking_part_routes
 from web import welcome as welcome_routes
 from web import workspace as workspace_routes
@@ -98,6 +99,7 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
     chapter_settings_routes.setup(app)
     welcome_routes.setup(app)
     writing_routes.setup(app)
+    publishing_routes.setup(app)
     taking_part_routes.setup(app)
     actor_routes.setup(app)
     objects.setup(app)

@@ -86,21 +86,33 @@ async def _live_item(db: Reader, object_iri: str) -> StoredItem:
     return stored
 
 
+# What an edit may change besides the text: a minutes' date, an event's when and where. A
+# poll's options, choice and closing time stay: votes were cast for them as they were.
+EDITABLE_DETAILS = ("meeting_date", "starts_at", "ends_at", "timezone", "place_name",
+                    "address", "online_url", "capacity")
+
+
 async def edit_item(
     db: Database, urls: Urls, object_iri: str, title: str | None = None,
     summary: str | None = None, body: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> str:
-    """Change an item's text and send the new version (with a later `updated`)."""
+    """Change an item's text (and `details`, fields named in EDITABLE_DETAILS) and send the
+    new version (with a later `updated`)."""
     # Read and written in one transaction: a vote counted between a read and the write
     # would be missing from the new version's totals.
     async with db.transaction() as tx:
         row = await _live_item(tx, object_iri)
         item = item_from_stored(row.fields)
-        if title is None and summary is None and body is None:
+        if title is None and summary is None and body is None and not details:
             raise PublishError("nothing to change: give --title, --summary or --body-file")
         item.title = title if title is not None else item.title
         item.summary = summary if summary is not None else item.summary
         item.body = body if body is not None else item.body
+        for name, value in (details or {}).items():
+            if name not in EDITABLE_DETAILS:
+                raise PublishError(f"{name.replace('_', ' ')} cannot be changed")
+            setattr(item, name, value)
         try:
             # Checked as of publication: a poll's closing time does not have to be in the
             # future again to fix a typo in its question.

@@ -3,9 +3,10 @@
 Routes: GET/POST /@{handle}/write (title, summary, body), GET/POST /objects/{uuid}/edit
 (the same fields), POST /objects/{uuid}/delete, POST /reply (object, content, next),
 POST /like and POST /boost (object, undo=1 to take back, next). Only the member writes on
-their own blog and edits or deletes their own posts: an organiser or admin acts through
-the CLI, not as someone else. The session middleware (web/session.py) has already checked
-every POST's origin and CSRF token.
+their own blog and edits or deletes their own posts: nobody acts as someone else. A
+chapter's items are edited and deleted by its organisers (and administrators) through the
+same URLs, which hand them to web/publishing.py. The session middleware (web/session.py)
+has already checked every POST's origin and CSRF token.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from storage import actors as actor_store
 from storage import items as item_store
 from storage import reactions as reaction_store
 from storage.items import StoredItem
+from web import publishing
 from web.accounts import local_path, see_other
 from web.pages import render
 from web.session import Viewer, viewer
@@ -159,6 +161,9 @@ async def _own_post(request: web.Request) -> tuple[Viewer, StoredItem] | web.Res
 
 
 async def edit_form(request: web.Request) -> web.Response:
+    chapter_item = await publishing.chapter_item(request)
+    if chapter_item is not None:
+        return await publishing.edit_form(request, chapter_item)
     found = await _own_post(request)
     if isinstance(found, web.Response):
         return found
@@ -169,6 +174,9 @@ async def edit_form(request: web.Request) -> web.Response:
 
 
 async def edit(request: web.Request) -> web.Response:
+    chapter_item = await publishing.chapter_item(request)
+    if chapter_item is not None:
+        return await publishing.edit(request, chapter_item)
     found = await _own_post(request)
     if isinstance(found, web.Response):
         return found
@@ -191,6 +199,9 @@ async def edit(request: web.Request) -> web.Response:
 
 
 async def delete(request: web.Request) -> web.Response:
+    chapter_item = await publishing.chapter_item(request)
+    if chapter_item is not None:
+        return await publishing.delete(request, chapter_item)
     found = await _own_post(request)
     if isinstance(found, web.Response):
         return found
