@@ -17,10 +17,13 @@ from federation.urls import Urls
 from inbox import routes as inbox_routes
 from outbox.content import run_scheduler
 from storage.retention import run_pruning
+from web import access_tokens as token_routes
 from web import accounts as account_routes
 from web import actors as actor_routes
+from web import admin_deliveries as delivery_queue_routes
 from web import chapter_settings as chapter_settings_routes
 from web import chapter_tree as chapter_tree_routes
+from web import client_to_server as client_to_server_routes
 from web import discovery, objects, pages, password_reset, reactions, security_headers, session
 from web import events_page as events_routes
 from web import joins as join_routes
@@ -92,6 +95,8 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
     events_routes.setup(app)
     account_routes.setup(app)
     password_reset.setup(app)
+    token_routes.setup(app)
+    delivery_queue_routes.setup(app)
     join_routes.setup(app, config.commitments)
     profile_routes.setup(app, config.data_dir / "media" / "avatars")
     workspace_routes.setup(app, accept_local=config.domain in config.accept_subchapters_from,
@@ -106,5 +111,9 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
     discovery.setup(app)
     inbox_routes.setup(app)
     session.allow_cross_site(app, inbox_routes.shared_inbox, inbox_routes.actor_inbox)
+    # Bearer tokens only: a session cookie, which browsers attach to any site's form, must
+    # never publish here (web/client_to_server.py).
+    client_to_server_routes.setup(app)
+    session.allow_cross_site(app, client_to_server_routes.post_to_outbox)
     app.router.add_static("/static", str(resources.files("web").joinpath("static")))
     return app
