@@ -366,6 +366,13 @@ TABLE: list[Row] = [
     row("POST /account/profile", own_profile,
         "SELECT id, name, summary FROM actors ORDER BY id",
         **members(acted(303, "/@"))),
+    # A chapter's organisers (and the administrator) publish for it from the web; the edit
+    # and delete of its items by every role are tried in tests/web/test_publishing.py (the
+    # rows above for those routes are a member's own post).
+    row("POST /@{slug}/publish",
+        fixed("/@dublin/publish", {"kind": "news", "title": "From the web", "body": "Text."}),
+        "SELECT object_iri FROM items ORDER BY id",
+        **organisers_of_dublin(acted(303, "/objects/"))),
 ]
 BY_ROUTE = {entry.route: entry for entry in TABLE}
 
