@@ -21,6 +21,10 @@ CREATE FUNCTION ch_search_text(source text, is_html boolean) RETURNS text
         chr(57344) || chr(57345), ''), '\s+', ' ', 'g'))
 $$;
 
+CREATE FUNCTION ch_public_names() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY['https://www.w3.org/ns/activitystreams#Public', 'as:Public', 'Public']
+$$;
+
 CREATE TABLE search_entries (
     id    bigint PRIMARY KEY,
     kind  text NOT NULL,
@@ -82,7 +86,12 @@ CREATE FUNCTION search_remote_refresh(object bigint) RETURNS void LANGUAGE sql A
         WHERE o.id = object AND o.deleted_at IS NULL AND o.in_reply_to IS NULL
         AND o.type IN ('Article', 'Event', 'Question', 'Note')
         AND EXISTS (SELECT 1 FROM remote_object_audience a JOIN actors c ON c.id = a.actor_id
-                    WHERE a.object_id = o.id AND c.kind = 'chapter');
+                    WHERE a.object_id = o.id AND c.kind = 'chapter')
+        -- Public only: the results are anyone's (web/remote_views.py is_public, for ids
+        -- given as text; a string matches itself as well as an array's element).
+        AND (COALESCE(o.document::jsonb -> 'to' ?| ch_public_names(), false)
+             OR COALESCE(o.document::jsonb -> 'cc' ?| ch_public_names(), false)
+             OR COALESCE(o.document::jsonb -> 'audience' ?| ch_public_names(), false));
 $$;
 CREATE FUNCTION search_remote_audience() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -76,7 +76,15 @@ CREATE VIEW search_remote_source AS
     WHERE o.deleted_at IS NULL AND o.in_reply_to IS NULL
     AND o.type IN ('Article', 'Event', 'Question', 'Note')
     AND EXISTS (SELECT 1 FROM remote_object_audience a JOIN actors c ON c.id = a.actor_id
-                WHERE a.object_id = o.id AND c.kind = 'chapter');
+                WHERE a.object_id = o.id AND c.kind = 'chapter')
+    -- Public only: the results are anyone's (web/remote_views.py is_public, for ids given
+    -- as text).
+    AND EXISTS (SELECT 1 FROM json_each(o.document, '$.to') t WHERE t.value IN
+                    ('https://www.w3.org/ns/activitystreams#Public', 'as:Public', 'Public')
+                UNION ALL SELECT 1 FROM json_each(o.document, '$.cc') t WHERE t.value IN
+                    ('https://www.w3.org/ns/activitystreams#Public', 'as:Public', 'Public')
+                UNION ALL SELECT 1 FROM json_each(o.document, '$.audience') t WHERE t.value IN
+                    ('https://www.w3.org/ns/activitystreams#Public', 'as:Public', 'Public'));
 
 CREATE TRIGGER search_remote_reached AFTER INSERT ON remote_object_audience
 BEGIN
