@@ -39,6 +39,8 @@ from tests.web.test_accounts import (
     make_site,
     post,
 )
+from tests.web.test_admin_deliveries import queued_waiting
+from tests.web.test_tokens import ana_token
 from web.session import CROSS_SITE, SESSION_COOKIE
 
 ROLES = ("visitor", "other_member", "member", "other_organiser", "organiser", "admin")
@@ -373,6 +375,21 @@ TABLE: list[Row] = [
         fixed("/@dublin/publish", {"kind": "news", "title": "From the web", "body": "Text."}),
         "SELECT object_iri FROM items ORDER BY id",
         **organisers_of_dublin(acted(303, "/objects/"))),
+    # Personal access tokens: every member makes their own and revokes only their own
+    # (ana's token is no one else's to revoke: they get "no such token"). The
+    # client-to-server outbox (POST /actors/{handle}/outbox) has no row: like the inboxes
+    # it is exempt from the session middleware (CROSS_SITE), since only a Bearer token,
+    # never a session cookie, authorises it; tests/test_client_to_server.py covers it.
+    row("POST /account/tokens", fixed("/account/tokens", {"name": "minutes script"}),
+        "SELECT id, account_id FROM access_tokens ORDER BY id", **members(acted(200))),
+    row("POST /account/tokens/{id}/revoke", ana_token,
+        "SELECT id, revoked_at FROM access_tokens ORDER BY id",
+        **{**everyone(refused(404)), "visitor": TO_LOGIN,
+           "member": acted(303, "/account/tokens")}),
+    # The delivery queue is the node's administrators' alone.
+    row("POST /admin/deliveries/retry", queued_waiting,
+        "SELECT id, next_attempt_at FROM deliveries ORDER BY id",
+        **{**everyone(refused(403)), "visitor": TO_LOGIN, "admin": acted(200)}),
 ]
 BY_ROUTE = {entry.route: entry for entry in TABLE}
 
