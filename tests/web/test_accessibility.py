@@ -198,3 +198,36 @@ def test_pages_a_member_sees_pass_axe(
     submit(browser, "form.profile")
     assert browser.find_element(By.ID, "name-error").text
     check_page(browser, axe_source, "profile with an error")
+
+
+def test_the_organisers_item_forms_pass_axe(
+    browser: webdriver.Chrome, a11y_node: Node, axe_source: str
+) -> None:
+    node = a11y_node
+    browser.get(f"{node.base}/")
+    if not browser.find_elements(By.CSS_SELECTOR, "a.me"):
+        log_in(browser, node)
+    for kind in ("news", "blog", "minutes", "event", "poll", "note"):
+        visit(browser, f"{node.base}/@dublin/publish?kind={kind}")
+        check_page(browser, axe_source, f"publish a {kind}")
+    # A title the browser takes and the node refuses (blank), with its reason at the field.
+    visit(browser, f"{node.base}/@dublin/publish?kind=news")
+    fill(browser, {"title": " ", "body": "Bring **books**."})
+    submit(browser, "form.publish")
+    assert "Title must not be empty." in browser.find_element(By.ID, "title-error").text
+    check_page(browser, axe_source, "publish with an error")
+    # The preview, nothing published.
+    fill(browser, {"title": "Bookfair", "body": "Bring **books**."})
+    click_through(browser, browser.find_element(By.CSS_SELECTOR,
+                                                "form.publish button[name=preview]"))
+    assert browser.find_element(By.CSS_SELECTOR, "section.preview strong").text == "books"
+    check_page(browser, axe_source, "publish with a preview")
+    # The organiser's buttons on an event's page, and its edit form.
+    event = object_url(node, "event")
+    visit(browser, event)
+    assert browser.find_element(By.CSS_SELECTOR, ".author-actions a").text == "Edit"
+    check_page(browser, axe_source, "an event with the organiser's buttons")
+    visit(browser, f"{event}/edit")
+    check_page(browser, axe_source, "edit an event")
+    visit(browser, f"{object_url(node, 'poll')}/edit")
+    check_page(browser, axe_source, "edit a poll")
