@@ -15,6 +15,7 @@ from storage import access_tokens as token_store
 from storage import accounts as account_store
 from storage.timestamps import now
 from tests.web.test_accounts import HTML, Site, form_token, log_in, make_site, post
+from web.session import CROSS_SITE
 
 
 @pytest.fixture
@@ -135,3 +136,28 @@ async def test_the_profile_page_links_to_the_tokens(site: Site) -> None:
     await log_in(site)
     page = await (await site.client.get("/account/profile", headers=HTML)).text()
     assert 'href="/account/tokens"' in page
+
+
+async def test_a_session_never_publishes_to_an_outbox_only_a_token_does(site: Site) -> None:
+    """The client-to-server outbox is exempt from the session middleware, as the inboxes
+    are: a page elsewhere could make a logged-in browser post there, so a session (with
+    its cookie, our origin and even the CSRF token) counts for nothing."""
+    app = site.client.app
+    assert app is not None
+    exempt = {handler.__name__ for handler in app[CROSS_SITE]}
+    assert {"shared_inbox", "actor_inbox", "post_to_outbox"} <= exempt
+    await log_in(site)
+    csrf = await form_token(site.client, "/account/tokens")
+    note = {"type": "Note", "content": "Posted by a page elsewhere?"}
+    response = await site.client.post(
+        "/actors/ana/outbox", json=note, headers={
+            **site.origin, "Content-Type": "application/activity+json", "X-CSRF-Token": csrf})
+    assert response.status == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert await site.sql("SELECT iri FROM objects") == []
+    _, token = await make_token(site)
+    response = await site.client.post(
+        "/actors/ana/outbox", json=note, headers={
+            "Content-Type": "application/activity+json", "Authorization": f"Bearer {token}"})
+    assert response.status == 201, await response.text()
+    assert len(await site.sql("SELECT iri FROM objects")) == 1
