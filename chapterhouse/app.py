@@ -21,6 +21,7 @@ from web import access_tokens as token_routes
 from web import accounts as account_routes
 from web import actors as actor_routes
 from web import admin_deliveries as delivery_queue_routes
+from web import archives as archive_routes
 from web import chapter_settings as chapter_settings_routes
 from web import chapter_tree as chapter_tree_routes
 from web import client_to_server as client_to_server_routes
@@ -29,6 +30,7 @@ from web import events_page as events_routes
 from web import joins as join_routes
 from web import profiles as profile_routes
 from web import publishing as publishing_routes
+from web import search as search_routes
 from web import taking_part as taking_part_routes
 from web import welcome as welcome_routes
 from web import workspace as workspace_routes
@@ -93,6 +95,8 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
     pages.setup(app)
     chapter_tree_routes.setup(app)
     events_routes.setup(app)
+    archive_routes.setup(app)
+    search_routes.setup(app)
     account_routes.setup(app)
     password_reset.setup(app)
     token_routes.setup(app)
