@@ -29,6 +29,7 @@ from outbox.items import Item
 from storage import accounts as account_store
 from storage import joins as join_store
 from storage.timestamps import now
+from tests.web import test_workspace as workspace
 from tests.web.test_accounts import (
     HTML,
     PASSWORD,
@@ -289,6 +290,10 @@ def organisers_of_dublin(answer: Answer) -> dict[str, Answer]:
 SESSIONS = "SELECT id, account_id FROM sessions ORDER BY id"
 REQUESTS = "SELECT id, chapter_id, username, member_id, state FROM join_requests ORDER BY id"
 MEMBERSHIPS = "SELECT member_id, chapter_id FROM memberships ORDER BY member_id, chapter_id"
+ORGANISERS = "SELECT chapter_id, member_id FROM organisers ORDER BY chapter_id, member_id"
+FOLLOWERS = "SELECT follower_iri, state FROM followers ORDER BY id"
+SUBCHAPTERS = "SELECT child_iri, state FROM subchapters ORDER BY id"
+PARENTS = "SELECT chapter_id, parent_iri, state FROM parents ORDER BY chapter_id"
 
 TABLE: list[Row] = [
     # Logging in is open to anyone with the password; a logged-in person logging in again
@@ -390,6 +395,29 @@ TABLE: list[Row] = [
     row("POST /admin/deliveries/retry", queued_waiting,
         "SELECT id, next_attempt_at FROM deliveries ORDER BY id",
         **{**everyone(refused(403)), "visitor": TO_LOGIN, "admin": acted(200)}),
+    # The chapter's workspace (web/workspace.py, web/chapter_settings.py): dublin's
+    # organisers and the administrators only.
+    row("POST /@{slug}/members/{handle}/remove", workspace.member_to_remove, MEMBERSHIPS,
+        **organisers_of_dublin(acted(303, "/@dublin/members/manage"))),
+    row("POST /@{slug}/members/{handle}/appoint", workspace.member_to_appoint, ORGANISERS,
+        **organisers_of_dublin(acted(303, "/@dublin/members/manage"))),
+    row("POST /@{slug}/members/{handle}/dismiss", workspace.organiser_to_dismiss, ORGANISERS,
+        **organisers_of_dublin(acted(303, "/@dublin/members/manage"))),
+    row("POST /@{slug}/followers/approve", workspace.follower_waiting("approve"), FOLLOWERS,
+        **organisers_of_dublin(acted(303, "/@dublin/followers"))),
+    row("POST /@{slug}/followers/reject", workspace.follower_waiting("reject"), FOLLOWERS,
+        **organisers_of_dublin(acted(303, "/@dublin/followers"))),
+    row("POST /@{slug}/subchapters/accept", workspace.subchapter_asking("accept"),
+        SUBCHAPTERS, **organisers_of_dublin(acted(303, "/@dublin/subchapters"))),
+    row("POST /@{slug}/subchapters/reject", workspace.subchapter_asking("reject"),
+        SUBCHAPTERS, **organisers_of_dublin(acted(303, "/@dublin/subchapters"))),
+    row("POST /@{slug}/parent", workspace.parent_to_ask, PARENTS,
+        **organisers_of_dublin(acted(303, "/@dublin/parent"))),
+    row("POST /@{slug}/parent/leave", workspace.parent_to_leave, PARENTS,
+        **organisers_of_dublin(acted(303, "/@dublin/parent"))),
+    row("POST /@{slug}/settings", workspace.new_settings,
+        "SELECT id, name FROM actors WHERE kind = 'chapter' ORDER BY id",
+        **organisers_of_dublin(acted(303, "/@dublin"))),
 ]
 BY_ROUTE = {entry.route: entry for entry in TABLE}
 

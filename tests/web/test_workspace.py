@@ -16,7 +16,10 @@ from aiohttp.test_utils import TestClient
 
 from actors.accounts import hash_password
 from actors.registry import add_member, create_chapter
+from federation.urls import Urls
+from outbox import hierarchy
 from storage import accounts as account_store
+from storage import hierarchy as hierarchy_store
 from storage import inbox as inbox_store
 from storage import joins as join_store
 from storage import remote as remote_store
@@ -286,3 +289,96 @@ async def test_a_parent_that_cannot_be_asked_says_why_and_nothing_is_asked(
     assert 'aria-invalid="true"' in text
     assert await site.sql("SELECT * FROM parents") == []
     assert await site.sql("SELECT * FROM subchapters") == []
+
+
+# --- Targets for the authorization matrix (tests/web/test_authorization_matrix.py): each
+# makes a fresh thing to act on in dublin, so one role's success does not decide the next
+# role's answer. `people` is the matrix's People.
+
+async def fresh_member(people: Any, role: str, verb: str, organiser: bool = False
+                       ) -> tuple[str, dict[str, str]]:
+    site = people.site
+    handle = f"{verb}{next(people.serial)}"
+    member = await add_member(site.db, site.config.hostname, handle, "dublin")
+    if organiser:
+        await account_store.add_organiser(site.db, await people.chapter("dublin"), member,
+                                          now())
+    return f"/@dublin/members/{handle}/{verb}", {}
+
+
+async def member_to_remove(people: Any, role: str) -> tuple[str, dict[str, str]]:
+    return await fresh_member(people, role, "remove")
+
+
+async def member_to_appoint(people: Any, role: str) -> tuple[str, dict[str, str]]:
+    return await fresh_member(people, role, "appoint")
+
+
+async def organiser_to_dismiss(people: Any, role: str) -> tuple[str, dict[str, str]]:
+    return await fresh_member(people, role, "dismiss", organiser=True)
+
+
+async def _remote(site: Site, iri: str, kind: str) -> None:
+    await remote_store.save_actor(site.db, {
+        "iri": iri, "type": kind, "host": "elsewhere.example", "inbox": f"{iri}/inbox",
+        "shared_inbox": None, "username": iri.rsplit("/", 1)[-1], "name": iri},
+        [], {"id": iri, "type": kind})
+
+
+def follower_waiting(verb: str) -> Any:
+    async def target(people: Any, role: str) -> tuple[str, dict[str, str]]:
+        site = people.site
+        iri = f"https://elsewhere.example/users/f{next(people.serial)}"
+        await _remote(site, iri, "Person")
+        async with site.db.transaction() as tx:
+            await inbox_store.add_follower(tx, await people.chapter("dublin"), iri,
+                                           f"{iri}#follow", "requested")
+        return f"/@dublin/followers/{verb}", {"follower": iri}
+    return target
+
+
+def subchapter_asking(verb: str) -> Any:
+    async def target(people: Any, role: str) -> tuple[str, dict[str, str]]:
+        site = people.site
+        iri = f"https://elsewhere.example/chapters/c{next(people.serial)}"
+        await _remote(site, iri, "Group")
+        async with site.db.transaction() as tx:
+            await hierarchy_store.add_request(tx, await people.chapter("dublin"), iri,
+                                              f"{iri}#join", "requested")
+        return f"/@dublin/subchapters/{verb}", {"child": iri}
+    return target
+
+
+async def _regional(people: Any) -> None:
+    site = people.site
+    if "leinster" not in people.made:
+        await create_chapter(site.db, site.config.hostname, "leinster", "IOPS Leinster",
+                             "regional")
+        people.made["leinster"] = "leinster"
+
+
+async def parent_to_ask(people: Any, role: str) -> tuple[str, dict[str, str]]:
+    """dublin without a parent, asking leinster (of this node, a level above)."""
+    await _regional(people)
+    async with people.site.db.transaction() as tx:
+        await hierarchy_store.drop_parent(tx, await people.chapter("dublin"))
+        await hierarchy_store.remove_child(tx, await people.chapter("leinster"),
+                                           "http://node.test/actors/dublin")
+    return "/@dublin/parent", {"parent": "@leinster@node.test"}
+
+
+async def parent_to_leave(people: Any, role: str) -> tuple[str, dict[str, str]]:
+    """dublin having asked leinster to take it in."""
+    site = people.site
+    await _regional(people)
+    dublin = await people.chapter("dublin")
+    if await hierarchy_store.parent_of(site.db, dublin) is None:
+        await hierarchy.affiliate_local(site.db, Urls(site.config.base_url), "dublin",
+                                        "leinster", site.config.hostname)
+    return "/@dublin/parent/leave", {}
+
+
+async def new_settings(people: Any, role: str) -> tuple[str, dict[str, str]]:
+    return "/@dublin/settings", {"name": f"IOPS Dublin {next(people.serial)}",
+                                 "summary": "Organising in Dublin.", "location": "Dublin",
+                                 "founded": "2015-03-08", "about": "We meet on *Tuesdays*."}
