@@ -101,6 +101,15 @@ def minutes(title: str, meeting_date: str = "2026-11-24") -> dict[str, Any]:
     }
 
 
+def documented_example() -> dict[str, Any]:
+    """The body of FEDERATION.md's curl example."""
+    text = (Path(__file__).resolve().parent.parent / "FEDERATION.md").read_text("utf-8")
+    section = text.split("## Client-to-server", 1)[1]
+    body = section.split("<<'JSON'\n", 1)[1].split("\nJSON\n", 1)[0]
+    example: dict[str, Any] = json.loads(body)
+    return example
+
+
 def at_b(b: Node) -> list[tuple[Any, ...]]:
     return b.sql("SELECT iri, attributed_to, type FROM remote_objects ORDER BY iri")
 
@@ -113,7 +122,8 @@ def test_a_script_posts_minutes_with_a_token_and_the_follower_gets_them(
         nodes: tuple[Node, Node]) -> None:
     a, b = nodes
     token = new_token(logged_in(a, "ana"), "minutes script")
-    document = minutes("Minutes of the November meeting")
+    document = documented_example()
+    assert document["object"]["meetingDate"] == "2026-11-24"
     # A client's id, author and date are not taken: the server assigns them.
     document["object"] |= {"id": "https://evil.example/x", "published": "2001-01-01T00:00:00Z"}
     status, headers, answer = post(a, "dublin", document, token)
@@ -128,7 +138,7 @@ def test_a_script_posts_minutes_with_a_token_and_the_follower_gets_them(
     assert article["published"] != "2001-01-01T00:00:00Z"
     assert article["meetingDate"] == "2026-11-24"
     assert {"type": "Hashtag", "name": "#minutes"} in article["tag"]
-    assert "<em>seven</em>" in article["content"]
+    assert "<li>The bookfair is on.</li>" in article["content"]
 
     rows = wait_for(lambda: [r for r in at_b(b) if r[0] == article["id"]],
                     what="the minutes at the follower's node")
