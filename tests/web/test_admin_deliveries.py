@@ -134,3 +134,9 @@ async def test_retry_makes_waiting_deliveries_due_now_not_failed_ones(site: Site
         "SELECT host, state, next_attempt_at FROM deliveries")}
     assert moment(rows["other.example"][1]) <= now()
     assert rows["gone.example"][0] == "dead" and moment(rows["gone.example"][1]) > soon
+
+
+async def test_the_workspace_links_administrators_to_the_queue(site: Site) -> None:
+    await log_in(site, "siobhan", ADMIN_PASSWORD)
+    page = await (await site.client.get("/@dublin/manage", headers=HTML)).text()
+    assert 'href="/admin/deliveries"' in page and 'href="/account/tokens"' in page
