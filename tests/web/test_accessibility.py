@@ -231,3 +231,30 @@ def test_the_organisers_item_forms_pass_axe(
     check_page(browser, axe_source, "edit an event")
     visit(browser, f"{object_url(node, 'poll')}/edit")
     check_page(browser, axe_source, "edit a poll")
+
+
+def test_the_organisers_workspace_passes_axe(
+    browser: webdriver.Chrome, a11y_node: Node, axe_source: str
+) -> None:
+    node = a11y_node
+    log_in(browser, node)
+    pages = {
+        "manage a chapter": "/@dublin/manage", "manage members": "/@dublin/members/manage",
+        "confirm removing a member": "/@dublin/members/ana/remove",
+        "followers waiting": "/@dublin/followers", "subchapters": "/@dublin/subchapters",
+        "parent chapter": "/@dublin/parent", "chapter settings": "/@dublin/settings",
+    }
+    for what, path in pages.items():
+        visit(browser, f"{node.base}{path}")
+        check_page(browser, axe_source, what)
+    # Each form with the node's reason shown next to its field (nothing is changed).
+    visit(browser, f"{node.base}/@dublin/parent")
+    fill(browser, {"parent": "@dublin@" + node.base.split("://", 1)[1]})
+    submit(browser, "form.parent")
+    assert "cannot join itself" in browser.find_element(By.ID, "parent-error").text
+    check_page(browser, axe_source, "parent chapter with an error")
+    visit(browser, f"{node.base}/@dublin/settings")
+    fill(browser, {"name": " "})
+    submit(browser, "form.chapter-settings")
+    assert browser.find_element(By.ID, "name-error").text
+    check_page(browser, axe_source, "chapter settings with an error")
