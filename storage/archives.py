@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from storage.database import Reader, Row
+from storage.database import Database, Reader, Row
 from storage.paging import BadCursor, Cursor, decode, encode
 from storage.search_text import search_text
 from storage.timestamps import at, parse
@@ -156,20 +156,27 @@ def _relayed_minutes(chapter_id: int | None) -> _Source:
         params, ("o.published", "o.iri"), _remote_entry)
 
 
+def _statement(source: _Source, cursor: Cursor | None, limit: int
+               ) -> tuple[str, dict[str, Any]]:
+    backward = cursor is not None and not cursor.forward
+    order = "ASC" if backward else "DESC"
+    time_key, id_key = source.keys
+    sql = f"{source.select}, {time_key}, {id_key} FROM {source.from_where}"
+    values = dict(source.params)
+    if cursor is not None:
+        sql += f" AND ({time_key}, {id_key}) {'>' if backward else '<'} (:_k0, :_k1)"
+        values |= {"_k0": cursor.keys[0], "_k1": cursor.keys[1]}
+    sql += f" ORDER BY {time_key} {order}, {id_key} {order} LIMIT {int(limit) + 1}"
+    return sql, values
+
+
 async def _merged(db: Reader, sources: list[_Source], cursor: Cursor | None,
                   limit: int) -> ArchivePage:
     # Newest first; a `prev` cursor walks the other way and the page is turned round.
     backward = cursor is not None and not cursor.forward
-    order = "ASC" if backward else "DESC"
     found: list[tuple[tuple[datetime, str], ArchiveEntry]] = []
     for source in sources:
-        time_key, id_key = source.keys
-        sql = f"{source.select}, {time_key}, {id_key} FROM {source.from_where}"
-        values = dict(source.params)
-        if cursor is not None:
-            sql += f" AND ({time_key}, {id_key}) {'>' if backward else '<'} (:_k0, :_k1)"
-            values |= {"_k0": cursor.keys[0], "_k1": cursor.keys[1]}
-        sql += f" ORDER BY {time_key} {order}, {id_key} {order} LIMIT {int(limit) + 1}"
+        sql, values = _statement(source, cursor, limit)
         for row in await db.fetchall(sql, values):
             found.append(((at(row[-2]), str(row[-1])), source.entry(row)))
     found.sort(key=lambda pair: pair[0], reverse=not backward)
@@ -194,20 +201,40 @@ async def section(db: Reader, kind: str, chapter_id: int | None = None,
                   cursor: Cursor | None = None, limit: int = PAGE) -> ArchivePage:
     """A section (news, blog, minutes, poll) of the node (`chapter_id` None) or of a
     chapter, newest first. Minutes include those relayed from subchapters."""
-    sources = [_local_items(kind, chapter_id)]
-    if kind == "minutes":
-        if chapter_id is not None:
-            sources.append(_climbed_minutes(chapter_id))
-        sources.append(_relayed_minutes(chapter_id))
-    return await _merged(db, sources, cursor, limit)
+    if kind == "event":
+        raise ValueError("events are listed by past_events()")
+    return await _merged(db, _sources(kind, chapter_id, datetime.now(UTC)), cursor, limit)
 
 
 async def past_events(db: Reader, now: datetime, chapter_id: int | None = None,
                       cursor: Cursor | None = None, limit: int = PAGE) -> ArchivePage:
     """Events that have ended by `now` (or started, when they say no end), the latest
     start first."""
-    source = _local_items("event", chapter_id)
-    source = _Source(
-        source.select, source.from_where + " AND COALESCE(i.ends_at, i.starts_at) < :now",
-        source.params | {"now": now}, ("i.starts_at", "i.object_iri"), _item_entry)
-    return await _merged(db, [source], cursor, limit)
+    return await _merged(db, _sources("event", chapter_id, now), cursor, limit)
+
+
+def _sources(kind: str, chapter_id: int | None, now: datetime) -> list[_Source]:
+    if kind == "event":
+        source = _local_items("event", chapter_id)
+        return [_Source(
+            source.select, source.from_where + " AND COALESCE(i.ends_at, i.starts_at) < :now",
+            source.params | {"now": now}, ("i.starts_at", "i.object_iri"), _item_entry)]
+    sources = [_local_items(kind, chapter_id)]
+    if kind == "minutes":
+        if chapter_id is not None:
+            sources.append(_climbed_minutes(chapter_id))
+        sources.append(_relayed_minutes(chapter_id))
+    return sources
+
+
+async def query_plans(db: Database, kind: str, chapter_id: int | None, now: datetime,
+                      cursor: Cursor | None) -> list[str]:
+    """How the engine reads each source of a page (EXPLAIN), for checks and benchmarks
+    that the archives read a page from an index and sort no section whole."""
+    plans = []
+    for source in _sources(kind, chapter_id, now):
+        sql, values = _statement(source, cursor, PAGE)
+        prefix = "EXPLAIN" if db.engine == "postgresql" else "EXPLAIN QUERY PLAN"
+        rows = await db.fetchall(f"{prefix} {sql}", values)
+        plans.append("\n".join(str(row[-1]) for row in rows))
+    return plans

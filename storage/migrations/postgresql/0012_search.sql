@@ -133,10 +133,10 @@ CREATE INDEX items_archive ON items (kind, published, object_iri) WHERE deleted_
 CREATE INDEX items_actor_archive ON items (actor_id, kind, published, object_iri)
     WHERE deleted_at IS NULL;
 -- Past events, latest start first.
-CREATE INDEX items_past_events ON items (starts_at, object_iri)
-    WHERE kind = 'event' AND deleted_at IS NULL;
-CREATE INDEX items_actor_past_events ON items (actor_id, starts_at, object_iri)
-    WHERE kind = 'event' AND deleted_at IS NULL;
+CREATE INDEX items_past_events ON items (kind, starts_at, object_iri)
+    WHERE deleted_at IS NULL;
+CREATE INDEX items_actor_past_events ON items (actor_id, kind, starts_at, object_iri)
+    WHERE deleted_at IS NULL;
 -- Minutes relayed from subchapters, in the same order as the node's own.
 CREATE INDEX remote_objects_minutes_archive ON remote_objects (published, iri)
     WHERE deleted_at IS NULL AND type = 'Article' AND meeting_date IS NOT NULL;
