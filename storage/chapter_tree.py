@@ -2,22 +2,25 @@
 them as far as federation tells (an accepted subchapter of one of ours, or a chapter whose
 items reached one of ours through such a subchapter), each with the chapter above it.
 
-Two queries whatever the number of chapters: one over this node's chapters (their
-accepted parent and their member count alongside), one over the remote ones (their
-actor document, the chapter of ours that accepted them, the subchapter that passed their
-items on). The tree itself is drawn by the caller.
+A fixed number of queries whatever the number of chapters: one over this node's chapters
+(their accepted parent and their member count alongside), three over the remote ones
+(their actor documents, the chapters of ours that accepted them, the subchapters that
+passed their items on). The tree itself is drawn by the caller.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from federation.urls import http_url, origin_of
+from federation.urls import MAX_URL_LENGTH
 from storage.database import Reader
 from storage.timestamps import at, from_wire
+
+_SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,15 @@ def _page(iri: str, document: dict[str, Any]) -> str:
         url = url[0] if url else None
     if isinstance(url, dict):
         url = url.get("href")
-    page = http_url(url)
-    return page if page is not None and origin_of(page) == origin_of(iri) else iri
+    # Its id was checked when the document was fetched: a page under the same origin is
+    # an http(s) URL of that node, at a string comparison's cost (federation.urls parses
+    # every URL, ten times the rest of this for 5,000 chapters).
+    origin = "/".join(iri.split("/", 3)[:3]) + "/"
+    if isinstance(url, str) and origin.startswith(("https://", "http://")) \
+            and url.startswith(origin) and len(url) <= MAX_URL_LENGTH \
+            and not _SPACE.search(url):
+        return url
+    return iri
 
 
 def _remote(iri: str, raw: str | None, accepted_by: str | None, via: str | None,
@@ -99,21 +109,26 @@ def _remote(iri: str, raw: str | None, accepted_by: str | None, via: str | None,
 async def remote_chapters(db: Reader, local_prefix: str) -> list[KnownChapter]:
     """Chapters on other nodes below ours (see the module's doc), what their cached actor
     documents say of them."""
+    # Three set-wise reads: a subquery per chapter for who accepted it and who passed its
+    # items on cost ten times the rest with 5,000 chapters (bench/chapter_tree.py).
     rows = await db.fetchall(
-        "SELECT r.iri, r.document,"
-        " (SELECT min(a.handle) FROM subchapters s JOIN actors a ON a.id = s.chapter_id"
-        "  WHERE s.child_iri = r.iri AND s.state = 'accepted') AS accepted_by,"
-        " (SELECT min(o.via) FROM remote_objects o JOIN subchapters s"
-        "  ON s.child_iri = o.via AND s.state = 'accepted'"
-        "  WHERE o.attributed_to = r.iri AND o.via IS NOT NULL AND o.via <> r.iri) AS via"
-        " FROM remote_actors r WHERE r.type = 'Group' AND ("
+        "SELECT r.iri, r.document FROM remote_actors r WHERE r.type = 'Group' AND ("
         " EXISTS (SELECT 1 FROM subchapters s WHERE s.child_iri = r.iri"
         "  AND s.state = 'accepted')"
         " OR EXISTS (SELECT 1 FROM remote_objects o JOIN subchapters s"
         "  ON s.child_iri = o.via AND s.state = 'accepted'"
         "  WHERE o.attributed_to = r.iri AND o.via IS NOT NULL AND o.via <> r.iri))"
         " ORDER BY r.iri")
-    return [_remote(row[0], row[1], row[2], row[3], local_prefix) for row in rows]
+    accepted_by = {row[0]: row[1] for row in await db.fetchall(
+        "SELECT s.child_iri, min(a.handle) FROM subchapters s"
+        " JOIN actors a ON a.id = s.chapter_id WHERE s.state = 'accepted'"
+        " GROUP BY s.child_iri")}
+    passed_on_by = {row[0]: row[1] for row in await db.fetchall(
+        "SELECT o.attributed_to, min(o.via) FROM remote_objects o JOIN subchapters s"
+        " ON s.child_iri = o.via AND s.state = 'accepted'"
+        " WHERE o.via IS NOT NULL AND o.via <> o.attributed_to GROUP BY o.attributed_to")}
+    return [_remote(iri, document, accepted_by.get(iri), passed_on_by.get(iri), local_prefix)
+            for iri, document in rows]
 
 
 async def known_chapters(db: Reader, local_prefix: str) -> list[KnownChapter]:
