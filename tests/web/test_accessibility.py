@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -258,3 +260,37 @@ def test_the_organisers_workspace_passes_axe(
     submit(browser, "form.chapter-settings")
     assert browser.find_element(By.ID, "name-error").text
     check_page(browser, axe_source, "chapter settings with an error")
+
+
+def test_tokens_and_the_delivery_queue_pass_axe(
+    browser: webdriver.Chrome, a11y_node: Node, axe_source: str, tmp_path: Path
+) -> None:
+    node = a11y_node
+    password_file = tmp_path / "password"
+    password_file.write_text(PASSWORD + "\n")
+    result = node.cli("account", "create", "siobhan", "--admin", "--chapter", "dublin",
+                      "--name", "Siobhán", "--password-file", str(password_file))
+    assert result.returncode == 0, result.stderr
+    # A delivery that waits and one that failed, with its reason.
+    [(activity,)] = node.sql("SELECT min(id) FROM activities")
+    moment = datetime.now(UTC)
+    for inbox, state, error in (("https://slow.example/inbox", "queued", "timeout"),
+                                ("https://gone.example/inbox", "dead", "HTTP 410")):
+        node.sql("INSERT INTO deliveries (activity_id, inbox, host, state, attempts,"
+                 " next_attempt_at, last_error, created_at, updated_at)"
+                 " VALUES (?, ?, ?, ?, 3, ?, ?, ?, ?)", activity, inbox,
+                 inbox.split("/")[2], state, moment + timedelta(hours=1), error, moment, moment)
+    log_in(browser, node, "siobhan")
+    visit(browser, f"{node.base}/admin/deliveries")
+    assert "gone.example" in browser.find_element(By.TAG_NAME, "main").text
+    check_page(browser, axe_source, "delivery queue")
+    visit(browser, f"{node.base}/account/tokens")
+    check_page(browser, axe_source, "tokens, none yet")
+    fill(browser, {"name": " "})
+    submit(browser)
+    assert browser.find_element(By.ID, "name-error").text
+    check_page(browser, axe_source, "tokens with an error")
+    fill(browser, {"name": "minutes script"})
+    submit(browser)
+    assert browser.find_element(By.ID, "new-token").get_attribute("value")
+    check_page(browser, axe_source, "a new token, shown once")
