@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from storage.database import Database, Reader, Row
+from storage.database import Database, Params, Reader, Row
 from storage.paging import BadCursor, Cursor, decode, encode
 from storage.search_text import search_text
 from storage.timestamps import at, parse
@@ -156,8 +156,7 @@ def _relayed_minutes(chapter_id: int | None) -> _Source:
         params, ("o.published", "o.iri"), _remote_entry)
 
 
-def _statement(source: _Source, cursor: Cursor | None, limit: int
-               ) -> tuple[str, dict[str, Any]]:
+def _statement(source: _Source, cursor: Cursor | None, limit: int) -> tuple[str, Params]:
     backward = cursor is not None and not cursor.forward
     order = "ASC" if backward else "DESC"
     time_key, id_key = source.keys
@@ -167,7 +166,8 @@ def _statement(source: _Source, cursor: Cursor | None, limit: int
         sql += f" AND ({time_key}, {id_key}) {'>' if backward else '<'} (:_k0, :_k1)"
         values |= {"_k0": cursor.keys[0], "_k1": cursor.keys[1]}
     sql += f" ORDER BY {time_key} {order}, {id_key} {order} LIMIT {int(limit) + 1}"
-    return sql, values
+    # A statement without a named placeholder takes no names (PostgreSQL's seam checks).
+    return sql, values or ()
 
 
 async def _merged(db: Reader, sources: list[_Source], cursor: Cursor | None,
