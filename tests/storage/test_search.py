@@ -6,6 +6,7 @@ paging, and an index built for what a database held before the migration."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def links(hits: list[SearchHit]) -> list[str]:
 
 
 @pytest.fixture
-async def db(store_location: Path | str):  # type: ignore[no-untyped-def]
+async def db(store_location: Path | str) -> AsyncIterator[Database]:
     database = await _node(store_location)
     yield database
     await database.close()

@@ -48,7 +48,7 @@ async def test_a_visitor_finds_items_and_relayed_minutes_with_the_words_marked(
         kind="news", title="Housing action day",
         body="Join the housing action day in Smithfield."))
     ((dublin,),) = await site.sql("SELECT id FROM actors WHERE handle = 'dublin'")
-    document = {"id": "https://child.example/objects/1", "type": "Article",
+    document: dict[str, Any] = {"id": "https://child.example/objects/1", "type": "Article",
                 "attributedTo": CHILD, "name": "Galway minutes, November",
                 "content": "<p>Agreed to support the <em>housing</em> campaign.</p>",
                 "meetingDate": "2026-11-20", "to": [PUBLIC]}
