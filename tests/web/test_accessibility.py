@@ -121,6 +121,9 @@ def test_pages_a_visitor_sees_pass_axe(
         "member": "/@ana", "poll": object_url(node, "poll"),
         "event": object_url(node, "event"), "news": object_url(node, "news"),
         "not found": "/nowhere",
+        "news archive": "/news", "chapter minutes archive": "/@dublin/minutes",
+        "chapter events archive": "/@dublin/events", "search": "/search",
+        "search with results": "/search?q=bookfair",
     }
     for what, path in pages.items():
         browser.get(path if path.startswith("http") else f"{node.base}{path}")
@@ -233,6 +236,10 @@ def test_the_organisers_item_forms_pass_axe(
     check_page(browser, axe_source, "edit an event")
     visit(browser, f"{object_url(node, 'poll')}/edit")
     check_page(browser, axe_source, "edit a poll")
+    # Logged out again, as the tests after this one expect to find the browser.
+    click_through(browser, browser.find_element(By.CSS_SELECTOR,
+                                                "form.logout button[type=submit]"))
+    assert not browser.find_elements(By.CSS_SELECTOR, "a.me")
 
 
 def test_the_organisers_workspace_passes_axe(
