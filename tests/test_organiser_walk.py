@@ -32,8 +32,9 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from chapterhouse.cli import main as cli_main
+from chapterhouse.settings import assignment
 from outbox import activities
-from tests.nodes import Node, wait_for
+from tests.nodes import FEDERATING, Node, wait_for
 from tests.test_web_walk import follow, log_in, log_out, main_text, submit, type_into
 from tests.web.browser import (  # noqa: F401 (fixtures)
     axe_source_fixture,
@@ -65,18 +66,21 @@ class Org:
         return f"@ireland@{self.two.domain}"
 
 
-def _ok(node: Node, *args: str) -> None:
-    result = node.cli(*args)
-    assert result.returncode == 0, (args, result.stderr)
+def cli(node: Node, *args: str) -> str:
+    """`chapterhouse ARGS --data DIR`, in this process: a command's own process takes a
+    second or more to start on a busy machine, and the setup runs some seventy commands."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = cli_main([*args, "--data", str(node.data.absolute())])
+    assert status == 0, (args, out.getvalue())
+    return out.getvalue()
 
 
 def post_news(node: Node, count: int, body: Path) -> list[str]:
-    """`chapterhouse post news` `count` times, in this process: a command's own process
-    takes most of a second to start, and 60 of them would be most of the test's time.
-
-    The items are dated a day apart, the newest yesterday, as a chapter's news comes over
-    weeks: ActivityPub's `published` is whole seconds, so 60 items posted within two
-    seconds would tie, and an archive shows items of one second in no particular order."""
+    """`chapterhouse post news` `count` times, dated a day apart, the newest yesterday, as a
+    chapter's news comes over weeks: ActivityPub's `published` is whole seconds, so 60
+    items posted within two seconds would tie, and an archive shows items of one second in
+    no particular order."""
     titles = []
     today = datetime.now(UTC).replace(microsecond=0)
     with pytest.MonkeyPatch.context() as patch:
@@ -84,12 +88,9 @@ def post_news(node: Node, count: int, body: Path) -> list[str]:
             title = f"Bulletin number {number:02d}"
             day = today - timedelta(days=count + 1 - number)
             patch.setattr(activities, "now_iso", lambda day=day: day.strftime(ISO))
-            out = io.StringIO()
-            with contextlib.redirect_stdout(out):
-                status = cli_main(["post", "news", "--chapter", "dublin", "--title", title,
-                                   "--body-file", str(body),
-                                   "--data", str(node.data.absolute())])
-            assert status == 0 and out.getvalue().startswith(node.base), out.getvalue()
+            iri = cli(node, "post", "news", "--chapter", "dublin", "--title", title,
+                      "--body-file", str(body))
+            assert iri.startswith(node.base), iri
             titles.append(title)
     return titles
 
@@ -101,18 +102,20 @@ def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
     password_file.write_text(PASSWORD + "\n")
     body = root / "news.md"
     body.write_text("What the chapter did this week.\n")
-    one = Node.init(root, "one", display_name="Chapterhouse Dublin").federating()
-    two = Node.init(root, "two", display_name="Chapterhouse Ireland").federating()
-    _ok(one, "chapter", "create", "dublin", "--name", "IOPS Dublin", "--level", "local",
+    one = Node.init(root, "one", display_name="Chapterhouse Dublin")
+    two = Node.init(root, "two", display_name="Chapterhouse Ireland")
+    for node in (one, two):
+        cli(node, "config", "set", *(assignment(k, v) for k, v in FEDERATING.items()))
+    cli(one, "chapter", "create", "dublin", "--name", "IOPS Dublin", "--level", "local",
         "--location", "Dublin, Ireland", "--summary", "Organising and bookfairs in Dublin.")
-    _ok(one, "account", "create", "ana", "--chapter", "dublin", "--name", "Ana Byrne",
+    cli(one, "account", "create", "ana", "--chapter", "dublin", "--name", "Ana Byrne",
         "--password-file", str(password_file))
-    _ok(one, "chapter", "organisers", "add", "dublin", "ana")
-    _ok(two, "chapter", "create", "ireland", "--name", "IOPS Ireland", "--level", "national",
+    cli(one, "chapter", "organisers", "add", "dublin", "ana")
+    cli(two, "chapter", "create", "ireland", "--name", "IOPS Ireland", "--level", "national",
         "--location", "Ireland")
-    _ok(two, "account", "create", "siobhan", "--chapter", "ireland",
+    cli(two, "account", "create", "siobhan", "--chapter", "ireland",
         "--name", "Siobhán Ní Bhriain", "--password-file", str(password_file))
-    _ok(two, "chapter", "organisers", "add", "ireland", "siobhan")
+    cli(two, "chapter", "organisers", "add", "ireland", "siobhan")
     org = Org(one, two, news=post_news(one, NEWS, body))
     for node in (one, two):
         node.start()
