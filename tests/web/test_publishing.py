@@ -32,6 +32,7 @@ from tests.web.test_authorization_matrix import (
     send,
 )
 
+AS2 = {"Accept": "application/activity+json"}
 FAR = "2030"  # a year the polls and events are still ahead in
 
 
@@ -129,6 +130,9 @@ async def test_each_kind_published_from_the_form_reaches_the_page_and_the_outbox
     assert document["id"] == iri
     assert {key: document.get(key) for key in expected} == expected
     assert f"{site.config.base_url}/actors/dublin/followers" in document["cc"]
+    outbox = await site.client.get("/actors/dublin/outbox?page=1", headers=AS2)
+    assert [a["id"] for a in (await outbox.json(content_type=None))["orderedItems"]] == [
+        create["id"]]
     if kind != "note":
         title = data["title"]
         assert str(escape(title)) in await page(site, "/@dublin")
