@@ -121,6 +121,8 @@ def test_pages_a_visitor_sees_pass_axe(
         "member": "/@ana", "poll": object_url(node, "poll"),
         "event": object_url(node, "event"), "news": object_url(node, "news"),
         "not found": "/nowhere",
+        "chapters": "/chapters", "chapters by place": "/chapters?place=dublin&level=local",
+        "chapters, none match": "/chapters?level=international", "events": "/events",
         "news archive": "/news", "chapter minutes archive": "/@dublin/minutes",
         "chapter events archive": "/@dublin/events", "search": "/search",
         "search with results": "/search?q=bookfair",
