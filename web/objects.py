@@ -74,8 +74,10 @@ async def object_page(
     row = await item_store.by_iri(db, iri)
     if row is None:
         author = await actor_store.handle_of(db, actor_id)
+        # A chapter's note shows its organisers a Delete button (web/publishing.py).
+        actor = None if author is None else await actor_store.actor_by_handle(db, author)
         return render(request, "object.html", object=document, author=author, counts=counts,
-                      replies=replies)
+                      replies=replies, author_kind=actor.kind if actor else None)
     view = await item_view(db, row, datetime.now(UTC))
     return render(request, "item.html", item=view, counts=counts, replies=replies,
                   part=await local_part(request, row, view))

@@ -4,7 +4,7 @@ same validation and the same one-line reasons, shown next to the field they are 
 Routes: GET/POST /@{slug}/publish?kind=news|blog|minutes|event|poll|note (the chapter's
 organisers and the administrators). The edit form and deletion of a chapter's items come
 here from web/writing.py, whose /objects/{uuid}/edit and /objects/{uuid}/delete hand over
-when the item is a chapter's. A second button, `preview`, shows the body as it will be
+when the item is a chapter's (a chapter's note is deleted there too, never edited). A second button, `preview`, shows the body as it will be
 published and publishes nothing. Publishing, editing and deleting go through
 outbox.content, as the CLI's do: minutes climb the hierarchy, edits and deletions federate.
 The session middleware (web/session.py) has already checked every POST's origin and CSRF
@@ -36,9 +36,10 @@ from outbox.items import (
     body_html,
     item_from_stored,
 )
-from outbox.publish import MAX_NOTE, PublishError, post_note
+from outbox.publish import MAX_NOTE, PublishError, delete_object, post_note
 from storage import actors as actor_store
 from storage import items as item_store
+from storage import outbox as outbox_store
 from storage.actors import ActorRecord
 from storage.items import StoredItem
 from web.accounts import see_other
@@ -334,18 +335,19 @@ async def chapter_item(request: web.Request) -> StoredItem | None:
     return row
 
 
-def _allowed(request: web.Request, row: StoredItem, back: str) -> Viewer | web.Response:
+def _allowed(request: web.Request, author: str, author_name: str, back: str
+             ) -> Viewer | web.Response:
     current = viewer(request)
     if current is None:
         return see_other(f"/login?next={quote(back, safe='/@')}")
-    if not organises(current, row.author):
-        return _not_yours(request, row.author_name)
+    if not organises(current, author):
+        return _not_yours(request, author_name)
     return current
 
 
 async def edit_form(request: web.Request, row: StoredItem) -> web.Response:
     path = _path(row.object_iri)
-    found = _allowed(request, row, f"{path}/edit")
+    found = _allowed(request, row.author, row.author_name, f"{path}/edit")
     if isinstance(found, web.Response):
         return found
     return _page(request, form_of(row), {}, f"{path}/edit", row.author_name, row.author,
@@ -366,7 +368,7 @@ def _details(form: ItemForm) -> dict[str, Any]:
 
 async def edit(request: web.Request, row: StoredItem) -> web.Response:
     path = _path(row.object_iri)
-    found = _allowed(request, row, path)
+    found = _allowed(request, row.author, row.author_name, path)
     if isinstance(found, web.Response):
         return found
     posted = await request.post()
@@ -396,7 +398,7 @@ async def edit(request: web.Request, row: StoredItem) -> web.Response:
 
 
 async def delete(request: web.Request, row: StoredItem) -> web.Response:
-    found = _allowed(request, row, _path(row.object_iri))
+    found = _allowed(request, row.author, row.author_name, _path(row.object_iri))
     if isinstance(found, web.Response):
         return found
     try:
@@ -405,6 +407,43 @@ async def delete(request: web.Request, row: StoredItem) -> web.Response:
         return _notice(request, "Not deleted", str(exc), 409)
     log.info("item deleted from the web", chapter=row.author, object=row.object_iri)
     return see_other(f"/@{quote(row.author)}")
+
+
+@dataclass(frozen=True)
+class ChapterNote:
+    iri: str
+    author: str  # the chapter's handle
+    author_name: str
+
+
+async def chapter_note(request: web.Request) -> ChapterNote | None:
+    """The live note the URL names when a chapter of this node is its author (a note is no
+    item: it is deleted, never edited, as with the CLI)."""
+    db = request.app[DB]
+    iri = request.app[NODE].urls.object(request.match_info["uuid"])
+    found = await outbox_store.local_object(db, iri)
+    if found is None:
+        return None
+    document, actor_id, deleted_at = found
+    if deleted_at is not None or document.get("type") != "Note":
+        return None
+    handle = await actor_store.handle_of(db, actor_id)
+    actor = None if handle is None else await actor_store.actor_by_handle(db, handle)
+    if actor is None or actor.kind != "chapter" or actor.handle is None:
+        return None
+    return ChapterNote(iri, actor.handle, actor.name)
+
+
+async def delete_note(request: web.Request, note: ChapterNote) -> web.Response:
+    found = _allowed(request, note.author, note.author_name, _path(note.iri))
+    if isinstance(found, web.Response):
+        return found
+    try:
+        await delete_object(request.app[DB], request.app[NODE].urls, note.iri)
+    except PublishError as exc:
+        return _notice(request, "Not deleted", str(exc), 409)
+    log.info("note deleted from the web", chapter=note.author, object=note.iri)
+    return see_other(f"/@{quote(note.author)}")
 
 
 def setup(app: web.Application) -> None:

@@ -202,6 +202,9 @@ async def delete(request: web.Request) -> web.Response:
     chapter_item = await publishing.chapter_item(request)
     if chapter_item is not None:
         return await publishing.delete(request, chapter_item)
+    chapter_note = await publishing.chapter_note(request)
+    if chapter_note is not None:
+        return await publishing.delete_note(request, chapter_note)
     found = await _own_post(request)
     if isinstance(found, web.Response):
         return found

@@ -340,6 +340,32 @@ async def test_an_organiser_edits_minutes_and_a_polls_question(site: Site) -> No
     assert [o["name"] for o in update["object"]["oneOf"]] == ["Yes", "No"]
 
 
+async def test_an_organiser_deletes_a_chapters_note_from_its_page(site: Site) -> None:
+    where = await published(site, "note", {"text": "Room booked."})
+    other = await site.another_browser()
+    try:
+        # Not for a member who does not organise dublin: no button, and a 403.
+        await log_in(site, "brian", "another long password", client=other)
+        shown = await page(site, where, other)
+        assert f"{where}/delete" not in shown
+        response = await post(site, f"{where}/delete", {"csrf_token": token_in(shown)},
+                              client=other)
+        assert response.status == 403
+        assert await documents(site, "Delete") == []
+
+        shown = await page(site, where)
+        assert f'action="{site.config.base_url}{where}/delete"' in shown
+        response = await post(site, f"{where}/delete", {"csrf_token": token_in(shown)})
+        assert response.status == 303 and response.headers["Location"] == "/@dublin"
+        assert (await site.client.get(where, headers=HTML)).status == 410
+        [delete] = await documents(site, "Delete")
+        assert delete["object"]["id"] == site.config.base_url + where
+        # A note is deleted, not edited (as with the CLI).
+        assert (await site.client.get(f"{where}/edit", headers=HTML)).status == 404
+    finally:
+        await other.close()  # last: it stops the shared test server
+
+
 async def test_a_member_who_does_not_organise_gets_403_and_nothing_changes(
     site: Site,
 ) -> None:
