@@ -95,7 +95,15 @@ async def post_to_outbox(request: web.Request) -> web.Response:
     if media_type not in MEDIA_TYPES:
         return _refuse(request, 415, "send application/activity+json or application/ld+json")
     try:
-        document = strict_json.loads(await request.read())
+        body = await request.read()
+    except web.RequestPayloadError:
+        # A body that does not decode (Content-Encoding, chunking): nothing after it can be
+        # trusted to start a request, so the connection closes after the answer.
+        response = _refuse(request, 400, "the body cannot be read")
+        response.force_close()
+        return response
+    try:
+        document = strict_json.loads(body)
         obj = unwrap(document, node.urls.actor(handle))
         posted = to_item(obj, is_chapter=actor.kind == "chapter")
         if posted.item is not None:

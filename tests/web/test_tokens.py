@@ -161,3 +161,15 @@ async def test_a_session_never_publishes_to_an_outbox_only_a_token_does(site: Si
             "Content-Type": "application/activity+json", "Authorization": f"Bearer {token}"})
     assert response.status == 201, await response.text()
     assert len(await site.sql("SELECT iri FROM objects")) == 1
+
+
+async def test_a_body_that_cannot_be_decompressed_is_400_and_publishes_nothing(
+        site: Site) -> None:
+    _, token = await make_token(site)
+    response = await site.client.post(
+        "/actors/ana/outbox", data=b"not gzip at all", headers={
+            "Content-Type": "application/activity+json", "Content-Encoding": "gzip",
+            "Authorization": f"Bearer {token}"})
+    assert response.status == 400
+    assert (await response.json())["error"] == "the body cannot be read"
+    assert await site.sql("SELECT iri FROM objects") == []
