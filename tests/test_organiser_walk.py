@@ -195,6 +195,13 @@ def workspace(driver: webdriver.Chrome, org: Org) -> None:
     assert driver.current_url == f"{org.one.base}/@dublin/manage"
 
 
+def fact(driver: webdriver.Chrome, term: str) -> str:
+    """What the chapter page's facts say for `term` ("Founded", "Part of")."""
+    return str(driver.find_element(
+        By.XPATH, f"//main//dt[normalize-space(.)={xpath_string(term)}]"
+                  "/following-sibling::dd[1]").text)
+
+
 def fresh(driver: webdriver.Chrome) -> None:
     """A visitor's browser: no session, no cookie of anyone before."""
     driver.delete_all_cookies()
@@ -211,9 +218,7 @@ def test_ana_sets_dublin_s_founded_date(org: Org, ana: webdriver.Chrome) -> None
     submit(ana, "form.chapter-settings")
     assert not ana.find_elements(By.CSS_SELECTOR, "main .error"), main_text(ana)
     ana.get(f"{org.one.base}/@dublin")
-    founded = ana.find_element(By.XPATH, "//dt[normalize-space(.)='Founded']"
-                                         "/following-sibling::dd[1]")
-    assert founded.text == FOUNDED
+    assert fact(ana, "Founded") == FOUNDED
 
 
 def test_ana_asks_ireland_on_node_2_to_take_dublin_in(org: Org, ana: webdriver.Chrome) -> None:
@@ -240,7 +245,8 @@ def test_siobhan_accepts_dublin_on_node_2(org: Org, ana: webdriver.Chrome,
 
     def part_of_ireland() -> bool:
         ana.get(f"{org.one.base}/@dublin")
-        return "IOPS Ireland" in main_text(ana)
+        return bool(ana.find_elements(By.XPATH, "//main//dt[normalize-space(.)='Part of']")) \
+            and fact(ana, "Part of").startswith("IOPS Ireland")
     wait_for(part_of_ireland, timeout=FEDERATION_WAIT, what="dublin to know its parent")
 
 
@@ -260,10 +266,13 @@ def test_ana_posts_minutes_that_reach_ireland(org: Org, ana: webdriver.Chrome,
     org.minutes = match[1]
     assert org.minutes == ana.current_url.split("?")[0]
 
-    def on_ireland_s_page() -> bool:
+    def on_ireland_s_page() -> str:
         others.get(f"{org.two.base}/@ireland")
-        return "Minutes of the November meeting" in main_text(others)
-    wait_for(on_ireland_s_page, timeout=FEDERATION_WAIT, what="the minutes on ireland's page")
+        section = others.find_element(By.CSS_SELECTOR, "section.our-minutes").text
+        return section if "Minutes of the November meeting" in section else ""
+    section = wait_for(on_ireland_s_page, timeout=FEDERATION_WAIT,
+                       what="the minutes on ireland's page")
+    assert "IOPS Dublin" in section and "meeting of 24 November 2026" in section, section
     log_out(others)
 
 
@@ -281,6 +290,9 @@ def test_ana_approves_a_visitor_s_request_to_join(org: Org, ana: webdriver.Chrom
     assert "Your request waits for an organiser" in main_text(others)
 
     workspace(ana, org)
+    shoot(ana, "workspace-waiting")
+    waiting = ana.find_element(By.XPATH, "//main//li[a[@href='/@dublin/requests']]").text
+    assert re.search(r"Requests to join\s+1 waiting", waiting), waiting
     link_to(ana, "/@dublin/requests")
     assert "I grow potatoes" in main_text(ana)
     press(ana, "Approve nuala")
@@ -301,6 +313,10 @@ def test_ana_posts_an_event_and_a_poll(org: Org, ana: webdriver.Chrome) -> None:
     submit(ana, "form.publish")
     assert "Seed swap at the allotment" in ana.find_element(By.TAG_NAME, "h1").text
     assert "Published." in main_text(ana)
+    assert ana.find_element(By.CSS_SELECTOR, "main dd.when").text == \
+        "Thursday 14 March 2030, 11:00 – 13:00 (Europe/Dublin)"
+    assert ana.find_element(By.CSS_SELECTOR, "main dd.where").text == "Cabra Library"
+    assert ana.find_element(By.CSS_SELECTOR, "main dd.capacity").text == "40 places, 40 left"
 
     workspace(ana, org)
     link_to(ana, "kind=poll")
@@ -308,7 +324,9 @@ def test_ana_posts_an_event_and_a_poll(org: Org, ana: webdriver.Chrome) -> None:
                     "options": "Saturday\nSunday\n", "timezone": "Europe/Dublin"})
     fill_date(ana, "closes_at", "12012030\t0600PM", "2030-12-01T18:00")
     submit(ana, "form.publish")
-    assert "Which day suits the allotment work?" in main_text(ana)
+    assert "Which day suits the allotment work?" in ana.find_element(By.TAG_NAME, "h1").text
+    poll = ana.find_element(By.CSS_SELECTOR, "main .poll").text
+    assert "Saturday" in poll and "Sunday" in poll, poll
 
     ana.get(f"{org.one.base}/@dublin")
     text = main_text(ana)
