@@ -28,6 +28,8 @@ ARTICLE_TAGS = {"#news": "news", "#blog": "blog", "#minutes": "minutes"}
 MARKDOWN_TYPES = ("text/markdown", "text/x-markdown")
 PLAIN_TYPES = ("text/plain",)
 MAX_CAPACITY = 1_000_000
+MEMBERS_PUBLISH = ("a member publishes blog posts and notes; news, minutes, events and polls"
+                   " are published by a chapter")
 
 # Characters that would make plain text mean something else as Markdown, anywhere in a
 # line, and the markers that do so at a line's start (headings, lists, quotes, rules).
@@ -213,6 +215,8 @@ def to_item(document: dict[str, Any], is_chapter: bool) -> Posted:
         if not isinstance(source, dict) or not isinstance(source.get("content"), str):
             raise ClientObjectError("source must be an object with content")
         return Posted(None, note=str(source["content"]))
+    if kind != "Article" and not is_chapter:
+        raise NotAllowed(MEMBERS_PUBLISH)
     summary = _string(document, "summary") or ""
     if kind == "Article":
         item = Item(kind=_article_kind(document, is_chapter), title=_string(document, "name")
@@ -234,8 +238,7 @@ def to_item(document: dict[str, Any], is_chapter: bool) -> Posted:
             item = Item(kind="poll", title=name, body=_body(document))
         _question(document, item)
     if item.kind != "blog" and not is_chapter:
-        raise NotAllowed("a member publishes blog posts and notes; news, minutes,"
-                              " events and polls are published by a chapter")
+        raise NotAllowed(MEMBERS_PUBLISH)
     if item.kind == "poll" and summary:
         raise ClientObjectError("a Question takes no summary")
     return Posted(item)
