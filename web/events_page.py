@@ -96,7 +96,9 @@ async def _received(db: Any, now: datetime) -> list[tuple[EventEntry, Source]]:
     """Public remote events from below that have not ended, with what they came from."""
     found: list[tuple[EventEntry, Source]] = []
     for obj in await store.received_events(db):
-        if not is_public(obj.document):
+        # Past ones are most of what is stored: told apart before the whole view is made.
+        ends = from_wire(obj.document.get("endTime")) or from_wire(obj.document.get("startTime"))
+        if ends is None or ends < now or not is_public(obj.document):
             continue
         entry = _remote(obj, remote_view(obj))
         if entry is not None and (entry.ends or entry.starts) >= now:
