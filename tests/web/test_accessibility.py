@@ -303,3 +303,6 @@ def test_tokens_and_the_delivery_queue_pass_axe(
     submit(browser)
     assert browser.find_element(By.ID, "new-token").get_attribute("value")
     check_page(browser, axe_source, "a new token, shown once")
+    # Logged out again: a test after this one logs in as whoever it needs.
+    click_through(browser, browser.find_element(By.CSS_SELECTOR,
+                                                'form[action="/logout"] button'))
