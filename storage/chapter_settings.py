@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.database import Database, Reader, Tx
+from storage.database import Database, Reader, Row, Tx
+from storage.paging import Cursor, Page, keyset
 from storage.timestamps import at
 
 
@@ -89,29 +90,40 @@ async def waiting(db: Reader, chapter: int) -> Waiting:
     return Waiting(int(joins or 0), int(followers or 0), int(subchapters or 0))
 
 
-async def members(db: Reader, chapter: int, limit: int) -> list[Member]:
-    """The chapter's members, organisers first, then by name."""
+_MEMBER = ("SELECT a.id, a.handle, a.name, m.joined_at, o.member_id IS NOT NULL AS organiser")
+_MEMBERS = ("memberships m JOIN actors a ON a.id = m.member_id"
+            " LEFT JOIN organisers o ON o.chapter_id = m.chapter_id AND o.member_id = m.member_id"
+            " WHERE m.chapter_id = :c")
+
+
+def _member(row: Row) -> Member:
+    return Member(id=int(row[0]), handle=row[1], name=row[2], joined_at=at(row[3]),
+                  organiser=bool(row[4]))
+
+
+async def organisers(db: Reader, chapter: int) -> list[Member]:
+    """The chapter's organisers who are its members (a few), by name."""
     rows = await db.fetchall(
-        "SELECT a.id, a.handle, a.name, m.joined_at, o.member_id IS NOT NULL AS organiser"
-        " FROM memberships m JOIN actors a ON a.id = m.member_id"
-        " LEFT JOIN organisers o ON o.chapter_id = m.chapter_id AND o.member_id = m.member_id"
-        " WHERE m.chapter_id = ?"
-        " ORDER BY CASE WHEN o.member_id IS NULL THEN 1 ELSE 0 END, lower(a.name), a.id"
-        f" LIMIT {int(limit)}", (chapter,))
-    return [Member(id=int(r[0]), handle=r[1], name=r[2], joined_at=at(r[3]),
-                   organiser=bool(r[4])) for r in rows]
+        f"{_MEMBER} FROM {_MEMBERS} AND o.member_id IS NOT NULL ORDER BY lower(a.name), a.id",
+        {"c": chapter})
+    return [_member(r) for r in rows]
+
+
+async def members_page(db: Database, chapter: int, cursor: Cursor | None, limit: int
+                       ) -> tuple[list[Member], Page]:
+    """The chapter's members with whether each organises it, newest first, a page at a
+    time (a chapter may have thousands)."""
+    page = await keyset(db, _MEMBER, _MEMBERS, {"c": chapter}, ("m.joined_at", "m.member_id"),
+                        True, cursor, limit, times=frozenset({"m.joined_at"}))
+    return [_member(r) for r in page.rows], page
 
 
 async def member(db: Reader, chapter: int, handle: str) -> Member | None:
     if "\x00" in handle:
         return None
-    row = await db.fetchone(
-        "SELECT a.id, a.handle, a.name, m.joined_at, o.member_id IS NOT NULL"
-        " FROM memberships m JOIN actors a ON a.id = m.member_id"
-        " LEFT JOIN organisers o ON o.chapter_id = m.chapter_id AND o.member_id = m.member_id"
-        " WHERE m.chapter_id = ? AND a.handle = ?", (chapter, handle.lower()))
-    return None if row is None else Member(id=int(row[0]), handle=row[1], name=row[2],
-                                           joined_at=at(row[3]), organiser=bool(row[4]))
+    row = await db.fetchone(f"{_MEMBER} FROM {_MEMBERS} AND a.handle = :h",
+                            {"c": chapter, "h": handle.lower()})
+    return None if row is None else _member(row)
 
 
 async def _organises(tx: Tx, chapter: int, member: int) -> bool:

@@ -32,6 +32,7 @@ from storage import actors as actor_store
 from storage import chapter_settings as store
 from storage import hierarchy as hierarchy_store
 from storage import inbox as inbox_store
+from storage import paging
 from storage import remote as remote_store
 from storage.actors import ActorRecord
 from storage.timestamps import now
@@ -42,7 +43,7 @@ from web.state import DB, NODE, REMOTE_ACTORS
 
 log = structlog.get_logger("chapterhouse.workspace")
 
-MEMBERS_SHOWN = 500
+MEMBERS_PAGE = 100
 MAX_PARENT = 300
 
 
@@ -118,11 +119,19 @@ async def members_page(request: web.Request, errors: dict[str, str] | None = Non
     if isinstance(chapter, web.Response):
         return chapter
     db = request.app[DB]
+    token = request.query.get("cursor")
+    try:
+        cursor = None if token is None else paging.decode(token, 2)
+    except paging.BadCursor as exc:
+        return notice(request, "No such page", str(exc).capitalize() + ".", 400)
+    members, page = await store.members_page(db, chapter.id, cursor, MEMBERS_PAGE)
+    path = request.path
     response = render(request, "manage_members.html", chapter=chapter,
-                      members=await store.members(db, chapter.id, MEMBERS_SHOWN),
+                      organisers=await store.organisers(db, chapter.id), members=members,
                       member_count=await actor_store.member_count(db, chapter.id),
-                      shown=MEMBERS_SHOWN, errors=errors or {},
-                      csrf_token=session.csrf_token(request))
+                      newer=f"{path}?cursor={paging.encode(page.prev)}" if page.prev else None,
+                      older=f"{path}?cursor={paging.encode(page.next)}" if page.next else None,
+                      errors=errors or {}, csrf_token=session.csrf_token(request))
     response.set_status(status)
     return response
 

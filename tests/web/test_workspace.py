@@ -25,6 +25,7 @@ from storage import joins as join_store
 from storage import remote as remote_store
 from storage.timestamps import now
 from tests.web.test_accounts import HTML, PASSWORD, Site, form_token, log_in, make_site, post
+from web import workspace as web_workspace
 
 REMOTE = "https://elsewhere.example/users/rosa"
 MEMBERS = ("SELECT a.handle FROM memberships m JOIN actors a ON a.id = m.member_id"
@@ -179,6 +180,23 @@ async def test_organisers_appoint_and_remove_and_the_last_one_stays(site: Site) 
                               token_from="/@dublin/members/manage")
     assert status == 404
     assert ("lorcan",) in await site.sql(ORGANISERS, "leinster")
+
+
+async def test_members_are_paged_newest_first_with_the_organisers_on_top(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(web_workspace, "MEMBERS_PAGE", 2)
+    first = await page(site, "/@dublin/members/manage")
+    organisers, _, everyone = first.partition('<section class="all-members">')
+    assert "Dara" in organisers and "Ana Byrne" not in organisers
+    # dara joined last: the newest two are dara and brian; ana is on the older page.
+    assert "Dara" in everyone and "Brian" in everyone and "Ana Byrne" not in everyone
+    older = re.search(r'href="(/@dublin/members/manage\?cursor=[^"]+)" rel="next"', first)
+    assert older
+    second = await page(site, html.unescape(older[1]))
+    assert "Ana Byrne" in second and "Brian" not in second
+    assert '<section class="organisers">' not in second
+    assert 'rel="prev"' in second and 'rel="next"' not in second
+    assert "No such page" in await page(site, "/@dublin/members/manage?cursor=nonsense", 400)
 
 
 async def test_a_waiting_follower_is_shown_and_approved(site: Site) -> None:
