@@ -259,6 +259,7 @@ def test_ana_posts_minutes_that_reach_ireland(org: Org, ana: webdriver.Chrome,
                     "body": "We agreed to start a community **allotment** in Cabra."})
     fill_date(ana, "meeting_date", "11242026", "2026-11-24")
     submit(ana, "form.publish")
+    shoot(ana, "published-minutes")
     text = main_text(ana)
     assert "Minutes of the November meeting" in ana.find_element(By.TAG_NAME, "h1").text
     match = re.search(r"Its address: (\S+)", text)
@@ -385,6 +386,7 @@ def test_a_visitor_pages_back_through_dublin_s_news(org: Org, others: webdriver.
         if page < NEWS // PAGE - 1:
             assert older and older[0].text.startswith("Older"), page
             click_through(others, older[0])
+    shoot(others, "news-archive-oldest")
     assert not others.find_elements(By.CSS_SELECTOR, "main a[rel~=next]")
     assert others.find_elements(By.CSS_SELECTOR, "main a[rel~=prev]")
     assert archive_titles(others)[-1] == "Bulletin number 01"
