@@ -126,6 +126,8 @@ def test_a_script_posts_minutes_with_a_token_and_the_follower_gets_them(
     assert document["object"]["meetingDate"] == "2026-11-24"
     # A client's id, author and date are not taken: the server assigns them.
     document["object"] |= {"id": "https://evil.example/x", "published": "2001-01-01T00:00:00Z"}
+    # Posted where the actor document says its outbox is.
+    assert a.get("/actors/dublin", accept=AS2).json()["outbox"] == f"{a.base}/actors/dublin/outbox"
     status, headers, answer = post(a, "dublin", document, token)
     assert status == 201, answer
     location = headers["location"]
