@@ -25,6 +25,7 @@ PAGE = 20
 SUMMARY = 240  # characters of the text a list shows when the author wrote no summary
 # The sections an archive lists, by the kind of item.
 KINDS = ("news", "blog", "minutes", "poll", "event")
+_END_OF_TIME = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -162,12 +163,14 @@ def _statement(source: _Source, cursor: Cursor | None, limit: int) -> tuple[str,
     time_key, id_key = source.keys
     sql = f"{source.select}, {time_key}, {id_key} FROM {source.from_where}"
     values = dict(source.params)
-    if cursor is not None:
-        sql += f" AND ({time_key}, {id_key}) {'>' if backward else '<'} (:_k0, :_k1)"
-        values |= {"_k0": cursor.keys[0], "_k1": cursor.keys[1]}
+    # The first page starts after a moment later than any: given a range, SQLite walks the
+    # index from its end; without one, it may choose to read and sort every row instead
+    # (seen for relayed minutes once they are most of the remote objects).
+    cursor = cursor or Cursor((_END_OF_TIME, ""), True)
+    sql += f" AND ({time_key}, {id_key}) {'>' if backward else '<'} (:_k0, :_k1)"
+    values |= {"_k0": cursor.keys[0], "_k1": cursor.keys[1]}
     sql += f" ORDER BY {time_key} {order}, {id_key} {order} LIMIT {int(limit) + 1}"
-    # A statement without a named placeholder takes no names (PostgreSQL's seam checks).
-    return sql, values or ()
+    return sql, values
 
 
 async def _merged(db: Reader, sources: list[_Source], cursor: Cursor | None,
