@@ -66,7 +66,7 @@ def _words() -> tuple[list[str], list[str]]:
 
 def _text(rng: random.Random, words: list[str], sentences: list[str], size: int) -> str:
     # Whole sentences of the seed, and words of it in a new order: realistic frequencies.
-    parts = []
+    parts: list[str] = []
     while sum(len(p.split()) for p in parts) < size:
         parts.append(rng.choice(sentences) if rng.random() < 0.5
                      else " ".join(rng.choices(words, k=12)).capitalize() + ".")
@@ -80,13 +80,15 @@ async def build(db: Database) -> float:
     now = datetime.now(UTC)
     async with db.transaction() as tx:
         await tx.executemany(
-            "INSERT INTO actors (id, kind, handle, name, created_at) VALUES (?, 'chapter', ?, ?, ?)",
+            "INSERT INTO actors (id, kind, handle, name, created_at)"
+            " VALUES (?, 'chapter', ?, ?, ?)",
             [(n, f"chapter{n}", f"IOPS Chapter {n}", START) for n in range(1, CHAPTERS + 1)])
         await tx.executemany(
             "INSERT INTO chapters (actor_id, level, founded_at) VALUES (?, 'local', ?)",
             [(n, START) for n in range(1, CHAPTERS + 1)])
         await tx.executemany(
-            "INSERT INTO actors (id, kind, handle, name, created_at) VALUES (?, 'member', ?, ?, ?)",
+            "INSERT INTO actors (id, kind, handle, name, created_at)"
+            " VALUES (?, 'member', ?, ?, ?)",
             [(CHAPTERS + 1, "member", "A member", START)])
         await tx.execute(
             "INSERT INTO remote_actors (iri, type, host, inbox, name, document, fetched_at)"
@@ -172,8 +174,8 @@ async def measure(db: Database, runs: int) -> dict[str, float]:
         runs, lambda: archives.section(db, "news"))
     cursor = None
     for _ in range(199):  # to the 200th page, as a reader paging back would
-        page = await archives.section(db, "news", cursor=cursor)
-        cursor = archives.cursor_of(page.next)
+        older = (await archives.section(db, "news", cursor=cursor)).next
+        cursor = archives.cursor_of(older)
     figures["archive: node news, page 200"] = await median_ms(
         runs, lambda: archives.section(db, "news", cursor=cursor))
     figures["archive: node minutes (own + relayed)"] = await median_ms(
