@@ -29,6 +29,7 @@ MAX_SUMMARY = 1000
 MAX_BODY = 100_000
 MAX_OPTIONS = 20  # Mastodon allows 500; a chapter decision with more is not a poll
 MAX_OPTION = 200
+MAX_CAPACITY = 1_000_000  # and the database's integer column holds it on either engine
 SUMMARY_FROM_BODY = 280
 
 # Terms from Mobilizon's and schema.org's vocabularies that events use, and Mastodon's for
@@ -172,6 +173,8 @@ def _validate_event(item: Item) -> None:
         raise InvalidItem("an address needs a place name")
     if item.capacity is not None and item.capacity < 1:
         raise InvalidItem("capacity must be at least 1")
+    if item.capacity is not None and item.capacity > MAX_CAPACITY:
+        raise InvalidItem(f"capacity must be at most {MAX_CAPACITY}")
 
 
 def _validate_poll(item: Item, now: datetime) -> None:

@@ -4,11 +4,11 @@ same validation and the same one-line reasons, shown next to the field they are 
 Routes: GET/POST /@{slug}/publish?kind=news|blog|minutes|event|poll|note (the chapter's
 organisers and the administrators). The edit form and deletion of a chapter's items come
 here from web/writing.py, whose /objects/{uuid}/edit and /objects/{uuid}/delete hand over
-when the item is a chapter's (a chapter's note is deleted there too, never edited). A second button, `preview`, shows the body as it will be
-published and publishes nothing. Publishing, editing and deleting go through
-outbox.content, as the CLI's do: minutes climb the hierarchy, edits and deletions federate.
-The session middleware (web/session.py) has already checked every POST's origin and CSRF
-token.
+when the item is a chapter's (a chapter's note is deleted there too, never edited). A
+second button, `preview`, shows the body as it will be published and publishes nothing.
+Publishing, editing and deleting go through outbox.content, as the CLI's do: minutes climb
+the hierarchy, edits and deletions federate. The session middleware (web/session.py) has
+already checked every POST's origin and CSRF token.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class ItemForm:
     def item(self) -> Item:
         """The Item the CLI would post; InvalidItem for what only a form can get wrong."""
         capacity: int | None = None
-        if self.capacity.strip():
+        if self.kind == "event" and self.capacity.strip():
             try:
                 capacity = int(self.capacity.strip())
             except ValueError:

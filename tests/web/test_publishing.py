@@ -184,6 +184,8 @@ INVALID: list[tuple[str, dict[str, str], str, str]] = [
      "An address needs a place name."),
     ("event", EVENT | {"capacity": "0"}, "capacity", "Capacity must be at least 1."),
     ("event", EVENT | {"capacity": "many"}, "capacity", "Capacity 'many' is not a whole number."),
+    ("event", EVENT | {"capacity": "99999999999"}, "capacity",
+     "Capacity must be at most 1000000."),
     ("poll", POLL | {"title": ""}, "title", "Question must not be empty."),
     ("poll", POLL | {"options": "Yes\n\n"}, "options", "A poll needs at least two options."),
     ("poll", POLL | {"options": "Yes\nYes"}, "options",
