@@ -311,6 +311,7 @@ def test_ana_posts_an_event_and_a_poll(org: Org, ana: webdriver.Chrome) -> None:
     fill_date(ana, "starts_at", "03142030\t1100AM", "2030-03-14T11:00")
     fill_date(ana, "ends_at", "03142030\t0100PM", "2030-03-14T13:00")
     type_into(ana, {"timezone": "Europe/Dublin"})
+    ana.find_element(By.CSS_SELECTOR, "label[for=upward]").click()  # to ireland too
     submit(ana, "form.publish")
     assert "Seed swap at the allotment" in ana.find_element(By.TAG_NAME, "h1").text
     assert "Published." in main_text(ana)
@@ -358,6 +359,22 @@ def test_a_visitor_finds_dublin_by_its_place_on_node_2(org: Org,
     assert str(link.get_attribute("href")).startswith(org.one.base)  # its home node
 
 
+def test_the_visitor_finds_dublin_s_event_among_node_2_s_events(
+    org: Org, others: webdriver.Chrome
+) -> None:
+    others.get(f"{org.two.base}/")
+    follow(others, "Events")
+
+    def listed() -> str:
+        others.refresh()
+        found = others.find_elements(
+            By.XPATH, "//main//li[a[normalize-space(.)='Seed swap at the allotment']]")
+        return str(found[0].text) if found else ""
+    event = wait_for(listed, timeout=FEDERATION_WAIT, what="dublin's event on node 2")
+    assert "IOPS Dublin" in event and "Cabra Library" in event, event
+    assert "Thursday 14 March 2030, 11:00 – 13:00 (Europe/Dublin)" in event, event
+
+
 def test_a_visitor_finds_the_minutes_by_a_word_in_them(org: Org,
                                                        others: webdriver.Chrome) -> None:
     others.get(f"{org.two.base}/")
@@ -388,5 +405,7 @@ def test_a_visitor_pages_back_through_dublin_s_news(org: Org, others: webdriver.
             click_through(others, older[0])
     shoot(others, "news-archive-oldest")
     assert not others.find_elements(By.CSS_SELECTOR, "main a[rel~=next]")
-    assert others.find_elements(By.CSS_SELECTOR, "main a[rel~=prev]")
     assert archive_titles(others)[-1] == "Bulletin number 01"
+    # And forward again, by the Newer link.
+    follow(others, "main a[rel~=prev]", By.CSS_SELECTOR)
+    assert archive_titles(others) == newest_first[PAGE:2 * PAGE]
