@@ -77,6 +77,7 @@ async def test_the_page_shows_hosts_failures_and_why(site: Site) -> None:
     # waiting 2 (one retrying), failed 0, delivered 1, a next attempt, the last error
     cells = [c.split("</td>")[0] for c in row.split("<td")[1:]]
     assert cells[0].startswith(">2") and "1 retrying" in cells[0]
+    assert '<input type="hidden" name="host" value="mastodon.example">' in cells[0]
     assert cells[1] == ">0" and cells[2] == ">1"
     assert "<time" in cells[3] and "timeout" in cells[4]
     assert "gone.example" in page and "HTTP 410: Gone &lt;script&gt;" in page
