@@ -118,6 +118,10 @@ def parse_moment(label: str, value: str, zone: ZoneInfo | None = None) -> dateti
         if zone is None:
             raise InvalidItem(f"{label} {value!r} needs a time zone offset, e.g. +01:00")
         moment = moment.replace(tzinfo=zone)
+    try:
+        moment.astimezone(UTC)  # stored and sent in UTC: year 9999 at -05:00 is not there
+    except OverflowError:
+        raise InvalidItem(f"{label} {value!r} is out of range") from None
     return moment
 
 
