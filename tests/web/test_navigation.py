@@ -59,7 +59,8 @@ async def test_every_page_has_the_sections_and_marks_the_one_it_is_in(
     assert links == SECTIONS
     assert current(page) == marked
     # The search box sends `q` to /search, labelled for a screen reader.
-    assert '<form class="search" role="search" method="get" action="/search">' in nav
+    assert '<form class="search" role="search" aria-label="Search the site" method="get"' \
+        ' action="/search">' in nav
     assert re.search(r'<label class="visually-hidden" for="site-search-q">', nav)
     assert '<input type="search" id="site-search-q" name="q"' in nav
     # A visitor can always join and log in.
