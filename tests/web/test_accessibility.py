@@ -269,6 +269,10 @@ def test_the_organisers_workspace_passes_axe(
     submit(browser, "form.chapter-settings")
     assert browser.find_element(By.ID, "name-error").text
     check_page(browser, axe_source, "chapter settings with an error")
+    # Logged out again, as the tests after this one expect to find the browser.
+    click_through(browser, browser.find_element(By.CSS_SELECTOR,
+                                                "form.logout button[type=submit]"))
+    assert not browser.find_elements(By.CSS_SELECTOR, "a.me")
 
 
 def test_tokens_and_the_delivery_queue_pass_axe(
