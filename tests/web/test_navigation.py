@@ -79,3 +79,11 @@ async def test_a_member_sees_their_own_links_beside_the_sections(site: Site) -> 
     assert 'class="login"' not in page
     assert current(page) == ["/events"]
     assert len(re.findall(r"<li><a href=", navigation(page))) == len(SECTIONS)
+
+
+async def test_the_search_page_has_its_own_box_and_not_the_headers_too(site: Site) -> None:
+    status, page = await get(site, "/search?q=bookfair")
+    assert status == 200
+    nav = navigation(page)
+    assert 'id="site-search-q"' not in nav and 'action="/search"' in page
+    assert len(re.findall(r"<li><a href=", nav)) == len(SECTIONS)
