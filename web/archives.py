@@ -62,7 +62,7 @@ def _page(request: web.Request, page: ArchivePage, heading: str, section: str,
           chapter: ActorRecord | None, **context: object) -> web.Response:
     path = request.path
     return render(
-        request, "archive.html", heading=heading, section=section, chapter=chapter,
+        request, "archive.html", heading=heading, archive_section=section, chapter=chapter,
         entries=_views(page),
         newer=f"{path}?cursor={page.prev}" if page.prev else None,
         older=f"{path}?cursor={page.next}" if page.next else None,
