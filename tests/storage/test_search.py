@@ -42,16 +42,17 @@ async def _node(location: Path | str) -> Database:
 
 
 async def _relayed(db: Database, number: int, name: str, content: str,
-                   to: list[str] | None = None, kind: str = "Article") -> str:
+                   to: list[str] | None = None, kind: str = "Article",
+                   updated: datetime | None = None, audience: int | None = None) -> str:
     iri = f"https://child.example/objects/{number}"
     document = {"id": iri, "type": kind, "attributedTo": CHILD, "name": name,
                 "content": content, "meetingDate": "2026-11-20", "to": to or [PUBLIC],
                 "published": "2026-11-21T10:00:00Z"}
-    chapter = await db.fetchvalue("SELECT id FROM actors WHERE handle = 'dublin'")
+    chapter = audience or await db.fetchvalue("SELECT id FROM actors WHERE handle = 'dublin'")
     async with db.transaction() as tx:
         await inbox_store.store_remote_object(tx, inbox_store.RemoteObjectVersion(
             iri=iri, type=kind, attributed_to=CHILD, content=content, summary=None,
-            in_reply_to=None, published=datetime(2026, 11, 21, 10, tzinfo=UTC), updated=None,
+            in_reply_to=None, published=datetime(2026, 11, 21, 10, tzinfo=UTC), updated=updated,
             meeting_date="2026-11-20", document=document), [int(chapter)])
     return iri
 
@@ -113,9 +114,18 @@ async def test_relayed_minutes_are_found_until_their_author_deletes_them(db: Dat
     assert "<p>" not in hit.snippet and "& rent" in hit.snippet
     assert marked(hit.snippet) == ["housing"]
     assert hidden not in links(page.hits)
+    # A new version from its author replaces the old text in the index.
+    assert await _relayed(db, 1, "Galway branch minutes", "<p>Tenants' union talks.</p>",
+                          updated=datetime(2026, 11, 22, tzinfo=UTC)) == iri
+    assert (await search(db, "housing")).hits == []
+    assert len((await search(db, "tenants")).hits) == 1
+    # Reaching only a member (not one of our chapters) does not make it searchable.
+    member = await db.fetchvalue("SELECT id FROM actors WHERE handle = 'ana'")
+    await _relayed(db, 4, "To a member", "<p>tenants again</p>", audience=int(member))
+    assert len((await search(db, "tenants")).hits) == 1
     async with db.transaction() as tx:
         assert await inbox_store.delete_remote_object(tx, iri)
-    assert (await search(db, "housing")).hits == []
+    assert (await search(db, "tenants")).hits == []
 
 
 async def test_text_cannot_forge_the_markers_and_any_query_is_safe(db: Database) -> None:
