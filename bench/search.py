@@ -12,7 +12,8 @@ with the relayed ones), and prints how each archive statement is read (EXPLAIN).
 
     .venv/bin/python bench/search.py [--runs 7] [--engines sqlite,postgresql]
 
-Building takes about a minute on SQLite and two on PostgreSQL on a small machine.
+Building takes about a minute on each engine on a small machine (2 cores), the whole run
+about five minutes.
 """
 
 from __future__ import annotations

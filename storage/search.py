@@ -146,7 +146,8 @@ async def search(db: Database, query: str, cursor: str | None = None,
         hits.append(SearchHit(kind=row["kind"], title=row["title"], snippet=row["snippet"],
                               link=link, chapter=chapter, chapter_link=chapter_link,
                               published=published, local=local))
-    return SearchPage(hits, _cursor(offset + limit) if more else None,
+    deeper = more and offset + limit <= DEEPEST
+    return SearchPage(hits, _cursor(offset + limit) if deeper else None,
                       encode(Cursor((offset - limit,), True)) if offset - limit > 0
                       else ("" if offset else None))
 
