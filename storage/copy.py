@@ -36,6 +36,7 @@ TABLES = (
     "member_votes", "member_event_joins",
     "member_reactions",
     "collection_sizes",
+    "access_tokens",
 )
 # The search index (SQLite: an FTS5 table and its shadow tables) is not copied either:
 # the target's triggers index the items and remote objects as they are copied.

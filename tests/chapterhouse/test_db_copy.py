@@ -158,6 +158,8 @@ def build(node: Node) -> dict[str, str]:
     node.run("chapter", "organisers", "add", "dublin", "ana")
     node.sql("INSERT INTO sessions (token_hash, account_id, csrf_secret, created_at,"
              " last_seen_at) VALUES (?, ?, 'secret', ?, ?)", "0" * 64, ana, when, when)
+    node.sql("INSERT INTO access_tokens (account_id, name, token_hash, created_at,"
+             " last_used_at) VALUES (?, 'minutes script', ?, ?, ?)", ana, "1" * 64, when, when)
     node.sql("INSERT INTO failed_logins (username, address, attempted_at)"
              " VALUES ('ana', '192.0.2.1', ?)", when)
     # A request to join waiting for dublin's organisers; ireland lets people join at once.
