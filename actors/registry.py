@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
 from actors.handles import InvalidHandle, validate_handle
@@ -14,6 +15,8 @@ LEVELS = ("local", "regional", "national", "international")
 MAX_NAME = 200
 MAX_SUMMARY = 5000
 MAX_LOCATION = 200
+# A chapter founded before this node existed keeps its own date; none is older than this.
+EARLIEST_FOUNDING = date(1800, 1, 1)
 
 
 class RegistryError(ValueError):
@@ -95,3 +98,20 @@ async def add_member(
     if actor_id is None:
         raise RegistryError(f"there is no chapter {chapter!r} on this node")
     return actor_id
+
+
+def founding_day(text: str, today: date | None = None) -> datetime:
+    """Midnight UTC of the day a chapter was founded, given as YYYY-MM-DD (the form's date
+    field and the CLI's --founded); RegistryError with a one-line reason otherwise."""
+    today = today or datetime.now(UTC).date()
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        day = None
+    if day is None or len(text) != 10:
+        raise RegistryError("enter the day the chapter was founded, such as 2019-03-08")
+    if day > today:
+        raise RegistryError("the founding date cannot be in the future")
+    if day < EARLIEST_FOUNDING:
+        raise RegistryError(f"the founding date cannot be before {EARLIEST_FOUNDING.year}")
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)

@@ -13,12 +13,13 @@ import ipaddress
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import structlog
 from aiohttp import web
 
-from actors.registry import LEVELS, RegistryError, add_member, create_chapter
+from actors.registry import LEVELS, RegistryError, add_member, create_chapter, founding_day
 from chapterhouse import (
     __version__,
     cli_accounts,
@@ -50,7 +51,9 @@ from chapterhouse.config import (
 )
 from chapterhouse.services import initialise
 from federation.urls import Urls
+from outbox.hierarchy import queue_actor_update
 from storage import actors as store
+from storage import chapter_settings as settings_store
 from storage import joins as join_store
 from storage.database import (
     Database,
@@ -116,6 +119,8 @@ def build_parser() -> Parser:
     create.add_argument("--icon", metavar="URL", help="URL of the chapter's logo")
     create.add_argument("--manual-approval", action="store_true",
                         help="an organiser approves each follower (`followers approve`)")
+    create.add_argument("--founded", metavar="YYYY-MM-DD",
+                        help="the day the chapter was founded, if before today")
     create.set_defaults(run=cmd_chapter_create)
     chapter_set = chapter_commands.add_parser("set", help="change a chapter's settings",
                                               description="Change a chapter's settings.")
@@ -126,6 +131,8 @@ def build_parser() -> Parser:
     chapter_set.add_argument("--joins", choices=("open", "approval"),
                              help="whether people join at once (open) or an organiser "
                              "approves each request to join (approval, the default)")
+    chapter_set.add_argument("--founded", metavar="YYYY-MM-DD",
+                             help="the day the chapter was founded (sent to its followers)")
     chapter_set.set_defaults(run=cmd_chapter_set)
     cli_federation.add_chapter_commands(chapter_commands)
     cli_accounts.add_chapter_commands(chapter_commands)
@@ -276,12 +283,26 @@ async def _serve(config: Config, host: str, port: int) -> int:
     return 0
 
 
+def _founding(args: argparse.Namespace) -> datetime | None:
+    if args.founded is None:
+        return None
+    try:
+        return founding_day(args.founded)
+    except RegistryError as exc:
+        raise UsageError(f"--founded: {exc}") from None
+
+
 def cmd_chapter_create(args: argparse.Namespace) -> int:
     config = load_config(args.data)
+    founded = _founding(args)
 
     async def work(db: Database) -> None:
-        await create_chapter(db, config.hostname, args.slug, args.name, args.level,
-                             args.location, args.summary, args.icon, args.manual_approval)
+        chapter = await create_chapter(db, config.hostname, args.slug, args.name, args.level,
+                                       args.location, args.summary, args.icon,
+                                       args.manual_approval)
+        if founded is not None:
+            async with db.transaction() as tx:
+                await settings_store.set_founded(tx, chapter, founded)
 
     _run_registry(config, work)
     urls = Urls(config.base_url)
@@ -291,8 +312,10 @@ def cmd_chapter_create(args: argparse.Namespace) -> int:
 
 def cmd_chapter_set(args: argparse.Namespace) -> int:
     config = load_config(args.data)
-    if args.manual_approval is None and args.joins is None:
-        raise UsageError("say what to change: --manual-approval yes|no, --joins open|approval")
+    if args.manual_approval is None and args.joins is None and args.founded is None:
+        raise UsageError("say what to change: --manual-approval yes|no, --joins open|approval, "
+                         "--founded YYYY-MM-DD")
+    founded = _founding(args)
 
     async def work(db: Database) -> None:
         chapter = await store.actor_by_handle(db, args.slug)
@@ -302,6 +325,12 @@ def cmd_chapter_set(args: argparse.Namespace) -> int:
             await store.set_manual_approval(db, args.slug, args.manual_approval == "yes")
         if args.joins is not None:
             await join_store.set_joins_open(db, args.slug, args.joins == "open")
+        if founded is not None:
+            # With the Update in the same transaction, as the settings form does: followers
+            # (and parents, which list it) learn the date from the Group's `published`.
+            async with db.transaction() as tx:
+                await settings_store.set_founded(tx, chapter.id, founded)
+                await queue_actor_update(tx, Urls(config.base_url), args.slug, config.hostname)
 
     with_db(config, work)
     if args.manual_approval is not None:
@@ -310,6 +339,8 @@ def cmd_chapter_set(args: argparse.Namespace) -> int:
     if args.joins is not None:
         how = "join at once" if args.joins == "open" else "an organiser approves each request"
         print(f"{args.slug}: joins {args.joins} ({how})")
+    if founded is not None:
+        print(f"{args.slug}: founded {founded.date().isoformat()}")
     return 0
 
 

@@ -70,6 +70,13 @@ async def save(tx: Tx, chapter: int, new: Settings) -> None:
         (new.location, new.founded_at, new.about, new.about_html, new.joins_open, chapter))
 
 
+async def set_founded(tx: Tx, chapter: int, founded_at: datetime) -> bool:
+    """The day a chapter was founded (the CLI's --founded; the form saves it with the rest)."""
+    changed = await tx.execute(
+        "UPDATE chapters SET founded_at = ? WHERE actor_id = ?", (founded_at, chapter))
+    return changed == 1
+
+
 async def set_avatar(tx: Tx, chapter: int, file_name: str | None, icon_url: str | None) -> None:
     """The picture this node made from an organiser's upload, and the URL it is served at;
     None for both removes it."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -21,7 +21,14 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from actors import avatars
-from actors.registry import MAX_LOCATION, MAX_NAME, MAX_SUMMARY
+from actors.registry import (
+    EARLIEST_FOUNDING,
+    MAX_LOCATION,
+    MAX_NAME,
+    MAX_SUMMARY,
+    RegistryError,
+    founding_day,
+)
 from outbox.hierarchy import queue_actor_update
 from outbox.items import body_html
 from storage import chapter_settings as store
@@ -38,7 +45,6 @@ log = structlog.get_logger("chapterhouse.chapter_settings")
 
 SETTINGS_ROUTE = "/@{slug}/settings"
 MAX_ABOUT = 20000
-EARLIEST = date(1800, 1, 1)
 
 
 @dataclass
@@ -78,7 +84,7 @@ def _page(request: web.Request, chapter: ActorRecord, form: SettingsForm,
                       errors=errors, max_name=MAX_NAME, max_summary=MAX_SUMMARY,
                       max_location=MAX_LOCATION, max_about=MAX_ABOUT,
                       today=datetime.now(UTC).date().isoformat(),
-                      earliest=EARLIEST.isoformat(),
+                      earliest=EARLIEST_FOUNDING.isoformat(),
                       max_megabytes=avatars.MAX_BYTES // (1024 * 1024),
                       max_side=avatars.MAX_SIDE, csrf_token=session.csrf_token(request))
     response.set_status(status)
@@ -95,18 +101,12 @@ async def settings_form(request: web.Request) -> web.Response:
 
 
 def _founded(text: str) -> tuple[datetime | None, str | None]:
-    """Midnight UTC of the day given, or why it is no founding date."""
+    """Midnight UTC of the day given, or why it is no founding date (the CLI's reasons)."""
     try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        return None, "Enter the day the chapter was founded, such as 2019-03-08."
-    if len(text) != 10:
-        return None, "Enter the day the chapter was founded, such as 2019-03-08."
-    if day > datetime.now(UTC).date():
-        return None, "The founding date cannot be in the future."
-    if day < EARLIEST:
-        return None, f"The founding date cannot be before {EARLIEST.year}."
-    return datetime(day.year, day.month, day.day, tzinfo=UTC), None
+        return founding_day(text), None
+    except RegistryError as exc:
+        reason = str(exc)
+        return None, reason[0].upper() + reason[1:] + "."
 
 
 def _upload(form: Any) -> bytes | None:

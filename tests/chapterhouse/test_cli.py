@@ -134,6 +134,25 @@ def test_chapters_and_members_share_one_namespace(tmp_path: Path, init: Init,
     assert "ana" in out
 
 
+def test_a_chapter_older_than_the_node_keeps_its_founding_day(
+        tmp_path: Path, init: Init, capsys: pytest.CaptureFixture[str]) -> None:
+    data = str(tmp_path / "n")
+    assert init(data, "--domain", "chapters.example.org")[0] == 0
+    assert run(capsys, "chapter", "create", "dublin", "--data", data, "--name", "IOPS Dublin",
+               "--level", "local", "--founded", "2013-05-01")[0] == 0
+    code, out, _ = run(capsys, "chapter", "set", "dublin", "--data", data,
+                       "--founded", "2012-11-20")
+    assert code == 0 and "dublin: founded 2012-11-20" in out
+    [(founded,)] = rows(data, "SELECT founded_at FROM chapters")
+    assert str(founded).startswith("2012-11-20")
+    # Its followers hear of it: an Update of the Group is queued with the change.
+    [(update,)] = rows(data, "SELECT document FROM activities WHERE type = 'Update'")
+    assert '"published": "2012-11-20T00:00:00Z"' in str(update)
+    code, _, err = run(capsys, "chapter", "set", "dublin", "--data", data, "--founded", "soon")
+    assert code == 2 and "--founded: enter the day" in err
+    assert str(rows(data, "SELECT founded_at FROM chapters")[0][0]).startswith("2012-11-20")
+
+
 @pytest.mark.parametrize("args,reason", [
     (["chapter", "create", "-x", "--name", "X", "--level", "local"], "error"),
     (["chapter", "create", "x-", "--name", "X", "--level", "local"], "must not start or end"),
@@ -148,6 +167,10 @@ def test_chapters_and_members_share_one_namespace(tmp_path: Path, init: Init,
     (["member", "add", "bob", "--chapter", "nowhere"], "no chapter 'nowhere'"),
     (["member", "list", "--chapter", "nowhere"], "no chapter 'nowhere'"),
     (["chapter", "rename", "x"], "invalid choice"),
+    (["chapter", "create", "x", "--name", "X", "--level", "local", "--founded", "2019-02-30"],
+     "--founded: enter the day the chapter was founded, such as 2019-03-08"),
+    (["chapter", "create", "x", "--name", "X", "--level", "local", "--founded", "2999-01-01"],
+     "--founded: the founding date cannot be in the future"),
 ])
 def test_bad_arguments_get_one_line_and_exit_2_and_change_nothing(
     tmp_path: Path, init: Init, capsys: pytest.CaptureFixture[str], args: list[str], reason: str
