@@ -34,7 +34,7 @@ run: $(BIN)/chapterhouse
 	  set -e; \
 	  $(BIN)/chapterhouse init --data $(DEMO) --domain 127.0.0.1:$(PORT) --name "Chapterhouse demo"; \
 	  $(BIN)/chapterhouse chapter create dublin --data $(DEMO) --name "IOPS Dublin" \
-	    --level local --location "Dublin, Ireland" \
+	    --level local --location "Dublin, Ireland" --founded 2012-11-20 \
 	    --summary "Organising and bookfairs in Dublin. Meetings every second Tuesday."; \
 	  $(BIN)/chapterhouse member add ana --data $(DEMO) --chapter dublin --name "Ana Byrne" \
 	    --password-link; \
