@@ -336,6 +336,17 @@ def test_ana_posts_an_event_and_a_poll(org: Org, ana: webdriver.Chrome) -> None:
         assert title in text, f"{title!r} is not on dublin's page"
 
 
+def test_ana_sees_her_chapter_s_work_on_ireland_s_page(org: Org, ana: webdriver.Chrome) -> None:
+    """Last of Ana's steps: her browser's node-1 session cookie goes to node 2 too (cookies
+    ignore the port), and node 2 clears it as one it does not know."""
+    ana.get(f"{org.one.base}/@dublin")
+    follow(ana, "IOPS Ireland")  # "Part of"
+    assert ana.current_url.startswith(org.two.base)
+    assert ana.find_element(By.TAG_NAME, "h1").text == "IOPS Ireland"
+    minutes = ana.find_element(By.CSS_SELECTOR, "section.our-minutes").text
+    assert "Minutes of the November meeting" in minutes and "IOPS Dublin" in minutes
+
+
 # --- The visitor's way around.
 
 def test_a_visitor_finds_dublin_by_its_place_on_node_2(org: Org,
