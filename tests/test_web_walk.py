@@ -164,7 +164,7 @@ def test_a_visitor_finds_dublin_and_asks_to_join(walk: Walk, person: webdriver.C
     person.get(f"{walk.a.base}/")
     follow(person, "a.join", By.CSS_SELECTOR)
     type_into(person, {"q": "dublin"})
-    submit(person, "form.search")
+    submit(person, "main form.search")
     shoot(person, "join")
     follow(person, "IOPS Dublin")
     assert person.current_url == f"{walk.a.base}/join/dublin"
