@@ -1,6 +1,13 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
 import os
+import subprocess
+import sys
+import threading
+import traceback
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,6 +16,7 @@ import pytest
 import structlog
 from argon2 import PasswordHasher
 
+from chapterhouse import harness
 from chapterhouse.harness import POSTGRES_ENV, new_storage_url
 from chapterhouse.pg_cluster import Cluster
 from storage.actors import NewKey
@@ -78,6 +86,62 @@ def _less_costly_keys_and_hashes() -> Iterator[None]:
         patch.setattr(registry, "generate_actor_keys", _KeyPool(keys.generate_actor_keys))
         patch.setattr(accounts, "HASHER",
                       PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+        yield
+
+
+def _main_here(args: tuple[str, ...], stdin: str) -> subprocess.CompletedProcess[str]:
+    from chapterhouse.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            _stdin(stdin):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's own exits
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        except Exception:  # what the interpreter does with an uncaught exception
+            traceback.print_exc()
+            code = 1
+    structlog.reset_defaults()
+    return subprocess.CompletedProcess(["chapterhouse", *args], code, out.getvalue(),
+                                       err.getvalue())
+
+
+@contextlib.contextmanager
+def _stdin(text: str) -> Iterator[None]:
+    saved, sys.stdin = sys.stdin, io.StringIO(text)
+    try:
+        yield
+    finally:
+        sys.stdin = saved
+
+
+def _cli_in_this_process(*args: str, timeout: float = 60, stdin: str = "",
+                         new_session: bool = False) -> subprocess.CompletedProcess[str]:
+    """`chapterhouse ARGS` run by main() in the test's process instead of a new interpreter.
+    The command is the same code with the same database and files; what is saved is the
+    interpreter's start and, with the fixture above, keys and hashes made at full cost."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _main_here(args, stdin)
+    # main() runs its own event loop: from inside a test's loop, in a thread of its own
+    # (the test's loop waits, as it waited for the subprocess).
+    done: list[subprocess.CompletedProcess[str]] = []
+    thread = threading.Thread(target=lambda: done.append(_main_here(args, stdin)))
+    thread.start()
+    thread.join()
+    return done[0]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _commands_in_this_process() -> Iterator[None]:
+    """Node.cli runs the command in this process: the suite runs a few thousand of them,
+    and starting an interpreter for each was a good part of its time. Node processes
+    (`serve`) stay processes of their own, and tests that mean a separate process (signals,
+    exit on a crash) call harness.run_cli from tests.nodes, which still starts one."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(harness, "run_cli", _cli_in_this_process)
         yield
 
 

@@ -52,6 +52,10 @@ def test_a_subchapter_elsewhere_and_its_event_are_found_on_the_parents_node(
         nodes: dict[str, Node]) -> None:
     ireland, galway = nodes["ireland"], nodes["galway"]
     affiliate(galway, "galway", ireland, "ireland", accept=True)
+    # An event sent up before galway has heard the answer would go to no parent.
+    wait_for(lambda: galway.get("/actors/galway", accept="application/activity+json")
+             .json().get("parent") == actor_id(ireland, "ireland"),
+             what="galway to know it is ireland's")
     start = (datetime.now(UTC) + timedelta(days=20)).strftime("%Y-%m-%dT18:30")
     result = galway.cli("post", "event", "--chapter", "galway", "--upward",
                         "--title", "Galway bookfair", "--start", start,
