@@ -196,3 +196,14 @@ async def test_a_page_is_read_from_an_index_without_sorting_the_section(
             if db.engine == "sqlite":
                 assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, plan
                 assert "TEMP B-TREE FOR ORDER BY" not in plan or "passed_up" in plan, plan
+
+
+async def test_a_list_shows_the_words_of_a_markdown_body_not_its_marks(site: Site) -> None:
+    await _publish(site, "dublin", Item(
+        kind="news", title="Bookfair report",
+        body="## How it went\n\nIt brought **new readers** and [tea](https://tea.example)."),
+        T0)
+    page = await _page(site, "/@dublin/news")
+    summary = re.search(r'<p class="summary">([^<]*)</p>', page)
+    assert summary is not None
+    assert summary[1] == "How it went It brought new readers and tea."
