@@ -2,7 +2,7 @@
 mark a match in a snippet.
 
 The index (schema 17 on SQLite, 12 on PostgreSQL) is filled by triggers; on SQLite they
-call this as `ch_search_text(text, is_html)`, on PostgreSQL a SQL function of the same
+call this as `ch_search_text(text, form)`, on PostgreSQL a SQL function of the same
 name does the same. A marker character can then never come from an item's text: a
 snippet's markers are the index's own, and escaping the rest cannot be undone by text
 that says "<mark>" or holds a marker.
@@ -21,10 +21,22 @@ _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
 
 
-def search_text(text: str | None, is_html: int | bool = False) -> str:
+# Markdown's marks, as the PostgreSQL function leaves them out: a block's leading `#`,
+# `>`, list bullet or number; a link or image reduced to its text; emphasis and code marks.
+_BLOCK_MARK = re.compile(r"^[ \t]{0,3}(?:#{1,6}|>|[-*+]|[0-9]+[.)])[ \t]+", re.MULTILINE)
+_LINK = re.compile(r"!?\[([^]\n]*)\]\([^)\n]*\)")
+_EMPHASIS = re.compile(r"\*\*|__|[*`]")
+
+PLAIN, HTML, MARKDOWN = 0, 1, 2
+
+
+def search_text(text: str | None, form: int | bool = PLAIN) -> str:
+    """Plain words of a text that is plain (0), HTML (1) or Markdown (2)."""
     if not text:
         return ""
-    if is_html:
+    if form == HTML:
         text = html.unescape(_TAG.sub(" ", text))
+    elif form == MARKDOWN:
+        text = _EMPHASIS.sub("", _LINK.sub(r"\1", _BLOCK_MARK.sub("", text)))
     text = text.replace(START, "").replace(STOP, "")
     return _SPACE.sub(" ", text).strip()

@@ -211,3 +211,18 @@ async def test_a_note_is_found_and_a_reply_is_not(db: Database) -> None:
     hits = (await search(db, "solidarity")).hits
     assert links(hits) == [URLS.object("note-1")]
     assert hits[0].kind == "note" and hits[0].chapter == "Ana Byrne"
+
+
+async def test_a_snippet_of_a_markdown_body_holds_its_words_not_its_marks(
+        db: Database) -> None:
+    minutes = await publish_item(db, URLS, "dublin", Item(
+        kind="minutes", title="November meeting", meeting_date="2026-11-24",
+        body="## Present\n\nAna, Cian\n\n## Decisions\n\n- Start an **allotment** group\n"
+             "1. Read [the plan](https://plan.example/allotment.pdf) by `Friday`\n"))
+    [hit] = (await search(db, "allotment")).hits
+    assert hit.link == minutes
+    snippet = hit.snippet.replace(START, "").replace(STOP, "")
+    assert snippet == ("Present Ana, Cian Decisions Start an allotment group Read the plan "
+                       "by Friday")
+    # The link's address is not text of the minutes: its words find nothing.
+    assert (await search(db, "pdf")).hits == []

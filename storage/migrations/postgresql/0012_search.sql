@@ -9,14 +9,21 @@
 -- is plain words without the markers of a snippet (U+E000, U+E001), as
 -- storage/search_text.py makes it on SQLite.
 
-CREATE FUNCTION ch_search_text(source text, is_html boolean) RETURNS text
+-- `form` says what the text is: plain (0), HTML (1), or Markdown (2), whose marks are
+-- left out as storage/search_text.py leaves them out.
+CREATE FUNCTION ch_search_text(source text, form integer) RETURNS text
     LANGUAGE sql IMMUTABLE AS $$
     SELECT btrim(regexp_replace(translate(
-        CASE WHEN is_html THEN
+        CASE WHEN form = 1 THEN
             replace(replace(replace(replace(replace(replace(
                 regexp_replace(COALESCE(source, ''), '<[^>]*>', ' ', 'g'),
                 '&lt;', '<'), '&gt;', '>'), '&quot;', '"'), '&#39;', ''''), '&nbsp;', ' '),
                 '&amp;', '&')
+        WHEN form = 2 THEN
+            regexp_replace(regexp_replace(regexp_replace(COALESCE(source, ''),
+                '^[ \t]{0,3}(#{1,6}|>|[-*+]|[0-9]+[.)])[ \t]+', '', 'gn'),
+                '!?\[([^]\n]*)\]\([^)\n]*\)', '\1', 'g'),
+                '\*\*|__|[*`]', '', 'g')
         ELSE COALESCE(source, '') END,
         chr(57344) || chr(57345), ''), '\s+', ' ', 'g'))
 $$;
@@ -43,9 +50,9 @@ BEGIN
     END IF;
     IF TG_OP <> 'DELETE' AND NEW.deleted_at IS NULL THEN
         INSERT INTO search_entries (id, kind, title, body) VALUES (NEW.id * 4, NEW.kind,
-            ch_search_text(NEW.title, false),
+            ch_search_text(NEW.title, 0),
             ch_search_text(concat_ws(' ', NEW.summary, NEW.body, NEW.place_name, NEW.address),
-                           false));
+                           2));
     END IF;
     RETURN NULL;
 END $$;
@@ -62,7 +69,7 @@ BEGIN
        AND NEW.document::jsonb ->> 'inReplyTo' IS NULL THEN
         INSERT INTO search_entries (id, kind, title, body) VALUES (NEW.id * 4 + 1, 'note', '',
             ch_search_text(concat_ws(' ', NEW.document::jsonb ->> 'summary',
-                                     NEW.document::jsonb ->> 'content'), true));
+                                     NEW.document::jsonb ->> 'content'), 1));
     END IF;
     RETURN NULL;
 END $$;
@@ -80,8 +87,8 @@ CREATE FUNCTION search_remote_refresh(object bigint) RETURNS void LANGUAGE sql A
             CASE o.type WHEN 'Article' THEN
                 CASE WHEN o.meeting_date IS NOT NULL THEN 'minutes' ELSE 'article' END
                 WHEN 'Event' THEN 'event' WHEN 'Question' THEN 'poll' ELSE 'note' END,
-            ch_search_text(COALESCE(o.document::jsonb ->> 'name', ''), false),
-            ch_search_text(concat_ws(' ', o.summary, o.content), true)
+            ch_search_text(COALESCE(o.document::jsonb ->> 'name', ''), 0),
+            ch_search_text(concat_ws(' ', o.summary, o.content), 1)
         FROM remote_objects o
         WHERE o.id = object AND o.deleted_at IS NULL AND o.in_reply_to IS NULL
         AND o.type IN ('Article', 'Event', 'Question', 'Note')
@@ -116,13 +123,13 @@ CREATE TRIGGER search_remote_object AFTER DELETE
 
 -- What the node held before this version.
 INSERT INTO search_entries (id, kind, title, body)
-    SELECT id * 4, kind, ch_search_text(title, false),
-        ch_search_text(concat_ws(' ', summary, body, place_name, address), false)
+    SELECT id * 4, kind, ch_search_text(title, 0),
+        ch_search_text(concat_ws(' ', summary, body, place_name, address), 2)
     FROM items WHERE deleted_at IS NULL;
 INSERT INTO search_entries (id, kind, title, body)
     SELECT id * 4 + 1, 'note', '',
         ch_search_text(concat_ws(' ', document::jsonb ->> 'summary',
-                                 document::jsonb ->> 'content'), true)
+                                 document::jsonb ->> 'content'), 1)
     FROM objects WHERE type = 'Note' AND deleted_at IS NULL
     AND document::jsonb ->> 'inReplyTo' IS NULL;
 SELECT search_remote_refresh(id) FROM remote_objects WHERE deleted_at IS NULL;

@@ -6,7 +6,8 @@
 -- (an Article, Event, Question or Note, not a reply, in the audience of one of our
 -- chapters: what subchapters relay). Triggers keep it in step with those tables, so no
 -- code path that writes them can forget it; a deleted item or object leaves it. The text
--- goes through ch_search_text (storage/search_text.py): plain words, without the markers
+-- goes through ch_search_text (storage/search_text.py; its second argument says whether
+-- the text is plain (0), HTML (1) or Markdown (2)): plain words, without the markers
 -- of a snippet. The stemmer lets "meetings" find "meeting".
 CREATE VIRTUAL TABLE search_entries USING fts5(
     title, body, kind UNINDEXED,
@@ -18,7 +19,7 @@ BEGIN
     INSERT INTO search_entries (rowid, title, body, kind) VALUES (NEW.id * 4,
         ch_search_text(NEW.title, 0),
         ch_search_text(NEW.summary || ' ' || NEW.body || ' ' || COALESCE(NEW.place_name, '')
-                       || ' ' || COALESCE(NEW.address, ''), 0),
+                       || ' ' || COALESCE(NEW.address, ''), 2),
         NEW.kind);
 END;
 CREATE TRIGGER search_items_update
@@ -28,7 +29,7 @@ BEGIN
     INSERT INTO search_entries (rowid, title, body, kind) SELECT NEW.id * 4,
         ch_search_text(NEW.title, 0),
         ch_search_text(NEW.summary || ' ' || NEW.body || ' ' || COALESCE(NEW.place_name, '')
-                       || ' ' || COALESCE(NEW.address, ''), 0),
+                       || ' ' || COALESCE(NEW.address, ''), 2),
         NEW.kind
         WHERE NEW.deleted_at IS NULL;
 END;
@@ -117,7 +118,7 @@ END;
 INSERT INTO search_entries (rowid, title, body, kind)
     SELECT id * 4, ch_search_text(title, 0),
         ch_search_text(summary || ' ' || body || ' ' || COALESCE(place_name, '') || ' '
-                       || COALESCE(address, ''), 0),
+                       || COALESCE(address, ''), 2),
         kind
     FROM items WHERE deleted_at IS NULL;
 INSERT INTO search_entries (rowid, title, body, kind)
