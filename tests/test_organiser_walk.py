@@ -19,8 +19,6 @@ The tests run in order and build on each other, like tests/test_web_walk.py.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 import shutil
 from collections.abc import Iterator
@@ -31,10 +29,8 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
-from chapterhouse.cli import main as cli_main
-from chapterhouse.settings import assignment
 from outbox import activities
-from tests.nodes import FEDERATING, Node, wait_for
+from tests.nodes import Node, wait_for
 from tests.test_web_walk import follow, log_in, log_out, main_text, submit, type_into
 from tests.web.browser import (  # noqa: F401 (fixtures)
     axe_source_fixture,
@@ -66,21 +62,12 @@ class Org:
         return f"@ireland@{self.two.domain}"
 
 
-def cli(node: Node, *args: str) -> str:
-    """`chapterhouse ARGS --data DIR`, in this process: a command's own process takes a
-    second or more to start on a busy machine, and the setup runs some seventy commands."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        status = cli_main([*args, "--data", str(node.data.absolute())])
-    assert status == 0, (args, out.getvalue())
-    return out.getvalue()
-
-
 def post_news(node: Node, count: int, body: Path) -> list[str]:
     """`chapterhouse post news` `count` times, dated a day apart, the newest yesterday, as a
     chapter's news comes over weeks: ActivityPub's `published` is whole seconds, so 60
     items posted within two seconds would tie, and an archive shows items of one second in
-    no particular order."""
+    no particular order. (The suite runs commands in its own process, tests/conftest.py,
+    so the clock set here is the command's.)"""
     titles = []
     today = datetime.now(UTC).replace(microsecond=0)
     with pytest.MonkeyPatch.context() as patch:
@@ -88,8 +75,8 @@ def post_news(node: Node, count: int, body: Path) -> list[str]:
             title = f"Bulletin number {number:02d}"
             day = today - timedelta(days=count + 1 - number)
             patch.setattr(activities, "now_iso", lambda day=day: day.strftime(ISO))
-            iri = cli(node, "post", "news", "--chapter", "dublin", "--title", title,
-                      "--body-file", str(body))
+            iri = node.run("post", "news", "--chapter", "dublin", "--title", title,
+                           "--body-file", str(body))
             assert iri.startswith(node.base), iri
             titles.append(title)
     return titles
@@ -102,20 +89,18 @@ def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
     password_file.write_text(PASSWORD + "\n")
     body = root / "news.md"
     body.write_text("What the chapter did this week.\n")
-    one = Node.init(root, "one", display_name="Chapterhouse Dublin")
-    two = Node.init(root, "two", display_name="Chapterhouse Ireland")
-    for node in (one, two):
-        cli(node, "config", "set", *(assignment(k, v) for k, v in FEDERATING.items()))
-    cli(one, "chapter", "create", "dublin", "--name", "IOPS Dublin", "--level", "local",
-        "--location", "Dublin, Ireland", "--summary", "Organising and bookfairs in Dublin.")
-    cli(one, "account", "create", "ana", "--chapter", "dublin", "--name", "Ana Byrne",
-        "--password-file", str(password_file))
-    cli(one, "chapter", "organisers", "add", "dublin", "ana")
-    cli(two, "chapter", "create", "ireland", "--name", "IOPS Ireland", "--level", "national",
-        "--location", "Ireland")
-    cli(two, "account", "create", "siobhan", "--chapter", "ireland",
-        "--name", "Siobhán Ní Bhriain", "--password-file", str(password_file))
-    cli(two, "chapter", "organisers", "add", "ireland", "siobhan")
+    one = Node.init(root, "one", display_name="Chapterhouse Dublin").federating()
+    two = Node.init(root, "two", display_name="Chapterhouse Ireland").federating()
+    one.run("chapter", "create", "dublin", "--name", "IOPS Dublin", "--level", "local",
+            "--location", "Dublin, Ireland", "--summary", "Organising and bookfairs in Dublin.")
+    one.run("account", "create", "ana", "--chapter", "dublin", "--name", "Ana Byrne",
+            "--password-file", str(password_file))
+    one.run("chapter", "organisers", "add", "dublin", "ana")
+    two.run("chapter", "create", "ireland", "--name", "IOPS Ireland", "--level", "national",
+            "--location", "Ireland")
+    two.run("account", "create", "siobhan", "--chapter", "ireland",
+            "--name", "Siobhán Ní Bhriain", "--password-file", str(password_file))
+    two.run("chapter", "organisers", "add", "ireland", "siobhan")
     org = Org(one, two, news=post_news(one, NEWS, body))
     for node in (one, two):
         node.start()
