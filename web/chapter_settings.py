@@ -18,7 +18,6 @@ from urllib.parse import quote
 
 import structlog
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from actors import avatars
 from actors.registry import (
@@ -37,8 +36,9 @@ from storage.actors import ActorRecord
 from web import session
 from web.accounts import see_other
 from web.pages import render
-from web.profiles import AVATARS, TOO_LARGE, UPLOAD_LIMIT
+from web.profiles import AVATARS
 from web.state import DB, NODE
+from web.uploads import allow_upload
 from web.workspace import organised
 
 log = structlog.get_logger("chapterhouse.chapter_settings")
@@ -201,23 +201,9 @@ async def save_settings(request: web.Request) -> web.Response:
     return see_other(f"/@{quote(chapter.handle or '')}")
 
 
-@web.middleware
-async def larger_upload(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The settings form carries a picture, larger than the node's usual limit on a request
-    (chapterhouse/app.py MAX_REQUEST_BYTES): for that one route the limit is the image's."""
-    resource = request.match_info.route.resource
-    if request.method != "POST" or resource is None or resource.canonical != SETTINGS_ROUTE:
-        return await handler(request)
-    try:
-        return await handler(request.clone(client_max_size=UPLOAD_LIMIT))
-    except web.HTTPRequestEntityTooLarge:
-        log.info("chapter settings refused", reason="upload too large")
-        raise web.HTTPRequestEntityTooLarge(UPLOAD_LIMIT, text=TOO_LARGE) from None
-
-
 def setup(app: web.Application) -> None:
     """After session.setup (and profiles.setup, which serves the pictures): the upload
     limit is raised before the session middleware reads the form."""
-    app.middlewares.insert(app.middlewares.index(session.sessions), larger_upload)
+    allow_upload(app, SETTINGS_ROUTE, "chapter settings refused")
     app.router.add_get(SETTINGS_ROUTE, settings_form)
     app.router.add_post(SETTINGS_ROUTE, save_settings)

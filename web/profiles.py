@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 import structlog
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from actors import avatars
 from outbox.items import body_html
@@ -28,16 +27,14 @@ from web.accounts import see_other
 from web.errors import refuse
 from web.pages import render
 from web.state import DB, NODE
+from web.uploads import allow_upload
 
 log = structlog.get_logger("chapterhouse.profiles")
 
 PROFILE_PATH = "/account/profile"
 MAX_NAME = 100
 MAX_SUMMARY = 2000
-# The whole form: the largest image we take, and room for the text fields around it.
-UPLOAD_LIMIT = avatars.MAX_BYTES + 64 * 1024
 AVATARS = web.AppKey("avatar_directory", Path)
-TOO_LARGE = f"The image is larger than {avatars.MAX_BYTES // (1024 * 1024)} MB."
 # Avatars are named by their content, so a URL never changes what it shows.
 AVATAR_HEADERS = {
     "Content-Type": avatars.MEDIA_TYPE,
@@ -164,25 +161,11 @@ async def avatar_file(request: web.Request) -> web.Response:
     return web.Response(body=data, headers=AVATAR_HEADERS)
 
 
-@web.middleware
-async def larger_upload(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The profile form carries an image, larger than the node's usual limit on a request
-    (chapterhouse/app.py MAX_REQUEST_BYTES): for that one route the limit is the image's."""
-    resource = request.match_info.route.resource
-    if request.method != "POST" or resource is None or resource.canonical != PROFILE_PATH:
-        return await handler(request)
-    try:
-        return await handler(request.clone(client_max_size=UPLOAD_LIMIT))
-    except web.HTTPRequestEntityTooLarge:
-        log.info("profile refused", reason="upload too large")
-        raise web.HTTPRequestEntityTooLarge(UPLOAD_LIMIT, text=TOO_LARGE) from None
-
-
 def setup(app: web.Application, directory: Path) -> None:
     """After session.setup: the upload limit is raised before the session middleware
     reads the form."""
     app[AVATARS] = directory
-    app.middlewares.insert(app.middlewares.index(session.sessions), larger_upload)
+    allow_upload(app, PROFILE_PATH, "profile refused")
     app.router.add_get(PROFILE_PATH, profile_form)
     app.router.add_post(PROFILE_PATH, save_profile)
     app.router.add_get("/media/avatars/{name}", avatar_file)
