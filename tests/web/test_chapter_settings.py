@@ -167,6 +167,17 @@ async def test_a_file_that_is_no_picture_is_refused(organiser: Site) -> None:
     assert await site.sql(SETTINGS) == before
 
 
+async def test_a_picture_far_over_the_limit_is_refused_before_the_form_is_read(
+        organiser: Site) -> None:
+    site = organiser
+    before = await site.sql(SETTINGS)
+    token = await form_token(site.client, "/@dublin/settings")
+    status, _, text = await save(site, fields(token, name="Changed"), b"\0" * (3 * 1024 * 1024))
+    assert status == 413
+    assert "larger than 2 MB" in text
+    assert await site.sql(SETTINGS) == before
+
+
 async def test_only_organisers_and_administrators_see_the_settings(site: Site) -> None:
     response = await site.client.get("/@dublin/settings", headers=HTML, allow_redirects=False)
     assert response.status == 303
