@@ -38,7 +38,7 @@ from web.accounts import see_other
 from web.pages import render
 from web.profiles import AVATARS
 from web.state import DB, NODE
-from web.uploads import allow_upload
+from web.uploads import allow_upload, picture_in
 from web.workspace import organised
 
 log = structlog.get_logger("chapterhouse.chapter_settings")
@@ -109,18 +109,6 @@ def _founded(text: str) -> tuple[datetime | None, str | None]:
         return None, reason[0].upper() + reason[1:] + "."
 
 
-def _upload(form: Any) -> bytes | None:
-    """The file chosen in the avatar field; None when none was (browsers then send an
-    empty part without a file name)."""
-    field = form.get("avatar")
-    if not isinstance(field, web.FileField):
-        return None
-    data = field.file.read(avatars.MAX_BYTES + 1)
-    if not data and not field.filename:
-        return None
-    return bytes(data)
-
-
 def _check(form: SettingsForm) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not form.name:
@@ -160,7 +148,7 @@ async def save_settings(request: web.Request) -> web.Response:
     if founded_error:
         errors["founded"] = founded_error
     avatar = None
-    data = _upload(posted)
+    data = picture_in(posted)
     if data is not None:
         try:
             avatar = await asyncio.to_thread(avatars.make_avatar, data)

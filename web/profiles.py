@@ -27,7 +27,7 @@ from web.accounts import see_other
 from web.errors import refuse
 from web.pages import render
 from web.state import DB, NODE
-from web.uploads import allow_upload
+from web.uploads import allow_upload, picture_in
 
 log = structlog.get_logger("chapterhouse.profiles")
 
@@ -85,18 +85,6 @@ async def profile_form(request: web.Request) -> web.Response:
     return _page(request, member, ProfileForm(member.name, member.summary), {})
 
 
-def _upload(form: Any) -> bytes | None:
-    """The file chosen in the avatar field, None when none was (browsers then send an
-    empty part without a file name)."""
-    field = form.get("avatar")
-    if not isinstance(field, web.FileField):
-        return None
-    data = field.file.read(avatars.MAX_BYTES + 1)
-    if not data and not field.filename:
-        return None
-    return bytes(data)
-
-
 async def save_profile(request: web.Request) -> web.Response:
     member = await _member(request)
     if member is None:
@@ -114,7 +102,7 @@ async def save_profile(request: web.Request) -> web.Response:
     if len(form.summary) > MAX_SUMMARY:
         errors["summary"] = f"The summary has at most {MAX_SUMMARY} characters."
     avatar = None
-    data = _upload(posted)
+    data = picture_in(posted)
     if data is not None:
         try:
             avatar = await asyncio.to_thread(avatars.make_avatar, data)

@@ -4,6 +4,8 @@ picture allowed (actors/avatars.py), rather than the node's usual limit
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -40,3 +42,16 @@ def allow_upload(app: web.Application, route: str, refused_event: str) -> None:
         app[UPLOAD_ROUTES] = {}
         app.middlewares.insert(app.middlewares.index(session.sessions), larger_upload)
     app[UPLOAD_ROUTES][route] = refused_event
+
+
+def picture_in(form: Any) -> bytes | None:
+    """The file chosen in a form's `avatar` field; None when none was (browsers then send
+    an empty part without a file name). Read up to one byte past the largest allowed, so
+    that a larger one is told apart without reading all of it."""
+    field = form.get("avatar")
+    if not isinstance(field, web.FileField):
+        return None
+    data = field.file.read(avatars.MAX_BYTES + 1)
+    if not data and not field.filename:
+        return None
+    return bytes(data)
