@@ -43,7 +43,8 @@ async def _node(location: Path | str) -> Database:
 
 async def _relayed(db: Database, number: int, name: str, content: str,
                    to: list[str] | None = None, kind: str = "Article",
-                   updated: datetime | None = None, audience: int | None = None) -> str:
+                   updated: datetime | None = None, audience: int | None = None,
+                   summary: str | None = None) -> str:
     iri = f"https://child.example/objects/{number}"
     document = {"id": iri, "type": kind, "attributedTo": CHILD, "name": name,
                 "content": content, "meetingDate": "2026-11-20", "to": to or [PUBLIC],
@@ -51,7 +52,7 @@ async def _relayed(db: Database, number: int, name: str, content: str,
     chapter = audience or await db.fetchvalue("SELECT id FROM actors WHERE handle = 'dublin'")
     async with db.transaction() as tx:
         await inbox_store.store_remote_object(tx, inbox_store.RemoteObjectVersion(
-            iri=iri, type=kind, attributed_to=CHILD, content=content, summary=None,
+            iri=iri, type=kind, attributed_to=CHILD, content=content, summary=summary,
             in_reply_to=None, published=datetime(2026, 11, 21, 10, tzinfo=UTC), updated=updated,
             meeting_date="2026-11-20", document=document), [int(chapter)])
     return iri
@@ -226,3 +227,15 @@ async def test_a_snippet_of_a_markdown_body_holds_its_words_not_its_marks(
                        "by Friday")
     # The link's address is not text of the minutes: its words find nothing.
     assert (await search(db, "pdf")).hits == []
+
+
+async def test_relayed_text_is_indexed_once_though_its_summary_repeats_its_start(
+        db: Database) -> None:
+    # What Chapterhouse nodes send: a summary made from the start of the text.
+    await _relayed(db, 1, "Cabra minutes", "<p>We agreed to start a community allotment.</p>",
+                   summary="We agreed to start a community allotment.")
+    [hit] = (await search(db, "allotment")).hits
+    assert marked(hit.snippet) == ["allotment"]
+    # Without a text, the summary is what is found.
+    await _relayed(db, 2, "Summary only", "", summary="Rent strike meeting on Friday.")
+    assert len((await search(db, "strike")).hits) == 1

@@ -88,7 +88,8 @@ CREATE FUNCTION search_remote_refresh(object bigint) RETURNS void LANGUAGE sql A
                 CASE WHEN o.meeting_date IS NOT NULL THEN 'minutes' ELSE 'article' END
                 WHEN 'Event' THEN 'event' WHEN 'Question' THEN 'poll' ELSE 'note' END,
             ch_search_text(COALESCE(o.document::jsonb ->> 'name', ''), 0),
-            ch_search_text(concat_ws(' ', o.summary, o.content), 1)
+            -- The text, or the summary when there is none (SQLite's version 17 says why).
+            ch_search_text(COALESCE(NULLIF(o.content, ''), o.summary, ''), 1)
         FROM remote_objects o
         WHERE o.id = object AND o.deleted_at IS NULL AND o.in_reply_to IS NULL
         AND o.type IN ('Article', 'Event', 'Question', 'Note')

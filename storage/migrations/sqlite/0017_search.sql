@@ -68,7 +68,9 @@ END;
 CREATE VIEW search_remote_source AS
     SELECT o.id * 4 + 2 AS entry,
         ch_search_text(COALESCE(json_extract(o.document, '$.name'), ''), 0) AS title,
-        ch_search_text(COALESCE(o.summary, '') || ' ' || o.content, 1) AS body,
+        -- The text, or the summary when there is none: a summary is mostly the text's
+        -- start (ours always carry one), and both would show it twice in a snippet.
+        ch_search_text(COALESCE(NULLIF(o.content, ''), o.summary, ''), 1) AS body,
         CASE o.type WHEN 'Article' THEN
             CASE WHEN o.meeting_date IS NOT NULL THEN 'minutes' ELSE 'article' END
             WHEN 'Event' THEN 'event' WHEN 'Question' THEN 'poll' ELSE 'note' END AS kind,
