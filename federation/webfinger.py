@@ -20,7 +20,16 @@ class BadResource(ValueError):
 
 
 class NotHere(LookupError):
-    """A well-formed resource that this node does not host (answer 404)."""
+    """A well-formed resource that this node does not host (answer 404); from lookup(),
+    `unknown` says that the other host answered it knows no such account."""
+
+    unknown = False
+
+
+class UnknownAccount(NotHere):
+    """The handle's host answered 404 or 410: nobody by that name lives there."""
+
+    unknown = True
 
 
 def parse_resource(resource: str | None, urls: Urls, domain: str, node_username: str) -> str:
@@ -85,7 +94,7 @@ async def lookup(client: GuardedClient, handle: str, allow_http: bool = False) -
     the node may talk to private addresses (local federations and tests)."""
     user, host = parse_handle(handle)
     resource = quote(f"acct:{user}@{host}", safe=":@")
-    last_error = "no answer"
+    last_error, last_status = "no answer", 0
     for scheme in ("https", "http") if allow_http else ("https",):
         url = f"{scheme}://{host}/.well-known/webfinger?resource={resource}"
         try:
@@ -96,7 +105,7 @@ async def lookup(client: GuardedClient, handle: str, allow_http: bool = False) -
             last_error = str(exc)
             continue
         if response.status != 200:
-            last_error = f"{host} answered {response.status}"
+            last_error, last_status = f"{host} answered {response.status}", response.status
             continue
         try:
             links = strict_json.loads_object(response.body).get("links", [])
@@ -109,4 +118,6 @@ async def lookup(client: GuardedClient, handle: str, allow_http: bool = False) -
                                                                "application/ld+json"))):
                 return link["href"]
         raise NotHere(f"{handle} has no ActivityPub actor")
+    if last_status in (404, 410):
+        raise UnknownAccount(f"{host} knows no {handle}")
     raise NotHere(f"cannot look up {handle}: {last_error}")

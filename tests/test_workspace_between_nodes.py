@@ -78,6 +78,12 @@ def test_settings_reach_a_follower_and_a_parent_accepts_on_its_own_web(
     assert document["location"] == {"type": "Place", "name": "Dublin, Ireland"}
     assert "<em>Tuesdays</em>" in str(document["about"])
 
+    # A handle B knows nothing of is refused as such, and nothing is asked.
+    response = ana.post("/@dublin/parent", {"csrf_token": ana.token("/@dublin/parent"),
+                                            "parent": f"@irlande@{b.domain}"})
+    assert response.status == 400
+    assert f"There is no chapter @irlande@{b.domain}." in response.text
+    assert a.sql("SELECT * FROM parents") == []
     # Ana asks ireland, by its handle, on A's web.
     response = ana.post("/@dublin/parent", {"csrf_token": ana.token("/@dublin/parent"),
                                             "parent": f"@ireland@{b.domain}"})
@@ -88,7 +94,7 @@ def test_settings_reach_a_follower_and_a_parent_accepts_on_its_own_web(
     wait_for(lambda: "IOPS Dublin City" in bob.send("/@ireland/subchapters").text,
              what="ireland's organiser to see dublin asking")
     manage = bob.send("/@ireland/manage").text
-    assert re.search(r'href="/@ireland/subchapters">[^<]+</a> <span class="count">1', manage)
+    assert re.search(r'href="/@ireland/subchapters">[^<]+</a> <span class="count some">1', manage)
     response = bob.post("/@ireland/subchapters/accept",
                         {"csrf_token": bob.token("/@ireland/subchapters"), "child": dublin})
     assert response.status == 303, response.text

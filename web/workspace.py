@@ -366,6 +366,8 @@ async def _ask_parent(request: web.Request, chapter: ActorRecord, target: str) -
         try:
             iri = await webfinger.lookup(actors.transport.client, target,
                                          allow_http=request.app[AFFILIATION].allow_http)
+        except webfinger.UnknownAccount:
+            raise PublishError(f"there is no chapter {target}") from None
         except (webfinger.BadResource, webfinger.NotHere) as exc:
             raise PublishError(str(exc)) from None
     await hierarchy.affiliate(db, node.urls, actors, handle, iri)
@@ -395,8 +397,12 @@ async def ask_parent(request: web.Request) -> web.Response:
             error = str(exc)[:1].upper() + str(exc)[1:] + "."
         except NonPublicAddress:
             error = f"{target} is on a private address this node does not reach."
-        except (FetchError, InvalidActor) as exc:
-            error = f"{target} could not be reached or is not a chapter: {exc}."
+        except FetchError as exc:
+            # A 404 or 410 from the other node: the address names nobody there.
+            error = (f"There is no chapter at {target}." if exc.status in (404, 410) else
+                     f"{target} could not be reached: {exc}.")
+        except InvalidActor as exc:
+            error = f"{target} is not a chapter: {exc}."
         else:
             log.info("parent asked", chapter=chapter.handle, parent=target, state=state)
             return see_other(f"/@{quote(chapter.handle or '')}/parent")

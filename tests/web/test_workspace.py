@@ -101,10 +101,13 @@ async def test_the_landing_page_counts_what_waits_and_links_everything(site: Sit
     chapter = await page(site, "/@dublin")
     assert '<a href="/@dublin/manage">Manage this chapter</a>' in chapter
     text = await page(site, "/@dublin/manage")
-    assert re.search(r'href="/@dublin/requests">Requests to join</a> <span class="count">1'
-                     , text)
-    assert re.search(r'href="/@dublin/followers">[^<]+</a> <span class="count">1', text)
-    assert re.search(r'href="/@dublin/subchapters">[^<]+</a> <span class="count">0', text)
+    # What waits stands out (class "some"); nothing waiting does not.
+    assert re.search(r'href="/@dublin/requests">Requests to join</a>'
+                     r' <span class="count some">1 waiting', text)
+    assert re.search(r'href="/@dublin/followers">[^<]+</a> <span class="count some">1 waiting',
+                     text)
+    assert re.search(r'href="/@dublin/subchapters">[^<]+</a> <span class="count">0 waiting',
+                     text)
     for kind in ("news", "blog", "minutes", "event", "poll", "note"):
         assert f'href="/@dublin/publish?kind={kind}"' in text
     for link in ("/@dublin/members/manage", "/@dublin/parent", "/@dublin/settings"):
@@ -246,7 +249,7 @@ async def test_a_chapter_asks_a_parent_on_this_node_which_accepts_it(
 
     # leinster's organiser sees it waiting, and accepts.
     response = await lorcan.get("/@leinster/manage", headers=HTML)
-    assert re.search(r'href="/@leinster/subchapters">[^<]+</a> <span class="count">1',
+    assert re.search(r'href="/@leinster/subchapters">[^<]+</a> <span class="count some">1',
                      await response.text())
     response = await lorcan.get("/@leinster/subchapters", headers=HTML)
     listing = await response.text()
