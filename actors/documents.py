@@ -24,9 +24,11 @@ def image(url: str) -> dict[str, Any]:
 
 
 def actor_to_ap(
-    actor: ActorRecord, urls: Urls, node_username: str, member_of: list[str] | None = None
+    actor: ActorRecord, urls: Urls, node_username: str, member_of: list[str] | None = None,
+    member_count: int | None = None,
 ) -> dict[str, Any]:
-    """The actor document. `member_of`: handles of a member's chapters."""
+    """The actor document. `member_of`: handles of a member's chapters; `member_count`:
+    how many members a chapter has (a count only: who they are is not published here)."""
     handle = actor.handle
     actor_id = urls.actor(handle)
     document: dict[str, Any] = {
@@ -78,6 +80,9 @@ def actor_to_ap(
         if actor.about_html:
             document["about"] = actor.about_html
         document["subchapters"] = urls.collection(handle, "subchapters")
+        if member_count is not None:
+            # Parent nodes list it on /chapters, as of the chapter's latest Update.
+            document["members"] = {"type": "Collection", "totalItems": member_count}
     if actor.kind == "member":
         document["memberOf"] = [urls.actor(h) for h in member_of or []]
     return document

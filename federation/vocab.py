@@ -28,6 +28,8 @@ CHAPTERHOUSE_TERMS: dict[str, Any] = {
     "subchapters": {"@id": "chapterhouse:subchapters", "@type": "@id"},
     "memberOf": {"@id": "chapterhouse:memberOf", "@type": "@id"},
     "about": "chapterhouse:about",
+    # A chapter's members, as a count only: {"type": "Collection", "totalItems": n}.
+    "members": "chapterhouse:members",
 }
 
 # Terms from Mastodon's namespace and ActivityStreams extensions that Mastodon reads.

@@ -55,7 +55,8 @@ async def queue_actor_update(
     change (nothing between the two can lose it) and describes what that transaction sees.
     """
     chapter = await _chapter(tx, handle)
-    document = actor_to_ap(chapter, urls, node_username)
+    document = actor_to_ap(chapter, urls, node_username,
+                           member_count=await actor_store.member_count(tx, chapter.id))
     update = {
         "@context": document["@context"],
         "id": urls.activity(activities.new_id()),

@@ -60,10 +60,12 @@ async def find_actor(request: web.Request) -> ActorRecord:
 
 async def actor_document(request: web.Request, actor: ActorRecord) -> dict[str, Any]:
     node = request.app[NODE_STATE]
-    member_of = None
+    member_of, member_count = None, None
     if actor.kind == "member":
         member_of = [c.handle for c in await store.member_chapters(request.app[DB], actor.id)]
-    return actor_to_ap(actor, node.urls, node.username, member_of)
+    elif actor.kind == "chapter":
+        member_count = await store.member_count(request.app[DB], actor.id)
+    return actor_to_ap(actor, node.urls, node.username, member_of, member_count)
 
 
 async def actor(request: web.Request) -> web.StreamResponse:

@@ -45,6 +45,10 @@ def test_chapter_is_a_group_with_what_mastodon_reads(node: Node) -> None:
     assert doc["level"] == "local"
     assert doc["location"] == {"type": "Place", "name": "Dublin, Ireland"}
     assert doc["subchapters"] == f"{base}/subchapters"
+    # How many members, not who: parent nodes list the count on /chapters.
+    ((members,),) = node.sql("SELECT count(*) FROM memberships m JOIN actors a"
+                             " ON a.id = m.chapter_id WHERE a.handle = 'dublin'")
+    assert doc["members"] == {"type": "Collection", "totalItems": members} and members >= 2
     assert "parent" not in doc  # no parent yet: omitted rather than null
     assert "icon" not in doc
 
