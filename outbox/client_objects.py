@@ -21,13 +21,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from outbox.items import Item
+from outbox.items import MAX_CAPACITY, Item
 
 OBJECT_TYPES = ("Article", "Event", "Question", "Note")
 ARTICLE_TAGS = {"#news": "news", "#blog": "blog", "#minutes": "minutes"}
 MARKDOWN_TYPES = ("text/markdown", "text/x-markdown")
 PLAIN_TYPES = ("text/plain",)
-MAX_CAPACITY = 1_000_000
 MEMBERS_PUBLISH = ("a member publishes blog posts and notes; news, minutes, events and polls"
                    " are published by a chapter")
 

@@ -44,6 +44,15 @@ async def publish_item(
 
     Minutes, and items marked `upward`, of a chapter with a parent are addressed to the
     parent too, which passes them up the hierarchy."""
+    object_id, _ = await publish_item_with_create(db, urls, handle, item, upward)
+    return object_id
+
+
+async def publish_item_with_create(
+    db: Database, urls: Urls, handle: str, item: Item, upward: bool = False
+) -> tuple[str, str]:
+    """publish_item(), answering (the item's id, its Create's id): a client-to-server post
+    is answered with the activity."""
     actor = await actor_store.actor_by_handle(db, handle)
     if actor is None:
         raise PublishError(f"there is no chapter or member {handle!r} on this node")
@@ -68,7 +77,7 @@ async def publish_item(
         await store.create(tx, actor.id, stored_fields(item), document, create,
                            at(published), also_to)
         await relay.item_published(tx, urls, actor.id, document)
-    return object_id
+    return object_id, str(create["id"])
 
 
 async def _counts(db: Reader, stored: StoredItem) -> Counts:

@@ -25,6 +25,14 @@ class PublishError(ValueError):
 async def post_note(db: Database, urls: Urls, handle: str, text: str) -> str:
     """Publish a public Note by a chapter or member; returns its id. Delivery to every
     follower is queued in the same transaction that stores it."""
+    note_id, _ = await post_note_with_create(db, urls, handle, text)
+    return note_id
+
+
+async def post_note_with_create(
+    db: Database, urls: Urls, handle: str, text: str
+) -> tuple[str, str]:
+    """post_note(), answering (the note's id, its Create's id)."""
     actor = await actor_store.actor_by_handle(db, handle)
     if actor is None:
         raise PublishError(f"there is no chapter or member {handle!r} on this node")
@@ -40,7 +48,7 @@ async def post_note(db: Database, urls: Urls, handle: str, text: str) -> str:
                                new_object=(note["id"], "Note", note))
         # A chapter's subchapters on this node announce it, as those elsewhere do.
         await relay.item_published(tx, urls, actor.id, note)
-    return str(note["id"])
+    return str(note["id"]), str(create["id"])
 
 
 async def delete_object(db: Database, urls: Urls, object_iri: str) -> str:

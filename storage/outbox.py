@@ -152,21 +152,6 @@ async def local_activity(db: Database, iri: str) -> dict[str, Any] | None:
     return None if row is None else json.loads(row[0])
 
 
-async def create_of(db: Reader, object_iri: str) -> str | None:
-    """The id of the Create that published a local object (what a client-to-server post
-    answers with), or None. Stored with the object's own publication time, so only the
-    actor's Creates of that moment are read."""
-    rows = await db.fetchall(
-        "SELECT a.iri, a.document FROM objects o JOIN activities a"
-        " ON a.actor_id = o.actor_id AND a.published = o.published AND a.type = 'Create'"
-        " WHERE o.iri = ?", (object_iri,))
-    for iri, document in rows:
-        obj = json.loads(document).get("object")
-        if isinstance(obj, dict) and obj.get("id") == object_iri:
-            return str(iri)
-    return None
-
-
 async def reaction_counts(db: Database, object_iri: str) -> dict[str, int]:
     rows = await db.fetchall(
         "SELECT r.kind, count(*) FROM reactions r JOIN objects o ON o.id = r.object_id"
