@@ -20,16 +20,12 @@ class BadResource(ValueError):
 
 
 class NotHere(LookupError):
-    """A well-formed resource that this node does not host (answer 404); from lookup(),
-    `unknown` says that the other host answered it knows no such account."""
-
-    unknown = False
+    """A well-formed resource that this node does not host (answer 404)."""
 
 
 class UnknownAccount(NotHere):
-    """The handle's host answered 404 or 410: nobody by that name lives there."""
-
-    unknown = True
+    """From lookup(): the handle's host answered 404 or 410, nobody by that name lives
+    there."""
 
 
 def parse_resource(resource: str | None, urls: Urls, domain: str, node_username: str) -> str:

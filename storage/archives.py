@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -110,7 +110,7 @@ def _item_entry(row: Row) -> ArchiveEntry:
 def _passed_up_entry(row: Row) -> ArchiveEntry:
     entry = _item_entry(row)
     via = row["via_name"] if row["via_name"] != entry.by_name else None
-    return ArchiveEntry(**{**entry.__dict__, "via_name": via})
+    return replace(entry, via_name=via)
 
 
 def _remote_entry(row: Row) -> ArchiveEntry:

@@ -230,6 +230,25 @@ async def upcoming_events(
     return [_item(row) for row in rows]
 
 
+async def local_events(
+    db: Reader, now: datetime, after: tuple[datetime, str] | None, limit: int
+) -> list[StoredItem]:
+    """Events of this node that have not ended by `now`, by start (then id), beginning
+    after the (start, id) `after` when given."""
+    where = ("kind = 'event' AND deleted_at IS NULL AND starts_at IS NOT NULL"
+             " AND COALESCE(ends_at, starts_at) >= :now")
+    params: dict[str, Any] = {"now": now, "limit": limit}
+    if after is not None:
+        where += (" AND (starts_at > :start OR (starts_at = :start AND object_iri > :iri))")
+        params |= {"start": after[0], "iri": after[1]}
+    # The page's ids first, then their documents (as storage/items.py upcoming_events).
+    rows = await db.fetchall(
+        f"{_SELECT} WHERE i.id IN (SELECT id FROM items WHERE {where}"
+        " ORDER BY starts_at, object_iri LIMIT :limit) ORDER BY i.starts_at, i.object_iri",
+        params)
+    return [_item(row) for row in rows]
+
+
 async def current_poll(db: Reader, actor_id: int | None = None) -> StoredItem | None:
     """The newest open poll, else the newest closed one."""
     # Two walks down the index by date, each stopping at the first match, rather than one

@@ -185,3 +185,23 @@ async def answer_event_join(
         "UPDATE member_event_joins SET state = ?, answered_at = ? WHERE join_iri = ?",
         (GOING if accepted else REFUSED, utcnow(), join_iri))
     return _join(row)
+
+
+# Remote events read for /events, the newest to reach us first: a remote event's start is
+# only in its document, so the caller orders them by start. A node hears of a few hundred
+# events a year from below, and every one of them long past is still stored.
+RECEIVED_SCANNED = 2000
+
+
+async def received_events(db: Reader, scanned: int = RECEIVED_SCANNED) -> list[ReceivedObject]:
+    """Events from other nodes that reached one of our chapters from a chapter below it:
+    written by an accepted subchapter, or passed on by one. Newest received first."""
+    rows = await db.fetchall(
+        f"{_RECEIVED} WHERE o.type = 'Event' AND o.deleted_at IS NULL"
+        " AND o.in_reply_to IS NULL AND EXISTS ("
+        " SELECT 1 FROM remote_object_audience a JOIN subchapters s"
+        "  ON s.chapter_id = a.actor_id AND s.state = 'accepted'"
+        "  AND (s.child_iri = o.attributed_to OR s.child_iri = o.via)"
+        " WHERE a.object_id = o.id)"
+        " ORDER BY o.id DESC LIMIT ?", (scanned,))
+    return [_received(row) for row in rows]

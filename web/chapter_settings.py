@@ -160,7 +160,7 @@ async def save_settings(request: web.Request) -> web.Response:
     new = store.Settings(
         name=form.name, summary=form.summary, location=form.location or None,
         founded_at=founded_at, about=form.about,
-        about_html=body_html(form.about) or None if form.about else None,
+        about_html=body_html(form.about) or None,
         manually_approves=form.manually_approves, joins_open=form.joins_open)
     remove = posted.get("remove_avatar") == "yes" and avatar is None
     directory = request.app[AVATARS]

@@ -15,8 +15,9 @@ from aiohttp import web
 from icalendar import Event
 
 from federation.sanitize import clean_html, clean_text
+from storage import items as item_store
 from storage import paging
-from storage import upcoming_events as store
+from storage import taking_part as taking_part_store
 from storage.items import StoredItem
 from storage.taking_part import ReceivedObject
 from storage.timestamps import from_wire
@@ -95,7 +96,7 @@ Source = StoredItem | ReceivedObject
 async def _received(db: Any, now: datetime) -> list[tuple[EventEntry, Source]]:
     """Public remote events from below that have not ended, with what they came from."""
     found: list[tuple[EventEntry, Source]] = []
-    for obj in await store.received_events(db):
+    for obj in await taking_part_store.received_events(db):
         # Past ones are most of what is stored: told apart before the whole view is made.
         ends = from_wire(obj.document.get("endTime")) or from_wire(obj.document.get("startTime"))
         if ends is None or ends < now or not is_public(obj.document):
@@ -113,7 +114,7 @@ async def upcoming(request: web.Request, after: tuple[datetime, str] | None,
     db = request.app[DB]
     now = datetime.now(UTC)
     local: list[tuple[EventEntry, Source]] = [
-        (_local(row), row) for row in await store.local_events(db, now, after, limit + 1)]
+        (_local(row), row) for row in await item_store.local_events(db, now, after, limit + 1)]
     remote = [(entry, obj) for entry, obj in await _received(db, now)
               if after is None or entry.key > after]
     merged = sorted([*local, *remote], key=lambda found: found[0].key)

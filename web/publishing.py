@@ -34,7 +34,6 @@ from outbox.items import (
     InvalidItem,
     Item,
     body_html,
-    item_from_stored,
 )
 from outbox.publish import MAX_NOTE, PublishError, delete_object, post_note
 from storage import actors as actor_store
@@ -374,8 +373,7 @@ async def edit(request: web.Request, row: StoredItem) -> web.Response:
     posted = await request.post()
     form = read_form(posted, row.kind)
     form.fixed_options = list(row.fields.options)
-    published = item_from_stored(row.fields)
-    form.multiple, form.closes_at = published.multiple, _local(row.fields.closes_at, "UTC")
+    form.multiple, form.closes_at = row.fields.multiple, _local(row.fields.closes_at, "UTC")
     action = f"{path}/edit"
 
     def again(errors: dict[str, str], preview: Markup | None = None) -> web.Response:
