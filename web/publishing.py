@@ -325,15 +325,6 @@ async def publish(request: web.Request) -> web.Response:
 
 # --- A chapter's items, from their page (web/writing.py hands over)
 
-async def chapter_item(request: web.Request) -> StoredItem | None:
-    """The live item the URL names when a chapter of this node is its author."""
-    iri = request.app[NODE].urls.object(request.match_info["uuid"])
-    row = await item_store.by_iri(request.app[DB], iri)
-    if row is None or row.deleted_at is not None or row.author_kind != "chapter":
-        return None
-    return row
-
-
 def _allowed(request: web.Request, author: str, author_name: str, back: str
              ) -> Viewer | web.Response:
     current = viewer(request)

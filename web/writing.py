@@ -147,9 +147,22 @@ async def write(request: web.Request) -> web.Response:
     return see_other(_path(iri))
 
 
-async def _own_post(request: web.Request) -> tuple[Viewer, StoredItem] | web.Response:
+async def _item_at(request: web.Request) -> StoredItem | None:
+    """The item the URL names, read once whoever turns out to be its author."""
     iri = request.app[NODE].urls.object(request.match_info["uuid"])
-    row = await item_store.by_iri(request.app[DB], iri)
+    return await item_store.by_iri(request.app[DB], iri)
+
+
+def _chapter_item(row: StoredItem | None) -> StoredItem | None:
+    """The row when it is a live item of a chapter: web/publishing.py's to handle."""
+    if row is None or row.deleted_at is not None or row.author_kind != "chapter":
+        return None
+    return row
+
+
+def _own_post(request: web.Request, row: StoredItem | None
+              ) -> tuple[Viewer, StoredItem] | web.Response:
+    iri = request.app[NODE].urls.object(request.match_info["uuid"])
     if row is None or row.deleted_at is not None or row.kind not in ARTICLE_KINDS:
         return _notice(request, "No such post", "This node has no such post.", 404)
     current = viewer(request)
@@ -161,10 +174,11 @@ async def _own_post(request: web.Request) -> tuple[Viewer, StoredItem] | web.Res
 
 
 async def edit_form(request: web.Request) -> web.Response:
-    chapter_item = await publishing.chapter_item(request)
+    row = await _item_at(request)
+    chapter_item = _chapter_item(row)
     if chapter_item is not None:
         return await publishing.edit_form(request, chapter_item)
-    found = await _own_post(request)
+    found = _own_post(request, row)
     if isinstance(found, web.Response):
         return found
     _, row = found
@@ -174,10 +188,11 @@ async def edit_form(request: web.Request) -> web.Response:
 
 
 async def edit(request: web.Request) -> web.Response:
-    chapter_item = await publishing.chapter_item(request)
+    row = await _item_at(request)
+    chapter_item = _chapter_item(row)
     if chapter_item is not None:
         return await publishing.edit(request, chapter_item)
-    found = await _own_post(request)
+    found = _own_post(request, row)
     if isinstance(found, web.Response):
         return found
     _, row = found
@@ -199,13 +214,15 @@ async def edit(request: web.Request) -> web.Response:
 
 
 async def delete(request: web.Request) -> web.Response:
-    chapter_item = await publishing.chapter_item(request)
+    row = await _item_at(request)
+    chapter_item = _chapter_item(row)
     if chapter_item is not None:
         return await publishing.delete(request, chapter_item)
-    chapter_note = await publishing.chapter_note(request)
+    # A note is no item: looked for only where no item is.
+    chapter_note = None if row is not None else await publishing.chapter_note(request)
     if chapter_note is not None:
         return await publishing.delete_note(request, chapter_note)
-    found = await _own_post(request)
+    found = _own_post(request, row)
     if isinstance(found, web.Response):
         return found
     current, row = found
