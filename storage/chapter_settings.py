@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from storage.database import Database, Reader, Row, Tx
+from storage.joins import leave_in
 from storage.paging import Cursor, Page, keyset
 from storage.timestamps import at
 
@@ -152,11 +153,7 @@ async def remove_member(db: Database, chapter: int, member: int) -> bool:
         if (await _organises(tx, chapter, member)
                 and not await _others_organise(tx, chapter, member)):
             raise LastOrganiser(member)
-        removed: int = await tx.execute(
-            "DELETE FROM memberships WHERE member_id = ? AND chapter_id = ?", (member, chapter))
-        await tx.execute("DELETE FROM organisers WHERE member_id = ? AND chapter_id = ?",
-                         (member, chapter))
-    return removed == 1
+        return await leave_in(tx, member, chapter)
 
 
 async def stop_organising(db: Database, chapter: int, member: int) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.database import Conflict, Database, Reader, Row
+from storage.database import Conflict, Database, Reader, Row, Tx
 from storage.mail import Mail, queue
 from storage.timestamps import at, parse
 
@@ -225,9 +225,13 @@ async def leave(db: Database, member: int, chapter: int) -> bool:
     """A member leaving a chapter also stops organising it: an organiser who left would
     otherwise go on deciding who joins a chapter they are no longer part of."""
     async with db.transaction() as tx:
-        removed: int = await tx.execute(
-            "DELETE FROM memberships WHERE member_id = ? AND chapter_id = ?",
-            (member, chapter))
-        await tx.execute("DELETE FROM organisers WHERE member_id = ? AND chapter_id = ?",
-                         (member, chapter))
+        return await leave_in(tx, member, chapter)
+
+
+async def leave_in(tx: Tx, member: int, chapter: int) -> bool:
+    """leave(), in a transaction of the caller's (an organiser removing a member)."""
+    removed: int = await tx.execute(
+        "DELETE FROM memberships WHERE member_id = ? AND chapter_id = ?", (member, chapter))
+    await tx.execute("DELETE FROM organisers WHERE member_id = ? AND chapter_id = ?",
+                     (member, chapter))
     return removed == 1
