@@ -8,7 +8,7 @@ DEMO ?= .demo
 PORT ?= 8080
 JOBS ?= 2
 
-.PHONY: run demo test lint bench clean
+.PHONY: run demo test lint bench clean messages
 
 # A virtualenv with Chapterhouse (editable) and the test tools.
 $(BIN)/chapterhouse: pyproject.toml
@@ -69,6 +69,16 @@ bench: $(BIN)/chapterhouse
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/memory.py
 	$(BIN)/python bench/pg_drivers.py
+
+# The catalogues: every message in the code and templates, merged into each language's
+# .po (translations kept; new ones empty until translated; the test suite says which).
+messages: $(BIN)/chapterhouse
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k reason:2 --add-location=file \
+	  --sort-by-file --project=Chapterhouse --copyright-holder="Chapterhouse contributors" \
+	  -o .messages.pot .
+	$(BIN)/pybabel update --quiet -i .messages.pot -d web/locale -D messages \
+	  --no-fuzzy-matching --ignore-obsolete
+	rm -f .messages.pot
 
 clean:
 	rm -rf $(VENV) $(PEER)/node_modules $(AXE)/node_modules $(DEMO) .demo-federation

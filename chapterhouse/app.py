@@ -25,7 +25,17 @@ from web import archives as archive_routes
 from web import chapter_settings as chapter_settings_routes
 from web import chapter_tree as chapter_tree_routes
 from web import client_to_server as client_to_server_routes
-from web import discovery, objects, pages, password_reset, reactions, security_headers, session
+from web import (
+    discovery,
+    i18n,
+    language_choice,
+    objects,
+    pages,
+    password_reset,
+    reactions,
+    security_headers,
+    session,
+)
 from web import events_page as events_routes
 from web import joins as join_routes
 from web import profiles as profile_routes
@@ -90,6 +100,8 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
     app.cleanup_ctx.append(services)
     security_headers.setup(app)
     session.setup(app, timedelta(days=config.session_idle_days), config.base_url)
+    i18n.setup(app, config.language, config.time_zone)
+    language_choice.setup(app)
     # After the session middleware: it reads the viewer that one found.
     app.middlewares.append(reactions.preload)
     pages.setup(app)

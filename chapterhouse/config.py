@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from storage.database import Location, is_postgres
 
@@ -25,6 +26,11 @@ _HOST_RE = re.compile(
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("console", "json")
 MAIL_TLS_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+
+
+# The languages the site is translated into (web/i18n.py's LANGUAGES; kept here so that
+# reading a config does not load the web).
+SITE_LANGUAGES = ("en", "eo")
 
 
 class ConfigError(ValueError):
@@ -69,6 +75,8 @@ class Config:
     session_idle_days: int = 14
     commitments: str = ""
     mail: MailConfig | None = None  # None: the node sends no mail
+    language: str = "en"  # the site's language for a visitor whose browser names none of ours
+    time_zone: str = "UTC"  # moments on pages (not events') for readers who chose no zone
 
     @property
     def base_url(self) -> str:
@@ -243,7 +251,7 @@ def parse(raw: dict[str, Any], data_dir: Path) -> Config:
         "mail"}
     if unknown:
         raise ConfigError(f"unknown section [{sorted(unknown)[0]}] (see config.example.toml)")
-    node = _section(raw, "node", {"domain", "scheme", "name"})
+    node = _section(raw, "node", {"domain", "scheme", "name", "language", "time_zone"})
     server = _section(raw, "server", {"listen"})
     storage = _section(
         raw, "storage", {"url", "database", "keep_delivered_days", "keep_received_days"})
@@ -271,6 +279,15 @@ def parse(raw: dict[str, Any], data_dir: Path) -> Config:
     name = _string(node, "node", "name", "Chapterhouse").strip()
     if not name:
         raise ConfigError("node.name must not be empty")
+    language = _string(node, "node", "language", "en")
+    if language not in SITE_LANGUAGES:
+        raise ConfigError(f"node.language must be one of {', '.join(SITE_LANGUAGES)}")
+    time_zone = _string(node, "node", "time_zone", "UTC")
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"node.time_zone {time_zone!r} is not a time zone "
+                          "(e.g. Europe/Dublin)") from None
 
     try:
         listen_host, listen_port = split_host_port(
@@ -293,6 +310,8 @@ def parse(raw: dict[str, Any], data_dir: Path) -> Config:
         domain=domain,
         scheme=scheme,
         name=name,
+        language=language,
+        time_zone=time_zone,
         listen_host=listen_host,
         listen_port=listen_port or 8080,
         database=database,

@@ -29,6 +29,8 @@ class Account:
     created_at: datetime
     sessions_valid_after: datetime
     email: str | None = None
+    language: str | None = None  # chosen by the member; None: the browser decides
+    time_zone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class FailedLogins:
 
 
 _ACCOUNT = ("a.member_id, m.handle, m.name, a.password_hash, a.is_admin, a.created_at,"
-            " a.sessions_valid_after, a.email")
+            " a.sessions_valid_after, a.email, a.language, a.time_zone")
 
 
 def _account(row: Row, offset: int = 0) -> Account:
@@ -68,7 +70,7 @@ def _account(row: Row, offset: int = 0) -> Account:
         member_id=int(row[offset]), handle=row[offset + 1], name=row[offset + 2],
         password_hash=row[offset + 3], is_admin=bool(row[offset + 4]),
         created_at=at(row[offset + 5]), sessions_valid_after=at(row[offset + 6]),
-        email=row[offset + 7])
+        email=row[offset + 7], language=row[offset + 8], time_zone=row[offset + 9])
 
 
 def _key(handle: str) -> str | None:
@@ -137,6 +139,20 @@ async def accounts_to_reset(db: Reader, username_or_email: str) -> list[Account]
 async def set_email(db: Database, member: int, email: str | None) -> None:
     async with db.transaction() as tx:
         await tx.execute("UPDATE accounts SET email = ? WHERE member_id = ?", (email, member))
+
+
+async def set_reading(db: Database, member: int, language: str | None,
+                      time_zone: str | None) -> None:
+    """The language the member reads the site in and the zone moments are shown in."""
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE accounts SET language = ?, time_zone = ? WHERE member_id = ?",
+                         (language, time_zone, member))
+
+
+async def set_language(db: Database, member: int, language: str) -> None:
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE accounts SET language = ? WHERE member_id = ?",
+                         (language, member))
 
 
 async def set_admin(db: Database, member: int, is_admin: bool) -> None:

@@ -19,7 +19,7 @@ from markupsafe import Markup
 from storage import chapter_tree as store
 from storage.chapter_tree import KnownChapter
 from web.errors import refuse
-from web.pages import LEVEL_LABELS, render
+from web.pages import level_label, render
 from web.state import DB, NODE, TEMPLATES
 
 log = structlog.get_logger("chapterhouse.http")
@@ -155,7 +155,7 @@ async def _drawn(request: web.Request, wanted: Filter) -> Drawn:
 async def chapters_page(request: web.Request) -> web.Response:
     wanted = _filter(request)
     return render(request, "chapters.html", drawn=await _drawn(request, wanted),
-                  wanted=wanted, levels=[(level, LEVEL_LABELS[level]) for level in LEVELS])
+                  wanted=wanted, levels=[(level, level_label(level)) for level in LEVELS])
 
 
 def setup(app: web.Application) -> None:

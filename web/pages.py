@@ -8,6 +8,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from chapterhouse.reasons import N_
 from federation.text import plain_to_html
 from outbox.items import KINDS
 from storage import actors as store
@@ -16,6 +17,7 @@ from storage import items as item_store
 from storage import paging
 from storage.actors import ActorRecord
 from storage.timestamps import iso
+from web import i18n
 from web.errors import refuse
 from web.items import item_views, note_view, sections
 from web.membership import chapter_membership
@@ -30,50 +32,14 @@ MEMBER_POSTS = 10  # the newest a member's page lists
 CHAPTER_MEMBERS = 20
 MEMBERS_PAGE = 100
 
+# Level names as people read them; worded in the reader's language where shown.
 LEVEL_LABELS = {
-    "local": "Local chapter",
-    "regional": "Regional chapter",
-    "national": "National chapter",
-    "international": "International chapter",
+    "local": N_("Local chapter"),
+    "regional": N_("Regional chapter"),
+    "national": N_("National chapter"),
+    "international": N_("International chapter"),
 }
-
-
-def _moment(value: str | datetime) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def human_date(value: str | datetime) -> str:
-    """"2026-11-27T08:00:00Z" (or that moment) -> "27 November 2026": the day in UTC for
-    a moment, the day written for a date ("2026-08-25", as minutes give it)."""
-    moment = _moment(value)
-    if moment is None:
-        return str(value)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return f"{moment.day} {moment:%B %Y}"
-
-
-def day(moment: datetime) -> str:
-    """"Saturday 12 September 2026", in the moment's own time zone."""
-    return f"{moment:%A} {moment.day} {moment:%B %Y}"
-
-
-def clock(moment: datetime) -> str:
-    return f"{moment:%H:%M}"
-
-
-def human_moment(value: str | datetime) -> str:
-    """"2026-12-01T18:00:00Z" (or that moment) -> "1 December 2026, 18:00 UTC"."""
-    moment = _moment(value)
-    if moment is None:
-        return str(value)
-    moment = moment.astimezone(UTC)
-    return f"{moment.day} {moment:%B %Y, %H:%M} UTC"
+level_label = i18n.lazy_label(LEVEL_LABELS)
 
 
 def machine_time(value: str | datetime | None) -> str:
@@ -90,16 +56,10 @@ def create_templates() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         extensions=["jinja2.ext.i18n"],
     )
-    # The seam for English/Esperanto: templates already mark text with _(); catalogues come
-    # with the web interface.
-    # Added to the Environment at runtime by the i18n extension; jinja2's types lack it.
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-    env.filters["date"] = human_date
-    env.filters["day"] = day
-    env.filters["clock"] = clock
-    env.filters["moment"] = human_moment
+    # Words, dates and numbers in the language of the request being rendered.
+    i18n.install(env)
     env.filters["iso"] = machine_time
-    env.filters["level"] = lambda level: LEVEL_LABELS.get(level, level)
+    env.filters["level"] = level_label
     env.filters["paragraphs"] = lambda text: Markup(plain_to_html(text))
     # The like/boost buttons' state on pages that do not compute it (web/reactions.py).
     env.globals["reaction_target"] = reaction_target
@@ -110,6 +70,7 @@ def render(request: web.Request, template: str, **context: object) -> web.Respon
     node = request.app[NODE]
     page = request.app[TEMPLATES].get_template(template).render(
         node=node, viewer=viewer(request), here=request.path_qs, **context)
+    # The language switcher on this page leads back here.
     return web.Response(text=page, content_type="text/html")
 
 

@@ -28,6 +28,7 @@ from actors.accounts import new_token, token_hash
 from storage import accounts as store
 from storage import profiles as profile_store
 from storage.timestamps import now
+from web import i18n
 from web.state import DB
 
 SESSION_COOKIE = "chapterhouse_session"
@@ -163,6 +164,8 @@ async def _load(request: web.Request, token: str) -> Viewer | None:
         await store.touch_session(db, session.id, moment)
         request[_SET_SESSION] = token  # the cookie's lifetime starts again too
     account = session.account
+    # What the member chose for their account outranks the browser's cookie.
+    i18n.use(account.language or i18n.current().code, account.time_zone)
     return Viewer(
         session_id=session.id, member_id=account.member_id, handle=account.handle,
         name=account.name, is_admin=account.is_admin, csrf_token=session.csrf_secret,

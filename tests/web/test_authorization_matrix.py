@@ -311,6 +311,15 @@ TABLE: list[Row] = [
         fixed("/account/password", {"current": PASSWORD, "password": "a new password",
                                     "confirm": "a new password"}),
         "SELECT password_hash FROM accounts ORDER BY member_id", **members(acted(200))),
+    # The language switcher: a member's choice is kept in their account; a visitor's only
+    # in their own cookie.
+    row("POST /language", fixed("/language", {"lang": "eo", "next": "/"}),
+        "SELECT member_id, language FROM accounts ORDER BY member_id",
+        **members(acted(303, "/"), visitor=refused(303, "/"))),
+    row("POST /account/reading",
+        fixed("/account/reading", {"language": "eo", "time_zone": "Europe/Dublin"}),
+        "SELECT member_id, language, time_zone FROM accounts ORDER BY member_id",
+        **members(acted(303, "/account/reading?saved=1"))),
     # A member asks to join from the chapter's page, with their account: the visitor's form
     # sends them there.
     row("POST /join/{slug}", join_dublin, REQUESTS + ";" + MEMBERSHIPS,

@@ -1,0 +1,2 @@
+-- Reserved for projects (part A); replaced by that part's schema.
+SELECT 1;

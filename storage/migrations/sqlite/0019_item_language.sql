@@ -1,0 +1,2 @@
+-- Reserved for item language (part C); replaced by that part's schema.
+SELECT 1;
