@@ -149,6 +149,14 @@ async def set_reading(db: Database, member: int, language: str | None,
                          (language, time_zone, member))
 
 
+async def adopt_language(db: Database, member: int, language: str) -> None:
+    """The language chosen before logging in, kept unless the account has one already."""
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE accounts SET language = ? WHERE member_id = ? AND language IS NULL",
+            (language, member))
+
+
 async def set_language(db: Database, member: int, language: str) -> None:
     async with db.transaction() as tx:
         await tx.execute("UPDATE accounts SET language = ? WHERE member_id = ?",

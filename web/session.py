@@ -114,6 +114,11 @@ async def start_session(request: web.Request, member: int) -> None:
                                moment, moment - settings.idle)
     request.pop(_END_SESSION, None)
     request[_SET_SESSION] = token
+    # A language chosen with the switcher before logging in (or joining) is the account's
+    # from now on, unless the member chose one for the account before.
+    chosen = request.cookies.get(i18n.COOKIE)
+    if chosen in i18n.LANGUAGES:
+        await store.adopt_language(request.app[DB], member, chosen)
 
 
 async def end_session(request: web.Request) -> None:
