@@ -76,7 +76,7 @@ messages: $(BIN)/chapterhouse
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k reason:2 --add-location=file \
 	  --sort-by-file --project=Chapterhouse --copyright-holder="Chapterhouse contributors" \
 	  -o .messages.pot .
-	$(BIN)/pybabel update --quiet -i .messages.pot -d web/locale -D messages \
+	$(BIN)/pybabel --quiet update -i .messages.pot -d web/locale -D messages \
 	  --no-fuzzy-matching --ignore-obsolete
 	rm -f .messages.pot
 
