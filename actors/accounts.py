@@ -15,6 +15,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from chapterhouse.reasons import reason
 from storage import accounts as store
 from storage.database import Database
 from storage.mail import Mail
@@ -41,9 +42,13 @@ class AccountError(ValueError):
 
 def check_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"the password must be at least {MIN_PASSWORD} characters long")
+        raise AccountError(reason("account.password_short",
+                                  "the password must be at least %(num)d characters long",
+                                  num=MIN_PASSWORD))
     if len(password) > MAX_PASSWORD:
-        raise AccountError(f"the password must be at most {MAX_PASSWORD} characters long")
+        raise AccountError(reason("account.password_long",
+                                  "the password must be at most %(num)d characters long",
+                                  num=MAX_PASSWORD))
     return password
 
 
@@ -115,5 +120,7 @@ def check_email(email: str) -> str:
     if (len(email) > 254 or email.count("@") < 1 or email.startswith("@")
             or email.endswith("@") or any(c.isspace() or ord(c) < 32 or c in "<>,;\"\\"
                                           for c in email)):
-        raise AccountError(f"{email!r} is not an email address such as name@example.org")
+        raise AccountError(reason("account.email",
+                                  "%(email)r is not an email address such as name@example.org",
+                                  email=email))
     return email

@@ -111,6 +111,17 @@ async def organiser_addresses(db: Reader, chapter: int) -> list[str]:
     return [r[0] for r in rows]
 
 
+async def organiser_recipients(db: Reader, chapter: int) -> list[tuple[str, str | None]]:
+    """The email address of each of the chapter's organisers that has one, with the
+    language their account reads in (None: they never chose one)."""
+    rows = await db.fetchall(
+        "SELECT a.email, a.language FROM organisers o"
+        " JOIN accounts a ON a.member_id = o.member_id"
+        " WHERE o.chapter_id = ? AND a.email IS NOT NULL ORDER BY o.appointed_at, a.member_id",
+        (chapter,))
+    return [(r[0], r[1]) for r in rows]
+
+
 async def delete_sent_before(tx: Tx, before: datetime) -> int:
     """Forget mail sent or given up before `before` (the body may hold a link)."""
     deleted: int = await tx.execute(

@@ -14,7 +14,8 @@ cookie (the switcher on every page); `Accept-Language`; the node's `[node] langu
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
@@ -114,6 +115,18 @@ def use(code: str, zone: str | None = None) -> None:
     _current.set(language(code, zone or current().zone_name))
 
 
+@contextmanager
+def speaking(code: str | None) -> Iterator[Language]:
+    """Word in `code` inside the block (a mail to someone else, in their account's
+    language), then back to the request's own; an unknown code speaks English."""
+    token = _current.set(language(code if code in LANGUAGES else SOURCE,
+                                  current().zone_name))
+    try:
+        yield current()
+    finally:
+        _current.reset(token)
+
+
 # ---- words ------------------------------------------------------------------------------
 
 def gettext(text: str, **params: object) -> str:
@@ -145,6 +158,16 @@ def word(text: object) -> str:
         # completeness test keeps this from shipping.
         log.warning("translation does not fit its parameters", code=text.code)
         return str(text)
+
+
+def sentence(text: object) -> str:
+    """A reason written as a clause ("the password must be ...") worded and shown as a
+    sentence of its own: a capital first letter and a full stop."""
+    worded = word(text).strip()
+    if not worded:
+        return worded
+    worded = worded[0].upper() + worded[1:]
+    return worded if worded.endswith((".", "!", "?")) else worded + "."
 
 
 def lazy_label(labels: Mapping[str, str]) -> Callable[[str], str]:

@@ -32,8 +32,10 @@ from actors.accounts import (
     new_token,
     token_hash,
 )
+from actors.handles import MAX_LENGTH as MAX_HANDLE
 from actors.handles import InvalidHandle, validate_handle
 from actors.registry import RegistryError, add_member
+from chapterhouse.reasons import N_
 from storage import accounts as account_store
 from storage import actors as actor_store
 from storage import joins as store
@@ -41,8 +43,9 @@ from storage import mail as mail_store
 from storage import profiles as profile_store
 from storage.mail import Mail
 from storage.timestamps import now
-from web import known_chapters, session
+from web import i18n, known_chapters, session
 from web.accounts import see_other
+from web.i18n import _, ngettext
 from web.mail import MAIL, confirm_join, new_request
 from web.pages import render
 from web.state import DB, NODE
@@ -53,7 +56,7 @@ MAX_NAME = 100
 MAX_EMAIL = 254
 MAX_MESSAGE = 1000
 MAX_QUERY = 100
-NOT_AVAILABLE = "This username is not available. Choose another."
+NOT_AVAILABLE = N_("This username is not available. Choose another.")
 CONFIRM_DAYS = 3
 
 
@@ -85,8 +88,8 @@ def _notice(request: web.Request, heading: str, message: str, status: int = 200,
 
 
 def _no_chapter(request: web.Request) -> web.Response:
-    return _notice(request, "No such chapter", "This node has no chapter by that name.", 404,
-                   link={"href": "/join", "text": "Find a chapter"})
+    return _notice(request, _("No such chapter"), _("This node has no chapter by that name."),
+                   404, link={"href": "/join", "text": _("Find a chapter")})
 
 
 async def find(request: web.Request) -> web.Response:
@@ -121,34 +124,34 @@ async def _username_error(request: web.Request, username: str) -> str | None:
     try:
         validate_handle(username)
     except InvalidHandle:
-        return ("A username has 1 to 30 characters: lower-case letters a-z, digits, '_' "
-                "and '-', not starting or ending with '-'.")
+        return _("A username has 1 to %(num)d characters: lower-case letters a-z, digits, "
+                 "'_' and '-', not starting or ending with '-'.", num=MAX_HANDLE)
     db = request.app[DB]
     if (username == request.app[NODE].username or await actor_store.handle_exists(db, username)
             or await store.username_pending(db, username)):
-        return NOT_AVAILABLE
+        return _(NOT_AVAILABLE)
     return None
 
 
 async def _check(request: web.Request, form: JoinForm, password: str) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not form.name:
-        errors["name"] = "Enter your name."
+        errors["name"] = _("Enter your name.")
     username_error = await _username_error(request, form.username)
     if username_error:
         errors["username"] = username_error
     try:
         check_password(password)
     except AccountError as exc:
-        errors["password"] = str(exc).capitalize() + "."
+        errors["password"] = i18n.sentence(exc)
     if form.email:
         try:
             check_email(form.email)
         except AccountError:
-            errors["email"] = ("Enter an email address such as name@example.org, "
-                               "or leave it empty.")
+            errors["email"] = _("Enter an email address such as name@example.org, "
+                                "or leave it empty.")
     if not form.agree:
-        errors["agree"] = "You can join only if you agree to the commitments."
+        errors["agree"] = _("You can join only if you agree to the commitments.")
     return errors
 
 
@@ -183,7 +186,7 @@ async def join(request: web.Request) -> web.Response:
             member = await add_member(db, request.app[NODE].username, form.username,
                                       chapter.handle, form.name)
         except RegistryError:  # taken between the check and now
-            return _form_page(request, chapter, form, {"username": NOT_AVAILABLE}, 409)
+            return _form_page(request, chapter, form, {"username": _(NOT_AVAILABLE)}, 409)
         await account_store.create_account(db, member, password_hash, False, now(),
                                            form.email or None)
         await session.start_session(request, member)
@@ -195,12 +198,13 @@ async def join(request: web.Request) -> web.Response:
             form.message, None, now(),
             mail=await _tell_organisers(request, chapter_id, chapter, form.name, form.username))
     except store.RequestExists:
-        return _form_page(request, chapter, form, {"username": NOT_AVAILABLE}, 409)
+        return _form_page(request, chapter, form, {"username": _(NOT_AVAILABLE)}, 409)
     mailer.wake()
     return _notice(
-        request, "Your request waits for an organiser",
-        f"Thank you, {form.name}. An organiser of {chapter.name} will look at your request. "
-        f"Once it is approved you can log in as {form.username} with the password you chose.",
+        request, _("Your request waits for an organiser"),
+        _("Thank you, %(name)s. An organiser of %(chapter)s will look at your request. "
+          "Once it is approved you can log in as %(username)s with the password you chose.",
+          name=form.name, chapter=chapter.name, username=form.username),
         link={"href": f"/@{quote(chapter.handle)}", "text": chapter.name})
 
 
@@ -211,8 +215,14 @@ async def _tell_organisers(request: web.Request, chapter_id: int,
     mailer = request.app[MAIL]
     if not mailer.enabled:
         return []
-    return [new_request(mailer, address, name, username, chapter.name, chapter.handle)
-            for address in await mail_store.organiser_addresses(request.app[DB], chapter_id)]
+    mails = []
+    for address, language in await mail_store.organiser_recipients(request.app[DB],
+                                                                   chapter_id):
+        # Each organiser reads it in their account's language, else the node's.
+        with i18n.speaking(language or request.app[i18n.NODE_LANGUAGE]):
+            mails.append(new_request(mailer, address, name, username, chapter.name,
+                                     chapter.handle))
+    return mails
 
 
 async def _ask_to_confirm(request: web.Request, chapter_id: int, chapter: store.ChapterChoice,
@@ -231,22 +241,34 @@ async def _ask_to_confirm(request: web.Request, chapter_id: int, chapter: store.
             confirm_token_hash=token_hash(token),
             confirm_by=moment + timedelta(days=CONFIRM_DAYS))
     except store.RequestExists:
-        return _form_page(request, chapter, form, {"username": NOT_AVAILABLE}, 409)
+        return _form_page(request, chapter, form, {"username": _(NOT_AVAILABLE)}, 409)
     mailer.wake()
-    then = ("your account opens" if chapter.joins_open
-            else "your request goes to the organisers")
+    if chapter.joins_open:
+        message = ngettext(
+            "Thank you, %(name)s. We sent a link to %(email)s. Open it within %(num)d day "
+            "to confirm your address; then your account opens.",
+            "Thank you, %(name)s. We sent a link to %(email)s. Open it within %(num)d days "
+            "to confirm your address; then your account opens.",
+            CONFIRM_DAYS, name=form.name, email=form.email)
+    else:
+        message = ngettext(
+            "Thank you, %(name)s. We sent a link to %(email)s. Open it within %(num)d day "
+            "to confirm your address; then your request goes to the organisers.",
+            "Thank you, %(name)s. We sent a link to %(email)s. Open it within %(num)d days "
+            "to confirm your address; then your request goes to the organisers.",
+            CONFIRM_DAYS, name=form.name, email=form.email)
     return _notice(
-        request, "Check your email",
-        f"Thank you, {form.name}. We sent a link to {form.email}. Open it within "
-        f"{CONFIRM_DAYS} days to confirm your address; then {then}.",
+        request, _("Check your email"), message,
         link={"href": f"/@{quote(chapter.handle)}", "text": chapter.name})
 
 
 def _bad_confirm_link(request: web.Request) -> web.Response:
-    return _notice(request, "This link cannot be used",
-                   f"It was used already, it is more than {CONFIRM_DAYS} days old, or this "
-                   "node never sent it. You can ask to join again.", 404,
-                   link={"href": "/join", "text": "Find a chapter"})
+    return _notice(request, _("This link cannot be used"),
+                   ngettext("It was used already, it is more than %(num)d day old, or this "
+                            "node never sent it. You can ask to join again.",
+                            "It was used already, it is more than %(num)d days old, or this "
+                            "node never sent it. You can ask to join again.", CONFIRM_DAYS),
+                   404, link={"href": "/join", "text": _("Find a chapter")})
 
 
 async def confirm_form(request: web.Request) -> web.Response:
@@ -277,10 +299,10 @@ async def confirm(request: web.Request) -> web.Response:
             return _bad_confirm_link(request)
         request.app[MAIL].wake()
         return _notice(
-            request, "Your email address is confirmed",
-            f"Thank you, {waiting.name}. An organiser of {chapter.name} will look at your "
-            f"request. Once it is approved you can log in as {waiting.username} with the "
-            "password you chose.",
+            request, _("Your email address is confirmed"),
+            _("Thank you, %(name)s. An organiser of %(chapter)s will look at your request. "
+              "Once it is approved you can log in as %(username)s with the password you "
+              "chose.", name=waiting.name, chapter=chapter.name, username=waiting.username),
             link={"href": f"/@{quote(chapter.handle)}", "text": chapter.name})
     if not await store.confirm_email(db, token_hash(token), now()):
         return _bad_confirm_link(request)
@@ -289,11 +311,11 @@ async def confirm(request: web.Request) -> web.Response:
                                   chapter.handle, waiting.name)
     except RegistryError:
         await store.decide(db, waiting.id, store.REJECTED, None, now())
-        return _notice(request, "The username is taken",
-                       f"Someone else became {waiting.username} meanwhile. Ask to join "
-                       "again with another username.", 409,
+        return _notice(request, _("The username is taken"),
+                       _("Someone else became %(username)s meanwhile. Ask to join again "
+                         "with another username.", username=waiting.username), 409,
                        link={"href": f"/join/{quote(chapter.handle)}",
-                             "text": f"Join {chapter.name}"})
+                             "text": _("Join %(chapter)s", chapter=chapter.name)})
     await account_store.create_account(db, member, waiting.password_hash, False, now(),
                                        waiting.email)
     await store.decide(db, waiting.id, store.APPROVED, None, now())
@@ -312,8 +334,9 @@ async def _organised(request: web.Request) -> tuple[int, store.ChapterChoice] | 
         # After logging in, the list (a GET), whichever button sent them here.
         return see_other(f"/login?next=/@{quote(found[1].handle)}/requests")
     if not current.is_admin and found[1].handle not in {c.handle for c in current.organises}:
-        return _notice(request, "Not yours to decide",
-                       f"Only the organisers of {found[1].name} see its requests to join.", 403)
+        return _notice(request, _("Not yours to decide"),
+                       _("Only the organisers of %(chapter)s see its requests to join.",
+                         chapter=found[1].name), 403)
     return found
 
 
@@ -341,10 +364,10 @@ async def _waiting(request: web.Request, chapter_id: int) -> store.JoinRequest |
 
 
 def _gone(request: web.Request, chapter: store.ChapterChoice) -> web.Response:
-    return _notice(request, "No such request",
-                   "This request was decided already, or never existed.", 404,
+    return _notice(request, _("No such request"),
+                   _("This request was decided already, or never existed."), 404,
                    link={"href": f"/@{quote(chapter.handle)}/requests",
-                         "text": "Requests to join"})
+                         "text": _("Requests to join")})
 
 
 async def approve(request: web.Request) -> web.Response:
@@ -367,11 +390,12 @@ async def approve(request: web.Request) -> web.Response:
         except RegistryError:
             if await _waiting(request, chapter_id) is None:  # another organiser was quicker
                 return _gone(request, chapter)
-            return _notice(request, "The username is taken",
-                           f"Someone else became {waiting.username} meanwhile; reject this "
-                           "request and ask them to choose another username.", 409,
+            return _notice(request, _("The username is taken"),
+                           _("Someone else became %(username)s meanwhile; reject this "
+                             "request and ask them to choose another username.",
+                             username=waiting.username), 409,
                            link={"href": f"/@{quote(chapter.handle)}/requests",
-                                 "text": "Requests to join"})
+                                 "text": _("Requests to join")})
         await account_store.create_account(db, member, waiting.password_hash, False, now(),
                                            waiting.email)
         await profile_store.await_welcome(db, member)

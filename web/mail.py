@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from storage.mail import Mail
+from web.i18n import _, ngettext
 
 
 @dataclass
@@ -36,26 +37,45 @@ def _signed(mailer: Mailer, text: str) -> str:
 
 def confirm_join(mailer: Mailer, to: str, name: str, chapter: str, link: str,
                  days: int) -> Mail:
-    return Mail(to, f"Confirm your email address to join {chapter}", _signed(mailer, (
-        f"Hello {name},\n\n"
-        f"You asked to join {chapter} on {mailer.node_name}. To confirm that this is your "
-        f"email address, open this link within {days} days:\n\n{link}\n\n"
-        "If you did not ask to join, ignore this mail: nothing happens without the link.")))
+    """Worded in the language of the request: the visitor who asked reads it."""
+    return Mail(to, _("Confirm your email address to join %(chapter)s", chapter=chapter),
+                _signed(mailer, "\n\n".join((
+                    _("Hello %(name)s,", name=name),
+                    ngettext("You asked to join %(chapter)s on %(node)s. To confirm that this "
+                             "is your email address, open this link within %(num)d day:",
+                             "You asked to join %(chapter)s on %(node)s. To confirm that this "
+                             "is your email address, open this link within %(num)d days:",
+                             days, chapter=chapter, node=mailer.node_name),
+                    link,
+                    _("If you did not ask to join, ignore this mail: nothing happens without "
+                      "the link.")))))
 
 
 def new_request(mailer: Mailer, to: str, name: str, username: str, chapter: str,
                 chapter_handle: str) -> Mail:
-    return Mail(to, f"{name} asks to join {chapter}", _signed(mailer, (
-        f"{name} ({username}) asks to join {chapter}.\n\n"
-        f"Approve or reject the request here:\n\n"
-        f"{mailer.base_url}/@{chapter_handle}/requests\n\n"
-        f"You receive this mail because you organise {chapter}.")))
+    """Worded in the current language: the caller speaks the organiser's (`speaking`)."""
+    return Mail(to, _("%(name)s asks to join %(chapter)s", name=name, chapter=chapter),
+                _signed(mailer, "\n\n".join((
+                    _("%(name)s (%(username)s) asks to join %(chapter)s.", name=name,
+                      username=username, chapter=chapter),
+                    _("Approve or reject the request here:"),
+                    f"{mailer.base_url}/@{chapter_handle}/requests",
+                    _("You receive this mail because you organise %(chapter)s.",
+                      chapter=chapter)))))
 
 
 def password_link(mailer: Mailer, to: str, handle: str, link: str, days: int) -> Mail:
-    return Mail(to, f"Set a new password on {mailer.node_name}", _signed(mailer, (
-        f"Hello {handle},\n\n"
-        f"Someone (we hope you) asked to set a new password for the account {handle} "
-        f"on {mailer.node_name}. Open this link within {days} days to choose one; it "
-        f"works once:\n\n{link}\n\n"
-        "If you did not ask, ignore this mail: your password stays as it is.")))
+    """Worded in the language of the request: the person who asked for the link reads it."""
+    return Mail(to, _("Set a new password on %(node)s", node=mailer.node_name),
+                _signed(mailer, "\n\n".join((
+                    _("Hello %(name)s,", name=handle),
+                    ngettext("Someone (we hope you) asked to set a new password for the "
+                             "account %(handle)s on %(node)s. Open this link within %(num)d "
+                             "day to choose one; it works once:",
+                             "Someone (we hope you) asked to set a new password for the "
+                             "account %(handle)s on %(node)s. Open this link within %(num)d "
+                             "days to choose one; it works once:",
+                             days, handle=handle, node=mailer.node_name),
+                    link,
+                    _("If you did not ask, ignore this mail: your password stays as it "
+                      "is.")))))
