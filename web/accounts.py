@@ -22,10 +22,12 @@ from actors.accounts import (
     token_hash,
     verify_password,
 )
+from chapterhouse.reasons import N_
 from storage import accounts as store
 from storage import profiles as profile_store
 from storage.timestamps import now
 from web import session
+from web.i18n import _, ngettext, sentence
 from web.pages import render
 from web.state import DB
 from web.welcome import welcome_path
@@ -37,8 +39,13 @@ THROTTLE_WINDOW = timedelta(minutes=15)
 PER_ACCOUNT = 5
 PER_ADDRESS = 20
 MAX_USERNAME = 100
-WRONG = "Wrong username or password."
-THROTTLED = ("Too many failed attempts to log in. Wait {minutes} minutes, then try again.")
+WRONG = N_("Wrong username or password.")
+
+
+def _throttled_message() -> str:
+    return ngettext("Too many failed attempts to log in. Wait %(num)d minute, then try again.",
+                    "Too many failed attempts to log in. Wait %(num)d minutes, then try "
+                    "again.", int(THROTTLE_WINDOW.total_seconds() // 60))
 
 
 def _field(form: Any, name: str, limit: int = MAX_PASSWORD) -> str:
@@ -111,18 +118,16 @@ async def login(request: web.Request) -> web.Response:
     next_path = local_path(_field(form, "next", 2000))
     if not username or not password:
         return _login_page(request, next_path, username,
-                           "Enter your username and your password.", 400)
+                           _("Enter your username and your password."), 400)
     key = username.lower()
     if await _throttled(request, key):
-        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-        return _too_many(_login_page(request, next_path, username,
-                                     THROTTLED.format(minutes=minutes)))
+        return _too_many(_login_page(request, next_path, username, _throttled_message()))
     db = request.app[DB]
     account = await store.account_by_handle(db, key)
     # Unknown and wrong look the same, take as long, and count the same towards throttling.
     if not await verify_password(db, account, password) or account is None:
         await _record_failure(request, key)
-        return _login_page(request, next_path, username, WRONG, 401)
+        return _login_page(request, next_path, username, _(WRONG), 401)
     await store.clear_failed_logins(db, key)
     await session.start_session(request, account.member_id)
     if await profile_store.take_welcome(db, account.member_id):
@@ -142,25 +147,25 @@ async def logout_everywhere(request: web.Request) -> web.Response:
     await store.log_out_everywhere(request.app[DB], current.member_id, now())
     session.forget_session(request)
     request.pop(session.VIEWER)
-    return _notice(request, "Logged out everywhere",
-                   "Every session of your account has ended, on every device.",
-                   link={"href": "/login", "text": "Log in again"})
+    return _notice(request, _("Logged out everywhere"),
+                   _("Every session of your account has ended, on every device."),
+                   link={"href": "/login", "text": _("Log in again")})
 
 
 def _password_errors(password: str, confirm: str) -> dict[str, str]:
     try:
         check_password(password)
     except AccountError as exc:
-        return {"password": str(exc).capitalize() + "."}
+        return {"password": sentence(exc)}
     if confirm != password:
-        return {"confirm": "The two passwords are not the same."}
+        return {"confirm": _("The two passwords are not the same.")}
     return {}
 
 
 def _bad_link(request: web.Request) -> web.Response:
-    return _notice(request, "This link cannot be used",
-                   "It was used already, it has expired, or this node never issued it. "
-                   "Ask an organiser of your chapter for a new one.", 404)
+    return _notice(request, _("This link cannot be used"),
+                   _("It was used already, it has expired, or this node never issued it. "
+                     "Ask an organiser of your chapter for a new one."), 404)
 
 
 def _set_page(request: web.Request, account: store.Account, token: str,
@@ -225,21 +230,21 @@ async def password_change(request: web.Request) -> web.Response:
     db = request.app[DB]
     # Guessing the current password from a session left open is throttled like a login.
     if await _throttled(request, current.handle):
-        minutes = int(THROTTLE_WINDOW.total_seconds() // 60)
-        return _too_many(_change_page(request, {"current": THROTTLED.format(minutes=minutes)}))
+        return _too_many(_change_page(request, {"current": _throttled_message()}))
     account = await store.account_by_handle(db, current.handle)
     if not await verify_password(db, account, _field(form, "current")):
         await _record_failure(request, current.handle)
-        return _change_page(request, {"current": "That is not your current password."}, 400)
+        return _change_page(request, {"current": _("That is not your current password.")},
+                            400)
     password, confirm = _field(form, "password"), _field(form, "confirm")
     errors = _password_errors(password, confirm)
     if errors:
         return _change_page(request, errors, 400)
     await store.set_password(db, current.member_id, await hash_password(password),
                              keep_session=current.session_id)
-    return _notice(request, "Password changed",
-                   "Your password is changed. You are still logged in here, and logged "
-                   "out on every other device.")
+    return _notice(request, _("Password changed"),
+                   _("Your password is changed. You are still logged in here, and logged "
+                     "out on every other device."))
 
 
 def setup(app: web.Application) -> None:

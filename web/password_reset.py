@@ -28,6 +28,7 @@ from storage.mail import Mail
 from storage.timestamps import now
 from web import session
 from web.accounts import see_other
+from web.i18n import _, ngettext
 from web.mail import MAIL, Mailer, password_link
 from web.pages import render
 from web.state import DB
@@ -40,9 +41,15 @@ WINDOW = timedelta(minutes=15)
 PER_NAME = 3
 PER_ADDRESS = 20
 MAX_FIELD = 254
-ANSWER = ("If an account matches what you entered and has an email address, a mail with "
-          "a link to set a new password is on its way. The link works once, within "
-          f"{LINK_DAYS} days. Nothing came? Ask an organiser of your chapter for a link.")
+def _answer() -> str:
+    return ngettext("If an account matches what you entered and has an email address, a "
+                    "mail with a link to set a new password is on its way. The link works "
+                    "once, within %(num)d day. Nothing came? Ask an organiser of your "
+                    "chapter for a link.",
+                    "If an account matches what you entered and has an email address, a "
+                    "mail with a link to set a new password is on its way. The link works "
+                    "once, within %(num)d days. Nothing came? Ask an organiser of your "
+                    "chapter for a link.", LINK_DAYS)
 
 
 def _field(form: Any, name: str) -> str:
@@ -83,16 +90,19 @@ async def forgot(request: web.Request) -> web.Response:
     form = await request.post()
     typed = "".join(c for c in _field(form, "name") if ord(c) >= 32).strip()
     if not typed:
-        return _forgot_page(request, "Enter your username or your email address.", status=400)
+        return _forgot_page(request, _("Enter your username or your email address."),
+                            status=400)
     db = request.app[DB]
     key = "forgot:" + typed.lower()
     address = session.client_address(request)
     moment = now()
     counts = await store.failed_logins(db, key, address, moment - WINDOW)
     if counts.by_username >= PER_NAME or counts.by_address >= PER_ADDRESS:
-        minutes = int(WINDOW.total_seconds() // 60)
         response = _forgot_page(
-            request, f"Too many requests for a link. Wait {minutes} minutes, then try again.",
+            request, ngettext("Too many requests for a link. Wait %(num)d minute, then try "
+                              "again.",
+                              "Too many requests for a link. Wait %(num)d minutes, then try "
+                              "again.", int(WINDOW.total_seconds() // 60)),
             typed, 429)
         response.headers["Retry-After"] = str(int(WINDOW.total_seconds()))
         return response
@@ -102,22 +112,22 @@ async def forgot(request: web.Request) -> web.Response:
                                   _mail_to(mailer, account))
         log.info("password link mailed", member=account.handle)
     mailer.wake()
-    return _notice(request, "Check your email", ANSWER, link={"href": "/login",
-                                                               "text": "Log in"})
+    return _notice(request, _("Check your email"), _answer(),
+                   link={"href": "/login", "text": _("Log in")})
 
 
 async def _organised(request: web.Request) -> tuple[int, join_store.ChapterChoice] | web.Response:
     found = await join_store.chapter_choice(request.app[DB], request.match_info["slug"])
     if found is None:
-        return _notice(request, "No such chapter", "This node has no chapter by that name.",
-                       404)
+        return _notice(request, _("No such chapter"),
+                       _("This node has no chapter by that name."), 404)
     current = session.viewer(request)
     if current is None:
         return see_other(f"/login?next=/@{quote(found[1].handle)}/reset-link")
     if not current.is_admin and found[1].handle not in {c.handle for c in current.organises}:
-        return _notice(request, "Not yours to do",
-                       f"Only the organisers of {found[1].name} make password links for its "
-                       "members.", 403)
+        return _notice(request, _("Not yours to do"),
+                       _("Only the organisers of %(chapter)s make password links for its "
+                         "members.", chapter=found[1].name), 403)
     return found
 
 
@@ -152,16 +162,18 @@ async def reset_link(request: web.Request) -> web.Response:
     db = request.app[DB]
     member = await store.member_id(db, handle) if handle else None
     if member is None or not await join_store.is_member(db, member, chapter_id):
-        return _link_page(request, chapter, f"{chapter.name} has no member {handle!r}.",
-                          handle, status=404)
+        return _link_page(request, chapter,
+                          _("%(chapter)s has no member %(handle)r.", chapter=chapter.name,
+                            handle=handle), handle, status=404)
     account = await store.account_by_handle(db, handle)
     # An organiser holding someone's link can log in as them: never as someone with more
     # rights than the organiser has (an administrator, an organiser).
     if not current.is_admin and account is not None and (
             account.is_admin or await store.organised_chapters(db, member)):
         return _link_page(request, chapter,
-                          f"{handle} is an organiser or an administrator: only an "
-                          "administrator can make a password link for them.", handle,
+                          _("%(handle)s is an organiser or an administrator: only an "
+                            "administrator can make a password link for them.",
+                            handle=handle), handle,
                           status=403)
     if account is None:
         # Made meanwhile by another request: the link is for that account.

@@ -29,6 +29,7 @@ from storage import accounts as store
 from storage import profiles as profile_store
 from storage.timestamps import now
 from web import i18n
+from web.i18n import _
 from web.state import DB
 
 SESSION_COOKIE = "chapterhouse_session"
@@ -195,7 +196,7 @@ def _same_origin(request: web.Request) -> bool:
 
 async def _check_form(request: web.Request, current: Viewer | None) -> None:
     if not _same_origin(request):
-        raise web.HTTPForbidden(text="this form was not sent from this site's own pages")
+        raise web.HTTPForbidden(text=_("This form was not sent from this site's own pages."))
     form = await request.post()
     sent = form.get(CSRF_FIELD)
     expected = current.csrf_token if current is not None \
@@ -203,8 +204,8 @@ async def _check_form(request: web.Request, current: Viewer | None) -> None:
     if not isinstance(sent, str) or not expected or not hmac.compare_digest(
             sent.encode("utf-8", "surrogatepass"), expected.encode()):
         raise web.HTTPForbidden(
-            text="the form's security token is missing or out of date; "
-                 "reload the page and send the form again")
+            text=_("The form's security token is missing or out of date; reload the page and "
+                   "send the form again."))
 
 
 def _cookie(response: web.StreamResponse, settings: SessionSettings, name: str, value: str,
