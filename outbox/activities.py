@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from federation.languages import maps
 from federation.text import plain_to_html
 from federation.urls import Urls
 from federation.vocab import AS_CONTEXT, PUBLIC
@@ -20,21 +21,24 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def note(urls: Urls, handle: str, text: str) -> dict[str, Any]:
-    """A public Note: to Public, cc the author's followers (Mastodon's "public")."""
+def note(urls: Urls, handle: str, text: str, language: str | None = None) -> dict[str, Any]:
+    """A public Note: to Public, cc the author's followers (Mastodon's "public"); with
+    its contentMap keyed by the language it is written in, when that is known."""
     actor_id = urls.actor(handle)
     note_id = urls.object(new_id())
-    return {
+    content = plain_to_html(text)
+    document = {
         "@context": CONTENT_CONTEXT,
         "id": note_id,
         "type": "Note",
         "attributedTo": actor_id,
-        "content": plain_to_html(text),
+        "content": content,
         "published": now_iso(),
         "url": note_id,
         "to": [PUBLIC],
         "cc": [urls.collection(handle, "followers")],
     }
+    return document | maps(language, content=content)
 
 
 def addressed(document: dict[str, Any]) -> list[str]:

@@ -28,6 +28,7 @@ from outbox.items import (
 from outbox.proving import prove
 from outbox.publish import PublishError, delete_object
 from storage import actors as actor_store
+from storage import chapter_settings as settings_store
 from storage import items as store
 from storage import remote as remote_store
 from storage.database import Database, Reader, Tx
@@ -35,6 +36,14 @@ from storage.items import StoredItem
 from storage.timestamps import at, iso
 
 log = structlog.get_logger(__name__)
+
+
+async def written_in(db: Reader, handle: str, node_language: str) -> str:
+    """The language an actor writes in unless they say: their chapter's setting, else the
+    node's `[node] language`."""
+    actor = await actor_store.actor_by_handle(db, handle)
+    chosen = None if actor is None else await settings_store.written_in(db, actor.id)
+    return chosen or node_language
 
 
 async def publish_item(
@@ -95,10 +104,11 @@ async def _live_item(db: Reader, object_iri: str) -> StoredItem:
     return stored
 
 
-# What an edit may change besides the text: a minutes' date, an event's when and where. A
-# poll's options, choice and closing time stay: votes were cast for them as they were.
+# What an edit may change besides the text: its language, a minutes' date, an event's when
+# and where. A poll's options, choice and closing time stay: votes were cast for them as
+# they were.
 EDITABLE_DETAILS = ("meeting_date", "starts_at", "ends_at", "timezone", "place_name",
-                    "address", "online_url", "capacity")
+                    "address", "online_url", "capacity", "language")
 
 
 async def edit_item(

@@ -17,12 +17,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markdown_it import MarkdownIt
 
+from chapterhouse.reasons import reason
+from federation.languages import is_language, maps
 from federation.sanitize import clean_html, clean_text
 from federation.urls import Urls
-from federation.vocab import AS_CONTEXT, CHAPTERHOUSE_TERMS, PUBLIC
+from federation.vocab import AS_CONTEXT, CHAPTERHOUSE_TERMS, PROJECT_TERMS, PUBLIC
 from storage.items import ItemFields
 
-KINDS = ("news", "blog", "minutes", "event", "poll")
+KINDS = ("news", "blog", "minutes", "event", "poll", "project")
 ARTICLE_KINDS = ("news", "blog", "minutes")
 MAX_TITLE = 300
 MAX_SUMMARY = 1000
@@ -31,6 +33,10 @@ MAX_OPTIONS = 20  # Mastodon allows 500; a chapter decision with more is not a p
 MAX_OPTION = 200
 MAX_CAPACITY = 1_000_000  # and the database's integer column holds it on either engine
 SUMMARY_FROM_BODY = 280
+# A project's status, as stored and sent (chapterhouse:projectStatus).
+PROJECT_STATUSES = ("proposed", "active", "finished")
+# Who takes part in a project is listed in its document, up to this many.
+MAX_LISTED_PARTICIPANTS = 200
 
 # Terms from Mobilizon's and schema.org's vocabularies that events use, and Mastodon's for
 # polls and hashtags, defined inline like our own.
@@ -52,6 +58,7 @@ CONTENT_TERMS: dict[str, Any] = {
     "chapterhouse": CHAPTERHOUSE_TERMS["chapterhouse"],
     "meetingDate": {"@id": "chapterhouse:meetingDate",
                     "@type": "http://www.w3.org/2001/XMLSchema#date"},
+    **PROJECT_TERMS,
     # FEP-8b32 proofs, defined here so that JSON-LD processors keep them.
     "sec": "https://w3id.org/security#",
     "proof": {"@id": "sec:proof", "@type": "@id", "@container": "@graph"},
@@ -91,6 +98,10 @@ class Item:
     options: list[str] = field(default_factory=list)
     multiple: bool = False
     closes_at: str | None = None
+    # What it is written in ("eo"); None: unknown (sent without language maps).
+    language: str | None = None
+    project_status: str | None = None  # projects: one of PROJECT_STATUSES
+    started_by: str | None = None  # projects: the handle of the member who started it
 
 
 def iso_utc(moment: datetime) -> str:
@@ -134,6 +145,7 @@ def validate(item: Item, now: datetime | None = None) -> Item:
     item.title = _text(label, item.title, MAX_TITLE, required=True)
     item.summary = _text("summary", item.summary, MAX_SUMMARY)
     item.body = _text("body", item.body, MAX_BODY)
+    _validate_language(item)
     if item.kind == "minutes" and item.meeting_date is not None:
         given = item.meeting_date.strip()
         try:
@@ -148,7 +160,29 @@ def validate(item: Item, now: datetime | None = None) -> Item:
         _validate_event(item)
     if item.kind == "poll":
         _validate_poll(item, now)
+    if item.kind == "project":
+        _validate_project(item)
     return item
+
+
+def _validate_project(item: Item) -> None:
+    status = (item.project_status or "").strip().lower()
+    if status not in PROJECT_STATUSES:
+        raise InvalidItem(reason(
+            "project.status", "status %(status)s is not one of proposed, active, finished",
+            status=repr((item.project_status or "")[:40])))
+    item.project_status = status
+
+
+def _validate_language(item: Item) -> None:
+    if item.language is None:
+        return
+    given = item.language.strip()
+    if not is_language(given.lower()):
+        raise InvalidItem(reason(
+            "item.language", "language %(language)s is not a language code such as en or eo",
+            language=repr(given[:40])))
+    item.language = given.lower()
 
 
 def _validate_event(item: Item) -> None:
@@ -233,6 +267,7 @@ class Counts:
     votes: dict[str, int] = field(default_factory=dict)
     voters: int = 0
     participants: int = 0
+    participant_ids: list[str] = field(default_factory=list)  # projects: who, first come
 
 
 def to_ap(
@@ -262,10 +297,14 @@ def to_ap(
             "mediaType": "text/html",
             "tag": [{"type": "Hashtag", "name": f"#{item.kind}"}],
         }
+        document |= maps(item.language, content=document["content"], name=item.title,
+                         summary=document["summary"])
         if item.kind == "minutes" and item.meeting_date:
             document["meetingDate"] = item.meeting_date
     elif item.kind == "event":
         document |= _event(item, counts)
+    elif item.kind == "project":
+        document |= _project(item, counts, urls)
     else:
         document |= _question(item, counts, closed_at)
     return document
@@ -289,6 +328,8 @@ def _event(item: Item, counts: Counts) -> dict[str, Any]:
         "participantCount": counts.participants,
         "isOnline": item.online_url is not None,
     }
+    document |= maps(item.language, content=document["content"], name=item.title,
+                     summary=summary)
     if item.ends_at:
         document["endTime"] = item.ends_at
     if item.place_name:
@@ -302,6 +343,28 @@ def _event(item: Item, counts: Counts) -> dict[str, Any]:
     if item.capacity is not None:
         document["maximumAttendeeCapacity"] = item.capacity
         document["remainingAttendeeCapacity"] = max(item.capacity - counts.participants, 0)
+    return document
+
+
+def _project(item: Item, counts: Counts, urls: Urls) -> dict[str, Any]:
+    """An Article (what Mastodon shows with its name, summary and link) with the project's
+    status, who started it and who takes part (their ids, as far as they are listed)."""
+    document: dict[str, Any] = {
+        "type": "Article",
+        "name": item.title,
+        "summary": derived_summary(item),
+        "content": body_html(item.body),
+        "mediaType": "text/html",
+        "tag": [{"type": "Hashtag", "name": "#project"}],
+        "projectStatus": item.project_status,
+        "participantCount": counts.participants,
+        "participants": {"type": "Collection", "totalItems": counts.participants,
+                         "items": counts.participant_ids[:MAX_LISTED_PARTICIPANTS]},
+    }
+    if item.started_by:
+        document["startedBy"] = urls.actor(item.started_by)
+    document |= maps(item.language, content=document["content"], name=item.title,
+                     summary=document["summary"])
     return document
 
 
@@ -319,6 +382,7 @@ def _question(item: Item, counts: Counts, closed_at: str | None) -> dict[str, An
         "votersCount": counts.voters,
         "anyOf" if item.multiple else "oneOf": options,
     }
+    document |= maps(item.language, content=document["content"])
     if closed_at:
         document["closed"] = closed_at
     return document
@@ -343,7 +407,8 @@ def stored_fields(item: Item) -> ItemFields:
         ends_at=_moment(item.ends_at), timezone=item.timezone, place_name=item.place_name,
         address=item.address, online_url=item.online_url, capacity=item.capacity,
         options=list(item.options), multiple=item.multiple,
-        closes_at=_moment(item.closes_at),
+        closes_at=_moment(item.closes_at), language=item.language,
+        project_status=item.project_status, started_by=item.started_by,
     )
 
 
@@ -361,4 +426,6 @@ def item_from_stored(fields: ItemFields) -> Item:
         online_url=fields.online_url, capacity=fields.capacity, options=list(fields.options),
         multiple=fields.multiple,
         closes_at=None if fields.closes_at is None else iso_utc(fields.closes_at),
+        language=fields.language, project_status=fields.project_status,
+        started_by=fields.started_by,
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chapterhouse.reasons import reason
+from federation.languages import is_language
 from federation.urls import Urls
 from outbox import activities, relay
 from outbox.items import CONTENT_CONTEXT
@@ -22,15 +24,17 @@ class PublishError(ValueError):
     """Content that cannot be published; the message says why."""
 
 
-async def post_note(db: Database, urls: Urls, handle: str, text: str) -> str:
-    """Publish a public Note by a chapter or member; returns its id. Delivery to every
-    follower is queued in the same transaction that stores it."""
-    note_id, _ = await post_note_with_create(db, urls, handle, text)
+async def post_note(db: Database, urls: Urls, handle: str, text: str,
+                    language: str | None = None) -> str:
+    """Publish a public Note by a chapter or member, written in `language` (a code
+    outbox.items validates; None: unknown); returns its id. Delivery to every follower is
+    queued in the same transaction that stores it."""
+    note_id, _ = await post_note_with_create(db, urls, handle, text, language)
     return note_id
 
 
 async def post_note_with_create(
-    db: Database, urls: Urls, handle: str, text: str
+    db: Database, urls: Urls, handle: str, text: str, language: str | None = None
 ) -> tuple[str, str]:
     """post_note(), answering (the note's id, its Create's id)."""
     actor = await actor_store.actor_by_handle(db, handle)
@@ -41,8 +45,12 @@ async def post_note_with_create(
         raise PublishError("a note must not be empty")
     if len(text) > MAX_NOTE:
         raise PublishError(f"a note is at most {MAX_NOTE} characters")
+    if language is not None and not is_language(language):
+        raise PublishError(reason(
+            "item.language", "language %(language)s is not a language code such as en or eo",
+            language=repr(language[:40])))
     async with db.transaction() as tx:
-        note = await prove(tx, urls, actor.id, activities.note(urls, handle, text))
+        note = await prove(tx, urls, actor.id, activities.note(urls, handle, text, language))
         create = activities.create(urls, handle, note)
         await store.publish_in(tx, actor.id, create["id"], "Create", create,
                                new_object=(note["id"], "Note", note))

@@ -26,6 +26,8 @@ class Settings:
     about_html: str | None
     manually_approves: bool
     joins_open: bool
+    # What its items are written in unless their author says; None: the node's language.
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,13 +51,13 @@ class Waiting:
 async def settings(db: Reader, chapter: int) -> Settings | None:
     row = await db.fetchone(
         "SELECT a.name, a.summary, c.location, c.founded_at, c.about, c.about_html,"
-        " a.manually_approves, c.joins_open FROM chapters c JOIN actors a ON a.id = c.actor_id"
-        " WHERE c.actor_id = ?", (chapter,))
+        " a.manually_approves, c.joins_open, c.language"
+        " FROM chapters c JOIN actors a ON a.id = c.actor_id WHERE c.actor_id = ?", (chapter,))
     if row is None:
         return None
     return Settings(name=row[0], summary=row[1], location=row[2], founded_at=at(row[3]),
                     about=row[4] or "", about_html=row[5], manually_approves=bool(row[6]),
-                    joins_open=bool(row[7]))
+                    joins_open=bool(row[7]), language=row[8])
 
 
 async def save(tx: Tx, chapter: int, new: Settings) -> None:
@@ -67,8 +69,9 @@ async def save(tx: Tx, chapter: int, new: Settings) -> None:
         (new.name, new.summary, new.manually_approves, chapter))
     await tx.execute(
         "UPDATE chapters SET location = ?, founded_at = ?, about = ?, about_html = ?,"
-        " joins_open = ? WHERE actor_id = ?",
-        (new.location, new.founded_at, new.about, new.about_html, new.joins_open, chapter))
+        " joins_open = ?, language = ? WHERE actor_id = ?",
+        (new.location, new.founded_at, new.about, new.about_html, new.joins_open,
+         new.language, chapter))
 
 
 async def set_founded(tx: Tx, chapter: int, founded_at: datetime) -> bool:
@@ -76,6 +79,26 @@ async def set_founded(tx: Tx, chapter: int, founded_at: datetime) -> bool:
     changed = await tx.execute(
         "UPDATE chapters SET founded_at = ? WHERE actor_id = ?", (founded_at, chapter))
     return changed == 1
+
+
+async def set_language(tx: Tx, chapter: int, language: str | None) -> bool:
+    """What the chapter's items are written in unless their author says (the CLI's
+    --language); None: the node's language."""
+    changed = await tx.execute(
+        "UPDATE chapters SET language = ? WHERE actor_id = ?", (language, chapter))
+    return changed == 1
+
+
+async def written_in(db: Reader, actor: int) -> str | None:
+    """The language an actor's items are written in unless their author says: a chapter's
+    setting, or for a member that of their chapter; None: the node's language."""
+    own = await db.fetchone("SELECT language FROM chapters WHERE actor_id = ?", (actor,))
+    if own is not None:
+        return None if own[0] is None else str(own[0])
+    found = await db.fetchvalue(
+        "SELECT c.language FROM memberships m JOIN chapters c ON c.actor_id = m.chapter_id"
+        " WHERE m.member_id = ? ORDER BY m.joined_at LIMIT 1", (actor,))
+    return None if found is None else str(found)
 
 
 async def set_avatar(tx: Tx, chapter: int, file_name: str | None, icon_url: str | None) -> None:

@@ -33,6 +33,9 @@ class ItemFields:
     options: list[str] = field(default_factory=list)
     multiple: bool = False
     closes_at: datetime | None = None
+    language: str | None = None  # "eo"; None: not known (published before it was kept)
+    project_status: str | None = None  # projects: proposed, active or finished
+    started_by: str | None = None  # projects: the handle of the member who started it
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ class Reply:
 
 _COLUMNS = ("kind", "title", "summary", "body", "meeting_date", "starts_at", "ends_at",
             "timezone", "place_name", "address", "online_url", "capacity", "options",
-            "multiple", "closes_at")
+            "multiple", "closes_at", "language", "project_status", "started_by")
 
 
 def _values(item: ItemFields) -> dict[str, Any]:
@@ -104,6 +107,8 @@ def _fields(row: Row) -> ItemFields:
         capacity=None if row["capacity"] is None else int(row["capacity"]),
         options=json.loads(row["options"]) if row["options"] else [],
         multiple=bool(row["multiple"]), closes_at=parse(row["closes_at"]),
+        language=row["language"], project_status=row["project_status"],
+        started_by=row["started_by"],
     )
 
 
