@@ -121,6 +121,7 @@ def build_parser() -> Parser:
                         help="an organiser approves each follower (`followers approve`)")
     create.add_argument("--founded", metavar="YYYY-MM-DD",
                         help="the day the chapter was founded, if before today")
+    cli_publishing.language_argument(create, "its items are")
     create.set_defaults(run=cmd_chapter_create)
     chapter_set = chapter_commands.add_parser("set", help="change a chapter's settings",
                                               description="Change a chapter's settings.")
@@ -133,6 +134,7 @@ def build_parser() -> Parser:
                              "approves each request to join (approval, the default)")
     chapter_set.add_argument("--founded", metavar="YYYY-MM-DD",
                              help="the day the chapter was founded (sent to its followers)")
+    cli_publishing.language_argument(chapter_set, "its items are")
     chapter_set.set_defaults(run=cmd_chapter_set)
     cli_federation.add_chapter_commands(chapter_commands)
     cli_accounts.add_chapter_commands(chapter_commands)
@@ -300,9 +302,12 @@ def cmd_chapter_create(args: argparse.Namespace) -> int:
         chapter = await create_chapter(db, config.hostname, args.slug, args.name, args.level,
                                        args.location, args.summary, args.icon,
                                        args.manual_approval)
-        if founded is not None:
+        if founded is not None or args.language is not None:
             async with db.transaction() as tx:
-                await settings_store.set_founded(tx, chapter, founded)
+                if founded is not None:
+                    await settings_store.set_founded(tx, chapter, founded)
+                if args.language is not None:
+                    await settings_store.set_language(tx, chapter, args.language)
 
     _run_registry(config, work)
     urls = Urls(config.base_url)
@@ -312,9 +317,10 @@ def cmd_chapter_create(args: argparse.Namespace) -> int:
 
 def cmd_chapter_set(args: argparse.Namespace) -> int:
     config = load_config(args.data)
-    if args.manual_approval is None and args.joins is None and args.founded is None:
+    if (args.manual_approval is None and args.joins is None and args.founded is None
+            and args.language is None):
         raise UsageError("say what to change: --manual-approval yes|no, --joins open|approval, "
-                         "--founded YYYY-MM-DD")
+                         "--founded YYYY-MM-DD, --language CODE")
     founded = _founding(args)
 
     async def work(db: Database) -> None:
@@ -331,6 +337,10 @@ def cmd_chapter_set(args: argparse.Namespace) -> int:
             async with db.transaction() as tx:
                 await settings_store.set_founded(tx, chapter.id, founded)
                 await queue_actor_update(tx, Urls(config.base_url), args.slug, config.hostname)
+        if args.language is not None:
+            # Local only: it is the default of the chapter's items, each of which says its own.
+            async with db.transaction() as tx:
+                await settings_store.set_language(tx, chapter.id, args.language)
 
     with_db(config, work)
     if args.manual_approval is not None:
@@ -341,6 +351,8 @@ def cmd_chapter_set(args: argparse.Namespace) -> int:
         print(f"{args.slug}: joins {args.joins} ({how})")
     if founded is not None:
         print(f"{args.slug}: founded {founded.date().isoformat()}")
+    if args.language is not None:
+        print(f"{args.slug}: items written in {args.language} unless their author says")
     return 0
 
 

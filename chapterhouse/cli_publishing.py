@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from chapterhouse.cli_support import Parser, UsageError, data_dir_argument, load_config, with_db
+from federation.languages import is_language
 from federation.urls import Urls
 from outbox import content, publish
 from outbox.items import Item
@@ -19,8 +20,25 @@ from storage import actors as actor_store
 from storage.database import Database
 
 
+def language_code(value: str) -> str:
+    """--language's value: a two- or three-letter language code ("eo")."""
+    code = value.strip().lower()
+    if not is_language(code):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a language code such as en or eo (ISO 639, two or three "
+            "letters)")
+    return code
+
+
+def language_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--language", type=language_code, metavar="CODE",
+                        help=f"the language {what} written in, e.g. en or eo (default: the "
+                        "chapter's language setting, else the node's [node] language)")
+
+
 def _author(parser: argparse.ArgumentParser, upward: bool = False) -> None:
     data_dir_argument(parser)
+    language_argument(parser, "it is")
     author = parser.add_mutually_exclusive_group(required=True)
     author.add_argument("--chapter", metavar="SLUG", help="publish as this chapter")
     author.add_argument("--member", metavar="USERNAME", help="publish as this member")
@@ -94,6 +112,8 @@ def add_commands(commands: argparse._SubParsersAction[Parser]) -> None:
     edit.add_argument("--title")
     edit.add_argument("--summary")
     edit.add_argument("--body-file", type=Path, metavar="FILE")
+    edit.add_argument("--language", type=language_code, metavar="CODE",
+                      help="the language it is written in, e.g. en or eo")
     edit.set_defaults(run=cmd_edit)
 
     delete = commands.add_parser("delete", help="delete something published",
@@ -128,8 +148,9 @@ def _publish(args: argparse.Namespace, item: Item) -> int:
         if actor is None or actor.kind != kind:
             raise PublishError(f"there is no {kind} {handle!r} on this node")
         urls = Urls(config.base_url)
+        item.language = args.language or await content.written_in(db, handle, config.language)
         if item.kind == "note":
-            return await publish.post_note(db, urls, handle, item.body)
+            return await publish.post_note(db, urls, handle, item.body, item.language)
         return await content.publish_item(db, urls, handle, item,
                                           upward=getattr(args, "upward", False))
 
@@ -169,8 +190,9 @@ def cmd_edit(args: argparse.Namespace) -> int:
     body = _read_body(args.body_file, from_stdin=False) if args.body_file else None
 
     async def work(db: Database) -> str:
+        details = {"language": args.language} if args.language else None
         return await content.edit_item(db, Urls(config.base_url), args.id, args.title,
-                                       args.summary, body)
+                                       args.summary, body, details=details)
 
     try:
         print(with_db(config, work))
