@@ -24,7 +24,7 @@ import structlog
 from aiohttp import web
 from markupsafe import Markup
 
-from outbox.content import delete_item, edit_item, publish_item
+from outbox.content import delete_item, edit_item, publish_item, written_in
 from outbox.items import (
     MAX_BODY,
     MAX_OPTION,
@@ -41,6 +41,7 @@ from storage import items as item_store
 from storage import outbox as outbox_store
 from storage.actors import ActorRecord
 from storage.items import StoredItem
+from web import written_languages
 from web.accounts import see_other
 from web.pages import render
 from web.session import Viewer, viewer
@@ -73,7 +74,7 @@ _REASONS = (
     ("option", "options"), ("a poll needs at least", "options"),
     ("a poll has at most", "options"), ("poll options", "options"),
     ("a poll needs a closing time", "closes_at"), ("closing time", "closes_at"),
-    ("the closing time", "closes_at"), ("a note", "text"),
+    ("the closing time", "closes_at"), ("a note", "text"), ("language", "language"),
 )
 
 
@@ -99,6 +100,7 @@ class ItemForm:
     upward: bool = False
     text: str = ""  # a note's
     fixed_options: list[str] = field(default_factory=list)  # a published poll's
+    language: str = ""  # what it is written in ("eo"); "" only on forms sent without one
 
     def item(self) -> Item:
         """The Item the CLI would post; InvalidItem for what only a form can get wrong."""
@@ -109,7 +111,8 @@ class ItemForm:
             except ValueError:
                 raise InvalidItem(
                     f"capacity {self.capacity.strip()!r} is not a whole number") from None
-        item = Item(kind=self.kind, title=self.title, summary=self.summary, body=self.body)
+        item = Item(kind=self.kind, title=self.title, summary=self.summary, body=self.body,
+                    language=self.language or None)
         if self.kind == "minutes":
             item.meeting_date = self.meeting_date.strip() or None
         if self.kind == "event":
@@ -181,6 +184,7 @@ def read_form(posted: Any, kind: str) -> ItemForm:
         closes_at=_text(posted, "closes_at", MAX_MOMENT),
         upward=posted.get("upward") == "yes" and kind in UPWARD_KINDS,
         text=_text(posted, "text", MAX_NOTE),
+        language=written_languages.posted_language(posted),
     )
 
 
@@ -206,7 +210,7 @@ def form_of(row: StoredItem) -> ItemForm:
         online_url=fields.online_url or "",
         capacity="" if fields.capacity is None else str(fields.capacity),
         multiple=fields.multiple, closes_at=_local(fields.closes_at, "UTC"),
-        fixed_options=list(fields.options),
+        fixed_options=list(fields.options), language=fields.language or "",
     )
 
 
@@ -262,6 +266,7 @@ def _page(request: web.Request, form: ItemForm, errors: dict[str, str], action: 
         request, "publish.html", form=form, errors=errors, action=action, editing=editing,
         preview=preview, kinds=KINDS, labels=LABELS, upward_kinds=UPWARD_KINDS,
         with_body=WITH_BODY, zones=zone_names(), chapter_name=chapter_name,
+        written_languages=written_languages.choices(form.language),
         chapter_handle=chapter_handle,
         limits={"title": MAX_TITLE, "summary": MAX_SUMMARY, "body": MAX_BODY,
                 "note": MAX_NOTE, "options": MAX_OPTIONS, "option": MAX_OPTION})
@@ -288,7 +293,9 @@ async def publish_form(request: web.Request) -> web.Response:
     if isinstance(found, web.Response):
         return found
     assert found.handle is not None
-    form = ItemForm(kind=kind, timezone=await _zone_of_newest_event(request, found.id))
+    form = ItemForm(kind=kind, timezone=await _zone_of_newest_event(request, found.id),
+                    language=await written_in(request.app[DB], found.handle,
+                                              written_languages.node_language(request)))
     return _page(request, form, {}, f"/@{found.handle}/publish", found.name, found.handle)
 
 
@@ -312,9 +319,12 @@ async def publish(request: web.Request) -> web.Response:
     if "preview" in posted:
         return again({}, Markup(body_html(form.body)))
     db, urls = request.app[DB], request.app[NODE].urls
+    # A form sent without the field (an older page, a script) is in the chapter's language.
+    form.language = form.language or await written_in(
+        db, handle, written_languages.node_language(request))
     try:
         if kind == "note":
-            iri = await post_note(db, urls, handle, form.text)
+            iri = await post_note(db, urls, handle, form.text, form.language)
         else:
             iri = await publish_item(db, urls, handle, form.item(), upward=form.upward)
     except (InvalidItem, PublishError) as exc:
@@ -345,15 +355,17 @@ async def edit_form(request: web.Request, row: StoredItem) -> web.Response:
 
 
 def _details(form: ItemForm) -> dict[str, Any]:
-    """What an edit changes besides the text, per kind (outbox.content.EDITABLE_DETAILS)."""
+    """What an edit changes besides the text, per kind (outbox.content.EDITABLE_DETAILS);
+    the language of every kind, when the form sent one."""
+    language = {"language": form.language} if form.language else {}
     if form.kind == "minutes":
-        return {"meeting_date": form.item().meeting_date}
+        return {"meeting_date": form.item().meeting_date, **language}
     if form.kind == "event":
         item = form.item()
         return {name: getattr(item, name) for name in (
             "starts_at", "ends_at", "timezone", "place_name", "address", "online_url",
-            "capacity")}
-    return {}
+            "capacity")} | language
+    return language
 
 
 async def edit(request: web.Request, row: StoredItem) -> web.Response:
