@@ -21,6 +21,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from chapterhouse.reasons import Reason, reason
+
 MAX_BYTES = 2 * 1024 * 1024
 MAX_SIDE = 4000  # pixels, either way, of the upload
 SIZE = 400  # pixels, either way, of the avatar we make
@@ -44,20 +46,31 @@ class Avatar:
     data: bytes
 
 
+def too_many_bytes() -> Reason:
+    return reason("avatar.too_large", "The image is larger than %(mb)d MB.",
+                  mb=MAX_BYTES // (1024 * 1024))
+
+
+def _damaged() -> Reason:
+    return reason("avatar.damaged", "This image is damaged and cannot be read.")
+
+
 def _opened(data: bytes) -> Image.Image:
-    too_large = AvatarError(f"The image has too many pixels; at most {MAX_SIDE} x "
-                            f"{MAX_SIDE} is accepted.")
+    too_large = AvatarError(reason("avatar.too_many_pixels",
+                                   "The image has too many pixels; at most %(side)d x "
+                                   "%(side)d is accepted.", side=MAX_SIDE))
     try:
         with warnings.catch_warnings():
             # Over MAX_IMAGE_PIXELS Pillow warns; the check below refuses those anyway.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=FORMATS)
     except UnidentifiedImageError:
-        raise AvatarError("This file is not a PNG, JPEG, GIF or WebP image.") from None
+        raise AvatarError(reason("avatar.format",
+                                 "This file is not a PNG, JPEG, GIF or WebP image.")) from None
     except Image.DecompressionBombError:
         raise too_large from None
     except (OSError, SyntaxError, ValueError):
-        raise AvatarError("This image is damaged and cannot be read.") from None
+        raise AvatarError(_damaged()) from None
     width, height = image.size
     if width < 1 or height < 1 or width > MAX_SIDE or height > MAX_SIDE:
         raise too_large
@@ -68,9 +81,9 @@ def make_avatar(data: bytes) -> Avatar:
     """The avatar made from an upload's bytes; AvatarError when they are not an image we
     take. CPU-bound: run it in a thread."""
     if len(data) > MAX_BYTES:
-        raise AvatarError(f"The image is larger than {MAX_BYTES // (1024 * 1024)} MB.")
+        raise AvatarError(too_many_bytes())
     if not data:
-        raise AvatarError("The file is empty.")
+        raise AvatarError(reason("avatar.empty", "The file is empty."))
     try:
         _opened(data).verify()  # the whole file's structure, before decoding it
         image = _opened(data)  # verify() leaves the image unusable: open it again
@@ -80,13 +93,14 @@ def make_avatar(data: bytes) -> Avatar:
     except AvatarError:
         raise
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
-        raise AvatarError("This image is damaged and cannot be read.") from None
+        raise AvatarError(_damaged()) from None
     has_alpha = upright.mode in ("RGBA", "LA", "PA") or (
         upright.mode == "P" and "transparency" in upright.info)
     try:
         pixels = upright.convert("RGBA" if has_alpha else "RGB")
     except (OSError, ValueError):
-        raise AvatarError("This image's colours cannot be read.") from None
+        raise AvatarError(reason("avatar.colours",
+                                 "This image's colours cannot be read.")) from None
     pixels.thumbnail((SIZE, SIZE), Image.Resampling.LANCZOS)
     # A new image holding only the pixels: nothing of the upload's metadata comes along.
     clean = Image.new(pixels.mode, pixels.size)

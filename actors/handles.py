@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from chapterhouse.reasons import Reason, reason
+
 MAX_LENGTH = 30
 _HANDLE_RE = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$")
 
@@ -26,19 +28,21 @@ class InvalidHandle(ValueError):
     """The handle cannot be used; the message says why."""
 
 
-def _check(handle: str) -> str | None:
+def _check(handle: str) -> Reason | None:
     """Why the handle cannot be used, or None."""
     if not handle:
-        return "a handle must not be empty"
+        return reason("handle.empty", "a handle must not be empty")
     if len(handle) > MAX_LENGTH:
-        return f"{handle!r} is longer than {MAX_LENGTH} characters"
+        return reason("handle.long", "%(handle)r is longer than %(num)d characters",
+                      handle=handle, num=MAX_LENGTH)
     if handle != handle.lower():
-        return f"{handle!r} must be lower case"
+        return reason("handle.case", "%(handle)r must be lower case", handle=handle)
     if not _HANDLE_RE.match(handle):
-        return (f"{handle!r} may only contain a-z, 0-9, '_' and '-', and must not start or "
-                "end with '-'")
+        return reason("handle.characters", "%(handle)r may only contain a-z, 0-9, '_' and "
+                      "'-', and must not start or end with '-'", handle=handle)
     if handle in RESERVED:
-        return f"{handle!r} is reserved on every node"
+        return reason("handle.reserved", "%(handle)r is reserved on every node",
+                      handle=handle)
     return None
 
 
@@ -52,11 +56,12 @@ def suggest_handle(text: str) -> str | None:
 
 
 def validate_handle(handle: str) -> str:
-    reason = _check(handle)
-    if reason is None:
+    why = _check(handle)
+    if why is None:
         return handle
     suggestion = suggest_handle(handle)
     # Only a suggestion that is itself accepted; "try 'dublin city'" would fail again.
     if suggestion is not None and suggestion != handle:
-        reason += f" (try {suggestion!r})"
-    raise InvalidHandle(reason)
+        why = reason("handle.suggestion", "%(reason)s (try %(suggestion)r)", reason=why,
+                     suggestion=suggestion)
+    raise InvalidHandle(why)

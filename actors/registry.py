@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from actors.handles import InvalidHandle, validate_handle
 from actors.keys import generate_actor_keys
+from chapterhouse.reasons import reason
 from storage import actors as store
 from storage.database import Database
 
@@ -47,7 +48,7 @@ async def _available_handle(db: Database, handle: str, node_hostname: str) -> st
     try:
         validate_handle(handle)
     except InvalidHandle as exc:
-        raise RegistryError(str(exc)) from None
+        raise RegistryError(exc.args[0]) from None
     if handle == node_hostname:
         raise RegistryError(f"{handle!r} is the node's own name on this node")
     if await store.handle_exists(db, handle):
@@ -109,9 +110,13 @@ def founding_day(text: str, today: date | None = None) -> datetime:
     except ValueError:
         day = None
     if day is None or len(text) != 10:
-        raise RegistryError("enter the day the chapter was founded, such as 2019-03-08")
+        raise RegistryError(reason("founded.format", "enter the day the chapter was founded,"
+                                   " such as 2019-03-08"))
     if day > today:
-        raise RegistryError("the founding date cannot be in the future")
+        raise RegistryError(reason("founded.future",
+                                   "the founding date cannot be in the future"))
     if day < EARLIEST_FOUNDING:
-        raise RegistryError(f"the founding date cannot be before {EARLIEST_FOUNDING.year}")
+        raise RegistryError(reason("founded.early",
+                                   "the founding date cannot be before %(year)s",
+                                   year=str(EARLIEST_FOUNDING.year)))
     return datetime(day.year, day.month, day.day, tzinfo=UTC)

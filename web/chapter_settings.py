@@ -35,6 +35,7 @@ from storage import profiles as profile_store
 from storage.actors import ActorRecord
 from web import session
 from web.accounts import see_other
+from web.i18n import _, ngettext, sentence, word
 from web.pages import render
 from web.profiles import AVATARS
 from web.state import DB, NODE
@@ -105,22 +106,28 @@ def _founded(text: str) -> tuple[datetime | None, str | None]:
     try:
         return founding_day(text), None
     except RegistryError as exc:
-        reason = str(exc)
-        return None, reason[0].upper() + reason[1:] + "."
+        return None, sentence(exc)
 
 
 def _check(form: SettingsForm) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not form.name:
-        errors["name"] = "Enter the chapter's name."
+        errors["name"] = _("Enter the chapter's name.")
     elif len(form.name) > MAX_NAME:
-        errors["name"] = f"A name has at most {MAX_NAME} characters."
+        errors["name"] = ngettext("A name has at most %(num)d character.",
+                                  "A name has at most %(num)d characters.", MAX_NAME)
     if len(form.summary) > MAX_SUMMARY:
-        errors["summary"] = f"The summary has at most {MAX_SUMMARY} characters."
+        errors["summary"] = ngettext("The summary has at most %(num)d character.",
+                                     "The summary has at most %(num)d characters.",
+                                     MAX_SUMMARY)
     if len(form.location) > MAX_LOCATION:
-        errors["location"] = f"The location has at most {MAX_LOCATION} characters."
+        errors["location"] = ngettext("The location has at most %(num)d character.",
+                                      "The location has at most %(num)d characters.",
+                                      MAX_LOCATION)
     if len(form.about) > MAX_ABOUT:
-        errors["about"] = f"The about text has at most {MAX_ABOUT} characters."
+        errors["about"] = ngettext("The about text has at most %(num)d character.",
+                                   "The about text has at most %(num)d characters.",
+                                   MAX_ABOUT)
     return errors
 
 
@@ -153,7 +160,7 @@ async def save_settings(request: web.Request) -> web.Response:
         try:
             avatar = await asyncio.to_thread(avatars.make_avatar, data)
         except avatars.AvatarError as exc:
-            errors["avatar"] = str(exc)
+            errors["avatar"] = word(exc)
     if errors or founded_at is None:
         log.info("chapter settings refused", chapter=chapter.handle, fields=sorted(errors))
         return _page(request, chapter, form, errors, 400)

@@ -145,7 +145,11 @@ _ = gettext
 
 
 def word(text: object) -> str:
-    """A `Reason` worded in the reader's language (its parameters too); text as it is."""
+    """A `Reason` worded in the reader's language (its parameters too); text as it is.
+    An exception raised with a Reason is worded by its Reason."""
+    if isinstance(text, BaseException) and len(text.args) == 1 \
+            and isinstance(text.args[0], Reason):
+        text = text.args[0]
     if not isinstance(text, Reason):
         return str(text)
     params = {name: word(value) if isinstance(value, Reason) else value

@@ -25,6 +25,7 @@ from storage import profiles as store
 from web import session
 from web.accounts import see_other
 from web.errors import refuse
+from web.i18n import _, ngettext, word
 from web.pages import render
 from web.state import DB, NODE
 from web.uploads import allow_upload, picture_in
@@ -96,18 +97,21 @@ async def save_profile(request: web.Request) -> web.Response:
                            .replace("\r\n", "\n")).strip())
     errors: dict[str, str] = {}
     if not form.name:
-        errors["name"] = "Enter the name people see."
+        errors["name"] = _("Enter the name people see.")
     elif len(form.name) > MAX_NAME:
-        errors["name"] = f"A name has at most {MAX_NAME} characters."
+        errors["name"] = ngettext("A name has at most %(num)d character.",
+                                  "A name has at most %(num)d characters.", MAX_NAME)
     if len(form.summary) > MAX_SUMMARY:
-        errors["summary"] = f"The summary has at most {MAX_SUMMARY} characters."
+        errors["summary"] = ngettext("The summary has at most %(num)d character.",
+                                     "The summary has at most %(num)d characters.",
+                                     MAX_SUMMARY)
     avatar = None
     data = picture_in(posted)
     if data is not None:
         try:
             avatar = await asyncio.to_thread(avatars.make_avatar, data)
         except avatars.AvatarError as exc:
-            errors["avatar"] = str(exc)
+            errors["avatar"] = word(exc)
     if errors:
         log.info("profile refused", member=member.handle, fields=sorted(errors))
         return _page(request, member, form, errors, 400)
@@ -141,11 +145,11 @@ async def avatar_file(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     # Only names this node gives (a hash and .webp): nothing else on disk is reachable.
     if not avatars.NAME.fullmatch(name):
-        raise refuse(404, "no such avatar")
+        raise refuse(404, _("There is no such picture on this node."))
     try:
         data = await asyncio.to_thread((request.app[AVATARS] / name).read_bytes)
     except FileNotFoundError:
-        raise refuse(404, "no such avatar") from None
+        raise refuse(404, _("There is no such picture on this node.")) from None
     return web.Response(body=data, headers=AVATAR_HEADERS)
 
 

@@ -12,12 +12,12 @@ from aiohttp.typedefs import Handler
 
 from actors import avatars
 from web import session
+from web.i18n import word
 
 log = structlog.get_logger(__name__)
 
 # The whole form: the largest image we take, and room for the text fields around it.
 UPLOAD_LIMIT = avatars.MAX_BYTES + 64 * 1024
-TOO_LARGE = f"The image is larger than {avatars.MAX_BYTES // (1024 * 1024)} MB."
 # A route's canonical path -> the event logged when its upload is refused as too large.
 UPLOAD_ROUTES = web.AppKey("upload_routes", dict[str, str])
 
@@ -32,7 +32,8 @@ async def larger_upload(request: web.Request, handler: Handler) -> web.StreamRes
         return await handler(request.clone(client_max_size=UPLOAD_LIMIT))
     except web.HTTPRequestEntityTooLarge:
         log.info(routes[resource.canonical], reason="upload too large")
-        raise web.HTTPRequestEntityTooLarge(UPLOAD_LIMIT, text=TOO_LARGE) from None
+        raise web.HTTPRequestEntityTooLarge(
+            UPLOAD_LIMIT, text=word(avatars.too_many_bytes())) from None
 
 
 def allow_upload(app: web.Application, route: str, refused_event: str) -> None:
