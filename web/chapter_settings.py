@@ -28,12 +28,13 @@ from actors.registry import (
     RegistryError,
     founding_day,
 )
+from federation.languages import is_language
 from outbox.hierarchy import queue_actor_update
 from outbox.items import body_html
 from storage import chapter_settings as store
 from storage import profiles as profile_store
 from storage.actors import ActorRecord
-from web import session
+from web import session, written_languages
 from web.accounts import see_other
 from web.i18n import _, ngettext, sentence, word
 from web.pages import render
@@ -57,6 +58,7 @@ class SettingsForm:
     about: str
     manually_approves: bool
     joins_open: bool
+    language: str = ""  # what its items are written in unless their author says
 
 
 def _text(form: Any, name: str, limit: int) -> str:
@@ -76,7 +78,7 @@ def _form_of(current: store.Settings) -> SettingsForm:
                         location=current.location or "",
                         founded=current.founded_at.date().isoformat(), about=current.about,
                         manually_approves=current.manually_approves,
-                        joins_open=current.joins_open)
+                        joins_open=current.joins_open, language=current.language or "")
 
 
 def _page(request: web.Request, chapter: ActorRecord, form: SettingsForm,
@@ -87,7 +89,10 @@ def _page(request: web.Request, chapter: ActorRecord, form: SettingsForm,
                       today=datetime.now(UTC).date().isoformat(),
                       earliest=EARLIEST_FOUNDING.isoformat(),
                       max_megabytes=avatars.MAX_BYTES // (1024 * 1024),
-                      max_side=avatars.MAX_SIDE, csrf_token=session.csrf_token(request))
+                      max_side=avatars.MAX_SIDE, csrf_token=session.csrf_token(request),
+                      written_languages=written_languages.choices(
+                          form.language or written_languages.node_language(request)),
+                      node_language=written_languages.node_language(request))
     response.set_status(status)
     return response
 
@@ -149,8 +154,11 @@ async def save_settings(request: web.Request) -> web.Response:
         about=_printable(_text(posted, "about", MAX_ABOUT * 2).replace("\r\n", "\n"),
                          True).strip(),
         manually_approves=posted.get("manually_approves") == "yes",
-        joins_open=posted.get("joins_open") == "yes")
+        joins_open=posted.get("joins_open") == "yes",
+        language=written_languages.posted_language(posted))
     errors = _check(form)
+    if form.language and not is_language(form.language):
+        errors["language"] = written_languages.not_a_language()
     founded_at, founded_error = _founded(form.founded)
     if founded_error:
         errors["founded"] = founded_error
@@ -168,7 +176,10 @@ async def save_settings(request: web.Request) -> web.Response:
         name=form.name, summary=form.summary, location=form.location or None,
         founded_at=founded_at, about=form.about,
         about_html=body_html(form.about) or None,
-        manually_approves=form.manually_approves, joins_open=form.joins_open)
+        manually_approves=form.manually_approves, joins_open=form.joins_open,
+        # The node's own language is kept as "not chosen", so the chapter follows the node.
+        language=None if form.language in ("", written_languages.node_language(request))
+        else form.language)
     remove = posted.get("remove_avatar") == "yes" and avatar is None
     directory = request.app[AVATARS]
     if avatar is not None:
@@ -178,7 +189,8 @@ async def save_settings(request: web.Request) -> web.Response:
     node = request.app[NODE]
     # Whether followers joining need approval is local only; everything else is in the
     # chapter's actor document, which its followers are sent again.
-    federated = replace(new, joins_open=current.joins_open) != current or new_file != old_file
+    federated = replace(new, joins_open=current.joins_open,
+                        language=current.language) != current or new_file != old_file
     if federated or new != current:
         async with db.transaction() as tx:
             await store.save(tx, chapter.id, new)

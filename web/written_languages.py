@@ -13,7 +13,7 @@ from functools import cache
 from aiohttp import web
 from babel import localedata
 
-from web.i18n import LANGUAGES, NODE_LANGUAGE, current, language
+from web.i18n import LANGUAGES, NODE_LANGUAGE, _, current, language
 
 
 @cache
@@ -57,3 +57,8 @@ def posted_language(posted: object) -> str:
     """The form's `language` as sent (validated where the item is), trimmed and short."""
     value = posted.get("language") if hasattr(posted, "get") else None
     return value.strip()[:40] if isinstance(value, str) else ""
+
+
+def not_a_language() -> str:
+    """A form's error for a code that is none (only a hand-made request sends one)."""
+    return _("Choose a language from the list.")
