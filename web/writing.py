@@ -20,7 +20,7 @@ from aiohttp import web
 
 from federation.client import FetchError
 from outbox import member_actions
-from outbox.content import delete_item, edit_item, publish_item
+from outbox.content import delete_item, edit_item, publish_item, written_in
 from outbox.items import ARTICLE_KINDS, MAX_BODY, MAX_SUMMARY, MAX_TITLE, InvalidItem, Item
 from outbox.items import validate as validate_item
 from outbox.publish import MAX_NOTE, PublishError
@@ -28,7 +28,7 @@ from storage import actors as actor_store
 from storage import items as item_store
 from storage import reactions as reaction_store
 from storage.items import StoredItem
-from web import publishing
+from web import publishing, written_languages
 from web.accounts import local_path, see_other
 from web.pages import render
 from web.session import Viewer, viewer
@@ -44,6 +44,7 @@ class PostForm:
     title: str = ""
     summary: str = ""
     body: str = ""
+    language: str = ""  # what it is written in ("eo")
 
 
 def _field(form: Any, name: str, limit: int) -> str:
@@ -71,7 +72,7 @@ def _not_yours(request: web.Request) -> web.Response:
 
 def _errors_of(message: str) -> dict[str, str]:
     """validate()'s one-line reason, next to the field it is about."""
-    for name in ("title", "summary", "body"):
+    for name in ("title", "summary", "body", "language"):
         if message.startswith(name):
             return {name: message[0].upper() + message[1:] + "."}
     return {"body": message[0].upper() + message[1:] + "."}
@@ -81,11 +82,12 @@ def _check(form: PostForm) -> dict[str, str]:
     errors: dict[str, str] = {}
     try:
         item = validate_item(Item(kind="blog", title=form.title, summary=form.summary,
-                                  body=form.body))
+                                  body=form.body, language=form.language or None))
     except InvalidItem as exc:
         errors = _errors_of(str(exc))
     else:
         form.title, form.summary, form.body = item.title, item.summary, item.body
+        form.language = item.language or ""
     if not form.body.strip() and "body" not in errors:
         errors["body"] = "Write the post's text."
     return errors
@@ -94,7 +96,9 @@ def _check(form: PostForm) -> dict[str, str]:
 def _form_page(request: web.Request, form: PostForm, errors: dict[str, str], action: str,
                editing: StoredItem | None = None, status: int = 200) -> web.Response:
     response = render(request, "write.html", form=form, errors=errors, action=action,
-                      editing=editing, limits={"title": MAX_TITLE, "summary": MAX_SUMMARY,
+                      editing=editing,
+                      written_languages=written_languages.choices(form.language),
+                      limits={"title": MAX_TITLE, "summary": MAX_SUMMARY,
                                                "body": MAX_BODY})
     if errors:
         log.info("post refused", path=request.path, fields=sorted(errors))
@@ -123,7 +127,9 @@ async def write_form(request: web.Request) -> web.Response:
     found = await _own_blog(request)
     if isinstance(found, web.Response):
         return found
-    return _form_page(request, PostForm(), {}, f"/@{found.handle}/write")
+    language = await written_in(request.app[DB], found.handle,
+                                written_languages.node_language(request))
+    return _form_page(request, PostForm(language=language), {}, f"/@{found.handle}/write")
 
 
 async def write(request: web.Request) -> web.Response:
@@ -132,14 +138,16 @@ async def write(request: web.Request) -> web.Response:
         return found
     posted = await request.post()
     form = PostForm(_field(posted, "title", MAX_TITLE), _field(posted, "summary", MAX_SUMMARY),
-                    _field(posted, "body", MAX_BODY))
+                    _field(posted, "body", MAX_BODY), written_languages.posted_language(posted))
+    form.language = form.language or await written_in(
+        request.app[DB], found.handle, written_languages.node_language(request))
     errors = _check(form)
     if errors:
         return _form_page(request, form, errors, f"/@{found.handle}/write", status=400)
     try:
         iri = await publish_item(request.app[DB], request.app[NODE].urls, found.handle,
                                  Item(kind="blog", title=form.title, summary=form.summary,
-                                      body=form.body))
+                                      body=form.body, language=form.language))
     except PublishError as exc:
         return _form_page(request, form, _errors_of(str(exc)), f"/@{found.handle}/write",
                           status=400)
@@ -183,7 +191,7 @@ async def edit_form(request: web.Request) -> web.Response:
         return found
     _, row = found
     fields = row.fields
-    form = PostForm(fields.title, fields.summary or "", fields.body or "")
+    form = PostForm(fields.title, fields.summary or "", fields.body or "", fields.language or "")
     return _form_page(request, form, {}, _path(row.object_iri) + "/edit", editing=row)
 
 
@@ -198,14 +206,15 @@ async def edit(request: web.Request) -> web.Response:
     _, row = found
     posted = await request.post()
     form = PostForm(_field(posted, "title", MAX_TITLE), _field(posted, "summary", MAX_SUMMARY),
-                    _field(posted, "body", MAX_BODY))
+                    _field(posted, "body", MAX_BODY), written_languages.posted_language(posted))
     action = _path(row.object_iri) + "/edit"
     errors = _check(form)
     if errors:
         return _form_page(request, form, errors, action, editing=row, status=400)
     try:
         await edit_item(request.app[DB], request.app[NODE].urls, row.object_iri,
-                        form.title, form.summary, form.body)
+                        form.title, form.summary, form.body,
+                        details={"language": form.language} if form.language else None)
     except PublishError as exc:
         return _form_page(request, form, _errors_of(str(exc)), action, editing=row,
                           status=400)
