@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 
+from federation.languages import FIELDS, clean_maps
 from federation.sanitize import clean_html, clean_text
 from federation.urls import NODE, Urls
 from inbox.activity import Activity, Refused, id_of, type_of
@@ -170,8 +171,12 @@ def _version(obj: dict[str, Any]) -> store.RemoteObjectVersion:
         content = next(iter(content_map.values()), "") if isinstance(content_map, dict) else ""
     summary = obj.get("summary")
     cleaned = clean_html(content if isinstance(content, str) else "")
+    # The versions in other languages are kept, sanitised as their plain value is: a page
+    # shows its reader the one in their language.
     document = {**obj, "content": cleaned}
-    document.pop("contentMap", None)
+    for key in FIELDS.values():
+        document.pop(key, None)
+    document |= clean_maps(obj)
     meeting_date = obj.get("meetingDate")
     return store.RemoteObjectVersion(
         iri=obj["id"],
