@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markdown_it import MarkdownIt
 
-from chapterhouse.reasons import reason
+from chapterhouse.reasons import Reason, reason
 from federation.languages import is_language, maps
 from federation.sanitize import clean_html, clean_text
 from federation.urls import Urls
@@ -108,14 +108,30 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# The fields a reason names, each a message of its own (worded with the reason it is in);
+# the English is also how web forms find the field a reason is about.
+TITLE = reason("field.title", "title")
+QUESTION = reason("field.question", "question")
+SUMMARY = reason("field.summary", "summary")
+BODY = reason("field.body", "body")
+START = reason("field.start", "start")
+END = reason("field.end", "end")
+PLACE_NAME = reason("field.place_name", "place name")
+ADDRESS = reason("field.address", "address")
+OPTION = reason("field.option", "option")
+CLOSING_TIME = reason("field.closing_time", "closing time")
+
+
 def _text(label: str, value: str | None, limit: int, required: bool = False) -> str:
     value = (value or "").strip()
     if required and not value:
-        raise InvalidItem(f"{label} must not be empty")
+        raise InvalidItem(reason("item.empty", "%(field)s must not be empty", field=label))
     if len(value) > limit:
-        raise InvalidItem(f"{label} is longer than {limit} characters")
+        raise InvalidItem(reason("item.too_long", "%(field)s is longer than %(limit)d "
+                                 "characters", field=label, limit=limit))
     if any(ord(c) < 32 and c not in "\n\t\r" for c in value):
-        raise InvalidItem(f"{label} contains control characters")
+        raise InvalidItem(reason("item.control", "%(field)s contains control characters",
+                                 field=label))
     return value
 
 
@@ -124,27 +140,36 @@ def parse_moment(label: str, value: str, zone: ZoneInfo | None = None) -> dateti
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidItem(f"{label} {value!r} is not an ISO 8601 date and time") from None
+        raise InvalidItem(reason("moment.format", "%(field)s %(value)r is not an ISO 8601 "
+                                 "date and time", field=label, value=value)) from None
     if moment.tzinfo is None:
         if zone is None:
-            raise InvalidItem(f"{label} {value!r} needs a time zone offset, e.g. +01:00")
+            raise InvalidItem(reason("moment.offset", "%(field)s %(value)r needs a time zone "
+                                     "offset, e.g. +01:00", field=label, value=value))
         moment = moment.replace(tzinfo=zone)
     try:
         moment.astimezone(UTC)  # stored and sent in UTC: year 9999 at -05:00 is not there
     except OverflowError:
-        raise InvalidItem(f"{label} {value!r} is out of range") from None
+        raise InvalidItem(reason("moment.range", "%(field)s %(value)r is out of range",
+                                 field=label, value=value)) from None
     return moment
+
+
+def unknown_zone(name: str | None) -> Reason:
+    return reason("event.zone", "unknown time zone %(zone)r (use e.g. Europe/Dublin)",
+                  zone=name)
 
 
 def validate(item: Item, now: datetime | None = None) -> Item:
     """Check and normalise an item; InvalidItem with a one-line reason."""
     now = now or datetime.now(UTC)
     if item.kind not in KINDS:
-        raise InvalidItem(f"kind must be one of {', '.join(KINDS)}")
-    label = "question" if item.kind == "poll" else "title"
+        raise InvalidItem(reason("item.kind", "kind must be one of %(kinds)s",
+                                 kinds=", ".join(KINDS)))
+    label = QUESTION if item.kind == "poll" else TITLE
     item.title = _text(label, item.title, MAX_TITLE, required=True)
-    item.summary = _text("summary", item.summary, MAX_SUMMARY)
-    item.body = _text("body", item.body, MAX_BODY)
+    item.summary = _text(SUMMARY, item.summary, MAX_SUMMARY)
+    item.body = _text(BODY, item.body, MAX_BODY)
     _validate_language(item)
     if item.kind == "minutes" and item.meeting_date is not None:
         given = item.meeting_date.strip()
@@ -153,9 +178,13 @@ def validate(item: Item, now: datetime | None = None) -> Item:
         except ValueError as exc:
             if re.fullmatch(r"\d{4}-\d{2}-\d{2}", given):
                 # The right shape, so the calendar is what refused it: say how.
-                raise InvalidItem(f"meeting date {given} is not a date: {exc}") from None
-            raise InvalidItem(
-                f"meeting date {item.meeting_date!r} is not YYYY-MM-DD") from None
+                # (Python's own words for why: the CLI and its tests have said them.)
+                raise InvalidItem(reason(
+                    "minutes.no_date", "meeting date %(date)s is not a date: %(why)s",
+                    date=given, why=str(exc))) from None
+            raise InvalidItem(reason(
+                "minutes.date_format", "meeting date %(date)r is not YYYY-MM-DD",
+                date=item.meeting_date)) from None
     if item.kind == "event":
         _validate_event(item)
     if item.kind == "poll":
@@ -189,46 +218,51 @@ def _validate_event(item: Item) -> None:
     try:
         zone = ZoneInfo(item.timezone or "")
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidItem(f"unknown time zone {item.timezone!r} (use e.g. Europe/Dublin)") from None
+        raise InvalidItem(unknown_zone(item.timezone)) from None
     if item.starts_at is None:
-        raise InvalidItem("an event needs a start")
-    start = parse_moment("start", item.starts_at, zone)
+        raise InvalidItem(reason("event.no_start", "an event needs a start"))
+    start = parse_moment(START, item.starts_at, zone)
     item.starts_at = start.isoformat()
     if item.ends_at is not None:
-        end = parse_moment("end", item.ends_at, zone)
+        end = parse_moment(END, item.ends_at, zone)
         if end <= start:
-            raise InvalidItem("the end must be after the start")
+            raise InvalidItem(reason("event.end", "the end must be after the start"))
         item.ends_at = end.isoformat()
-    item.place_name = _text("place name", item.place_name, 200) or None
-    item.address = _text("address", item.address, 500) or None
+    item.place_name = _text(PLACE_NAME, item.place_name, 200) or None
+    item.address = _text(ADDRESS, item.address, 500) or None
     if item.online_url:
         parts = urlsplit(item.online_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise InvalidItem(f"online URL {item.online_url!r} must be an http(s) URL")
+            raise InvalidItem(reason("event.online_url",
+                                     "online URL %(url)r must be an http(s) URL",
+                                     url=item.online_url))
     if bool(item.place_name) == bool(item.online_url):
-        raise InvalidItem("an event takes either a place name or an online URL")
+        raise InvalidItem(reason("event.where",
+                                 "an event takes either a place name or an online URL"))
     if item.address and not item.place_name:
-        raise InvalidItem("an address needs a place name")
+        raise InvalidItem(reason("event.address", "an address needs a place name"))
     if item.capacity is not None and item.capacity < 1:
-        raise InvalidItem("capacity must be at least 1")
+        raise InvalidItem(reason("event.capacity_low", "capacity must be at least 1"))
     if item.capacity is not None and item.capacity > MAX_CAPACITY:
-        raise InvalidItem(f"capacity must be at most {MAX_CAPACITY}")
+        raise InvalidItem(reason("event.capacity_high", "capacity must be at most %(num)d",
+                                 num=MAX_CAPACITY))
 
 
 def _validate_poll(item: Item, now: datetime) -> None:
-    options = [_text("option", o, MAX_OPTION, required=True) for o in item.options]
+    options = [_text(OPTION, o, MAX_OPTION, required=True) for o in item.options]
     if len(options) < 2:
-        raise InvalidItem("a poll needs at least two options")
+        raise InvalidItem(reason("poll.few", "a poll needs at least two options"))
     if len(options) > MAX_OPTIONS:
-        raise InvalidItem(f"a poll has at most {MAX_OPTIONS} options")
+        raise InvalidItem(reason("poll.many", "a poll has at most %(num)d options",
+                                 num=MAX_OPTIONS))
     if len(set(options)) != len(options):
-        raise InvalidItem("poll options must differ from each other")
+        raise InvalidItem(reason("poll.same", "poll options must differ from each other"))
     item.options = options
     if item.closes_at is None:
-        raise InvalidItem("a poll needs a closing time")
-    closes = parse_moment("closing time", item.closes_at)
+        raise InvalidItem(reason("poll.no_close", "a poll needs a closing time"))
+    closes = parse_moment(CLOSING_TIME, item.closes_at)
     if closes <= now:
-        raise InvalidItem("the closing time is in the past")
+        raise InvalidItem(reason("poll.closed", "the closing time is in the past"))
     item.closes_at = iso_utc(closes)
 
 
