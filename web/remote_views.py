@@ -9,12 +9,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup
 
+from federation.languages import version
 from federation.sanitize import clean_html, clean_text
 from federation.vocab import PUBLIC
 from outbox.taking_part import RemotePoll, remote_poll
 from storage import taking_part as store
 from storage.database import Reader
 from storage.timestamps import from_wire
+from web.i18n import current
 
 # What a chapter page lists of what reached it from elsewhere.
 RECEIVED_TYPES = ("Question", "Event", "Article", "Page", "Note")
@@ -60,6 +62,9 @@ class RemoteView:
     poll: RemotePoll | None
     # An event's own time zone (Mobilizon's and our `timezone`), in which it is shown.
     timezone: str | None = None
+    # The language of the content and of the title shown (their `lang`), when known.
+    language: str | None = None
+    title_language: str | None = None
 
 
 def _zone(value: object) -> ZoneInfo | None:
@@ -111,8 +116,11 @@ def _int(value: object) -> int | None:
 
 def remote_view(obj: store.ReceivedObject) -> RemoteView:
     document = obj.document
-    name = document.get("name")
-    content = str(document.get("content") or "")
+    # The version in the reader's language, when the author wrote one (contentMap).
+    wanted = current().code
+    name, name_language = version(document, "name", wanted)
+    found, content_language = version(document, "content", wanted)
+    content = found or ""
     text = clean_text(name) if isinstance(name, str) and name else ""
     content_is_title = False
     if not text:
@@ -120,6 +128,7 @@ def remote_view(obj: store.ReceivedObject) -> RemoteView:
         plain = " ".join(clean_text(clean_html(content), limit=len(content) + 1).split())
         text = plain if len(plain) <= 80 else plain[:80].rsplit(" ", 1)[0] + "…"
         content_is_title = text == plain
+        name_language = content_language
     zone = _zone(document.get("timezone")) if obj.type == "Event" else None
     handle = (f"@{obj.author_username}@{obj.author_host}"
               if obj.author_username and obj.author_host else None)
@@ -136,7 +145,8 @@ def remote_view(obj: store.ReceivedObject) -> RemoteView:
         place=_place(document) if obj.type == "Event" else None,
         participants=_int(document.get("participantCount")),
         capacity=_int(document.get("maximumAttendeeCapacity")),
-        poll=remote_poll(document) if obj.type == "Question" else None)
+        poll=remote_poll(document) if obj.type == "Question" else None,
+        language=content_language, title_language=name_language if text else None)
 
 
 @dataclass(frozen=True)
