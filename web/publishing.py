@@ -24,6 +24,7 @@ import structlog
 from aiohttp import web
 from markupsafe import Markup
 
+from chapterhouse.reasons import reason
 from outbox.content import delete_item, edit_item, publish_item, written_in
 from outbox.items import (
     MAX_BODY,
@@ -34,6 +35,7 @@ from outbox.items import (
     InvalidItem,
     Item,
     body_html,
+    unknown_zone,
 )
 from outbox.publish import MAX_NOTE, PublishError, delete_object, post_note
 from storage import actors as actor_store
@@ -43,6 +45,7 @@ from storage.actors import ActorRecord
 from storage.items import StoredItem
 from web import written_languages
 from web.accounts import see_other
+from web.i18n import _, sentence
 from web.pages import render
 from web.session import Viewer, viewer
 from web.state import DB, NODE
@@ -109,8 +112,9 @@ class ItemForm:
             try:
                 capacity = int(self.capacity.strip())
             except ValueError:
-                raise InvalidItem(
-                    f"capacity {self.capacity.strip()!r} is not a whole number") from None
+                raise InvalidItem(reason(
+                    "event.capacity_number", "capacity %(given)r is not a whole number",
+                    given=self.capacity.strip())) from None
         item = Item(kind=self.kind, title=self.title, summary=self.summary, body=self.body,
                     language=self.language or None)
         if self.kind == "minutes":
@@ -141,15 +145,16 @@ def _in_zone(value: str, zone_name: str) -> str:
         try:
             moment = moment.replace(tzinfo=ZoneInfo(zone_name))
         except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidItem(
-                f"unknown time zone {zone_name!r} (use e.g. Europe/Dublin)") from None
+            raise InvalidItem(unknown_zone(zone_name)) from None
     return moment.isoformat()
 
 
-def errors_of(message: str) -> dict[str, str]:
-    """A one-line reason (validate()'s or post_note's), next to the field it is about."""
-    text = message[0].upper() + message[1:] + "."
-    lowered = message.lower()
+def errors_of(message: object) -> dict[str, str]:
+    """A one-line reason (validate()'s or post_note's, or the exception raised with it),
+    next to the field it is about, worded in the reader's language. The field is found
+    by the reason's English, which is the same whatever the reader reads."""
+    text = sentence(message)
+    lowered = str(message).lower()
     for start, name in _REASONS:
         if lowered.startswith(start):
             return {name: text}
@@ -228,16 +233,17 @@ def _notice(request: web.Request, heading: str, message: str, status: int) -> we
 
 
 def _not_yours(request: web.Request, name: str) -> web.Response:
-    return _notice(request, "Not yours to publish",
-                   f"Only the organisers of {name} publish, edit and delete its items.", 403)
+    return _notice(request, _("Not yours to publish"),
+                   _("Only the organisers of %(chapter)s publish, edit and delete its items.",
+                     chapter=name), 403)
 
 
 async def _organised(request: web.Request, kind: str) -> ActorRecord | web.Response:
     handle = request.match_info["slug"]
     chapter = await actor_store.actor_by_handle(request.app[DB], handle)
     if chapter is None or chapter.kind != "chapter" or chapter.handle is None:
-        return _notice(request, "No such chapter", "This node has no chapter by that name.",
-                       404)
+        return _notice(request, _("No such chapter"),
+                       _("This node has no chapter by that name."), 404)
     current = viewer(request)
     if current is None:
         back = f"/@{chapter.handle}/publish?kind={kind}"
@@ -281,8 +287,8 @@ def _kind(request: web.Request, posted: Any = None) -> str | None:
 
 
 def _no_kind(request: web.Request) -> web.Response:
-    return _notice(request, "No such kind of item",
-                   f"Choose one of {', '.join(KINDS)}.", 404)
+    return _notice(request, _("No such kind of item"),
+                   _("Choose one of %(kinds)s.", kinds=", ".join(KINDS)), 404)
 
 
 async def publish_form(request: web.Request) -> web.Response:
@@ -328,7 +334,7 @@ async def publish(request: web.Request) -> web.Response:
         else:
             iri = await publish_item(db, urls, handle, form.item(), upward=form.upward)
     except (InvalidItem, PublishError) as exc:
-        return again(errors_of(str(exc)))
+        return again(errors_of(exc))
     log.info("item published from the web", chapter=handle, kind=kind, object=iri)
     return see_other(f"{_path(iri)}?published=1")
 
@@ -393,7 +399,7 @@ async def edit(request: web.Request, row: StoredItem) -> web.Response:
                         form.title, None if poll else form.summary, None if poll else form.body,
                         details=_details(form))
     except (InvalidItem, PublishError) as exc:
-        return again(errors_of(str(exc)))
+        return again(errors_of(exc))
     log.info("item edited from the web", chapter=row.author, object=row.object_iri)
     return see_other(path)
 
@@ -405,7 +411,7 @@ async def delete(request: web.Request, row: StoredItem) -> web.Response:
     try:
         await delete_item(request.app[DB], request.app[NODE].urls, row.object_iri)
     except PublishError as exc:
-        return _notice(request, "Not deleted", str(exc), 409)
+        return _notice(request, _("Not deleted"), sentence(exc), 409)
     log.info("item deleted from the web", chapter=row.author, object=row.object_iri)
     return see_other(f"/@{quote(row.author)}")
 
@@ -442,7 +448,7 @@ async def delete_note(request: web.Request, note: ChapterNote) -> web.Response:
     try:
         await delete_object(request.app[DB], request.app[NODE].urls, note.iri)
     except PublishError as exc:
-        return _notice(request, "Not deleted", str(exc), 409)
+        return _notice(request, _("Not deleted"), sentence(exc), 409)
     log.info("note deleted from the web", chapter=note.author, object=note.iri)
     return see_other(f"/@{quote(note.author)}")
 
