@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup
 
+from federation.languages import version
 from federation.sanitize import clean_html, clean_text
 from outbox.items import body_html, derived_summary, item_from_stored
 from storage import items as store
@@ -55,6 +56,8 @@ class ItemView:
     author_kind: str
     published: str
     updated: str | None
+    # What its author wrote it in ("eo", the `lang` of its title and text); None: unknown.
+    language: str | None = None
     meeting_date: str | None = None
     # events: moments in the event's own time zone
     starts: datetime | None = None
@@ -134,7 +137,7 @@ async def item_view(
         summary=derived_summary(item), own_summary=item.summary,
         _content=None, markdown=item.body, author=row.author,
         author_name=row.author_name, author_kind=row.author_kind,
-        published=utc_iso(row.published), updated=iso(row.updated),
+        published=utc_iso(row.published), updated=iso(row.updated), language=item.language,
     )
     if item.kind == "minutes":
         view.meeting_date = item.meeting_date
@@ -176,6 +179,7 @@ def note_view(row: StoredNote) -> ItemView:
         id=row.iri, kind="note", title=title, summary=text, own_summary="",
         _content=Markup(content), author=row.author, author_name=row.author_name,
         author_kind=row.author_kind, published=utc_iso(row.published), updated=None,
+        language=version(document, "content", "")[1],
     )
 
 

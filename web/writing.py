@@ -30,6 +30,7 @@ from storage import reactions as reaction_store
 from storage.items import StoredItem
 from web import publishing, written_languages
 from web.accounts import local_path, see_other
+from web.i18n import _, ngettext, sentence
 from web.pages import render
 from web.session import Viewer, viewer
 from web.state import DB, NODE, REMOTE_ACTORS
@@ -66,16 +67,18 @@ def _login(request: web.Request, back: str | None = None) -> web.Response:
 
 
 def _not_yours(request: web.Request) -> web.Response:
-    return _notice(request, "Not your blog",
-                   "Only its author writes on a blog and edits or deletes its posts.", 403)
+    return _notice(request, _("Not your blog"),
+                   _("Only its author writes on a blog and edits or deletes its posts."), 403)
 
 
-def _errors_of(message: str) -> dict[str, str]:
-    """validate()'s one-line reason, next to the field it is about."""
+def _errors_of(exc: Exception) -> dict[str, str]:
+    """validate()'s one-line reason, next to the field it is about (found by its English),
+    worded in the reader's language."""
+    message = str(exc)
     for name in ("title", "summary", "body", "language"):
         if message.startswith(name):
-            return {name: message[0].upper() + message[1:] + "."}
-    return {"body": message[0].upper() + message[1:] + "."}
+            return {name: sentence(exc)}
+    return {"body": sentence(exc)}
 
 
 def _check(form: PostForm) -> dict[str, str]:
@@ -84,12 +87,12 @@ def _check(form: PostForm) -> dict[str, str]:
         item = validate_item(Item(kind="blog", title=form.title, summary=form.summary,
                                   body=form.body, language=form.language or None))
     except InvalidItem as exc:
-        errors = _errors_of(str(exc))
+        errors = _errors_of(exc)
     else:
         form.title, form.summary, form.body = item.title, item.summary, item.body
         form.language = item.language or ""
     if not form.body.strip() and "body" not in errors:
-        errors["body"] = "Write the post's text."
+        errors["body"] = _("Write the post's text.")
     return errors
 
 
@@ -110,7 +113,8 @@ async def _own_blog(request: web.Request) -> Viewer | web.Response:
     handle = request.match_info["handle"]
     member = await actor_store.actor_by_handle(request.app[DB], handle)
     if member is None or member.kind != "member":
-        return _notice(request, "No such member", "This node has no member by that name.", 404)
+        return _notice(request, _("No such member"),
+                       _("This node has no member by that name."), 404)
     current = viewer(request)
     if current is None:
         return _login(request, f"/@{quote(member.handle or handle)}/write")
@@ -149,7 +153,7 @@ async def write(request: web.Request) -> web.Response:
                                  Item(kind="blog", title=form.title, summary=form.summary,
                                       body=form.body, language=form.language))
     except PublishError as exc:
-        return _form_page(request, form, _errors_of(str(exc)), f"/@{found.handle}/write",
+        return _form_page(request, form, _errors_of(exc), f"/@{found.handle}/write",
                           status=400)
     log.info("blog post published", member=found.handle, object=iri)
     return see_other(_path(iri))
@@ -172,7 +176,7 @@ def _own_post(request: web.Request, row: StoredItem | None
               ) -> tuple[Viewer, StoredItem] | web.Response:
     iri = request.app[NODE].urls.object(request.match_info["uuid"])
     if row is None or row.deleted_at is not None or row.kind not in ARTICLE_KINDS:
-        return _notice(request, "No such post", "This node has no such post.", 404)
+        return _notice(request, _("No such post"), _("This node has no such post."), 404)
     current = viewer(request)
     if current is None:
         return _login(request, _path(iri) + "/edit" if request.method == "GET" else _path(iri))
@@ -216,7 +220,7 @@ async def edit(request: web.Request) -> web.Response:
                         form.title, form.summary, form.body,
                         details={"language": form.language} if form.language else None)
     except PublishError as exc:
-        return _form_page(request, form, _errors_of(str(exc)), action, editing=row,
+        return _form_page(request, form, _errors_of(exc), action, editing=row,
                           status=400)
     log.info("blog post edited", object=row.object_iri)
     return see_other(_path(row.object_iri))
@@ -238,7 +242,7 @@ async def delete(request: web.Request) -> web.Response:
     try:
         await delete_item(request.app[DB], request.app[NODE].urls, row.object_iri)
     except PublishError as exc:
-        return _notice(request, "Not deleted", str(exc), 409)
+        return _notice(request, _("Not deleted"), sentence(exc), 409)
     log.info("blog post deleted", object=row.object_iri)
     return see_other(f"/@{current.handle}")
 
@@ -255,20 +259,20 @@ async def _acting(request: web.Request
     iri = posted.get("object")
     if not isinstance(iri, str) or not iri.startswith(("https://", "http://")) \
             or len(iri) > MAX_IRI:
-        return _notice(request, "Nothing to act on",
-                       "The form does not name an object by its address.", 400)
+        return _notice(request, _("Nothing to act on"),
+                       _("The form does not name an object by its address."), 400)
     target = await member_actions.find_target(request.app[DB], request.app[NODE].urls, iri)
     if target is None or not await _may_see(request, current, target):
-        return _notice(request, "No such post",
-                       "This node does not have that post (or it was deleted).", 404)
+        return _notice(request, _("No such post"),
+                       _("This node does not have that post (or it was deleted)."), 404)
     if not target.local:
         # Its author's inbox, which the activity goes to, may not be known yet.
         try:
             await request.app[REMOTE_ACTORS].get(target.author)
         except FetchError as exc:
             log.warning("author not reachable", author=target.author, error=str(exc))
-            return _notice(request, "Author not reachable",
-                           "The author's server did not answer; try again later.", 502)
+            return _notice(request, _("Author not reachable"),
+                           _("The author's server did not answer; try again later."), 502)
     return current, target, posted, back
 
 
@@ -284,11 +288,13 @@ async def _may_see(request: web.Request, current: Viewer, target: member_actions
 
 def _reply_error(text: str) -> str | None:
     if not text:
-        return "Write something to reply."
+        return _("Write something to reply.")
     if len(text) > MAX_NOTE:
-        return f"A reply is at most {MAX_NOTE} characters; this one has {len(text)}."
+        return ngettext("A reply is at most %(limit)d characters; this one has %(num)d.",
+                        "A reply is at most %(limit)d characters; this one has %(num)d.",
+                        len(text), limit=MAX_NOTE)
     if any(ord(c) < 32 and c not in "\n\t\r" for c in text):
-        return "The reply contains control characters."
+        return _("The reply contains control characters.")
     return None
 
 
@@ -316,7 +322,7 @@ async def reply(request: web.Request) -> web.Response:
         iri = await member_actions.reply(request.app[DB], request.app[NODE].urls,
                                          current.member_id, target, text.strip())
     except PublishError as exc:
-        return _reply_page(request, target.iri, text, back, str(exc).capitalize() + ".")
+        return _reply_page(request, target.iri, text, back, sentence(exc))
     log.info("reply published", member=current.handle, object=iri, to=target.iri)
     return see_other(f"{back.split('#')[0]}#replies")
 
@@ -332,11 +338,11 @@ async def _react(request: web.Request, kind: str) -> web.Response:
             await member_actions.undo(db, urls, current.member_id, kind, target)
         else:
             if kind == "announce" and not target.public:
-                return _notice(request, "Not boosted",
-                               "Only a public post can be boosted.", 403)
+                return _notice(request, _("Not boosted"),
+                               _("Only a public post can be boosted."), 403)
             await member_actions.react(db, urls, current.member_id, kind, target)
     except PublishError as exc:
-        return _notice(request, "Not sent", str(exc), 400)
+        return _notice(request, _("Not sent"), sentence(exc), 400)
     return see_other(back)
 
 
