@@ -32,6 +32,15 @@ CHAPTERHOUSE_TERMS: dict[str, Any] = {
     "members": "chapterhouse:members",
 }
 
+# A project's terms (FEDERATION.md): its status (proposed, active or finished), the member
+# who started it (an id) and who takes part: {"type": "Collection", "totalItems": n,
+# "items": [ids]}.
+PROJECT_TERMS: dict[str, Any] = {
+    "projectStatus": "chapterhouse:projectStatus",
+    "startedBy": {"@id": "chapterhouse:startedBy", "@type": "@id"},
+    "participants": {"@id": "chapterhouse:participants"},
+}
+
 # Terms from Mastodon's namespace and ActivityStreams extensions that Mastodon reads.
 MASTODON_TERMS: dict[str, Any] = {
     "toot": "http://joinmastodon.org/ns#",

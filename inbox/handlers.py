@@ -19,6 +19,7 @@ from federation.urls import NODE, Urls
 from inbox.activity import Activity, Refused, id_of, type_of
 from outbox import activities
 from outbox.hierarchy import may_join
+from outbox.items import JOINABLE_KINDS
 from outbox.publish import send_to
 from outbox.relay import pass_on
 from storage import hierarchy as hierarchy_store
@@ -393,7 +394,7 @@ async def handle_reaction(tx: Tx, ctx: Context, activity: Activity) -> None:
 
 async def _event(tx: Tx, iri: str | None) -> StoredItem | None:
     event = await item_store.by_iri_tx(tx, iri) if iri else None
-    if event is None or event.kind != "event" or event.deleted_at is not None:
+    if event is None or event.kind not in JOINABLE_KINDS or event.deleted_at is not None:
         return None
     return event
 

@@ -16,6 +16,7 @@ import structlog
 from federation.urls import Urls
 from outbox import activities, relay
 from outbox.items import (
+    MAX_LISTED_PARTICIPANTS,
     Counts,
     InvalidItem,
     Item,
@@ -30,6 +31,7 @@ from outbox.publish import PublishError, delete_object
 from storage import actors as actor_store
 from storage import chapter_settings as settings_store
 from storage import items as store
+from storage import projects as project_store
 from storage import remote as remote_store
 from storage.database import Database, Reader, Tx
 from storage.items import StoredItem
@@ -71,7 +73,11 @@ async def publish_item_with_create(
         raise PublishError(str(exc)) from None
     object_id = urls.object(activities.new_id())
     published = activities.now_iso()
-    document = to_ap(item, object_id, urls, handle, published)
+    # Whoever starts a project takes part in it from the first version on.
+    starter = urls.actor(item.started_by) if item.kind == "project" and item.started_by \
+        else None
+    document = to_ap(item, object_id, urls, handle, published, counts=Counts(
+        participants=1, participant_ids=[starter]) if starter else None)
     # The parent is read in the transaction that publishes: one that the chapter left in
     # between would otherwise still get the item, or one it joined would miss it.
     async with db.transaction() as tx:
@@ -85,6 +91,11 @@ async def publish_item_with_create(
         create = activities.create(urls, handle, document)
         await store.create(tx, actor.id, stored_fields(item), document, create,
                            at(published), also_to)
+        if starter:
+            row = await store.by_iri_tx(tx, object_id)
+            assert row is not None  # stored just above
+            await store.add_participant(tx, row.id, starter,
+                                        f"{starter}#joins/{activities.new_id()}")
         await relay.item_published(tx, urls, actor.id, document)
     return object_id, str(create["id"])
 
@@ -92,7 +103,11 @@ async def publish_item_with_create(
 async def _counts(db: Reader, stored: StoredItem) -> Counts:
     votes, voters = await store.vote_counts(db, stored.id)
     participants = await store.participant_count(db, stored.id)
-    return Counts(votes=votes, voters=voters, participants=participants)
+    # A project names who takes part (an event only counts them).
+    listed = await project_store.participant_iris(db, stored.id, MAX_LISTED_PARTICIPANTS) \
+        if stored.kind == "project" else []
+    return Counts(votes=votes, voters=voters, participants=participants,
+                  participant_ids=listed)
 
 
 async def _live_item(db: Reader, object_iri: str) -> StoredItem:
@@ -108,7 +123,8 @@ async def _live_item(db: Reader, object_iri: str) -> StoredItem:
 # and where. A poll's options, choice and closing time stay: votes were cast for them as
 # they were.
 EDITABLE_DETAILS = ("meeting_date", "starts_at", "ends_at", "timezone", "place_name",
-                    "address", "online_url", "capacity", "language")
+                    "address", "online_url", "capacity", "language",
+                    "project_status")
 
 
 async def edit_item(

@@ -26,6 +26,8 @@ from storage.items import ItemFields
 
 KINDS = ("news", "blog", "minutes", "event", "poll", "project")
 ARTICLE_KINDS = ("news", "blog", "minutes")
+# What people join (and leave) with `Join` and `Leave`, from here or from elsewhere.
+JOINABLE_KINDS = ("event", "project")
 MAX_TITLE = 300
 MAX_SUMMARY = 1000
 MAX_BODY = 100_000

@@ -21,6 +21,7 @@ from federation.urls import Urls
 from federation.vocab import AS_CONTEXT
 from outbox import activities
 from outbox.content import queue_counts
+from outbox.items import JOINABLE_KINDS
 from outbox.publish import send_to
 from storage import items as item_store
 from storage import taking_part as store
@@ -174,9 +175,9 @@ async def go_local(
     participant = urls.actor(member.handle)
     async with db.transaction() as tx:
         event = await item_store.by_iri_tx(tx, event_iri)
-        if event is None or event.kind != "event" or event.deleted_at is not None:
+        if event is None or event.kind not in JOINABLE_KINDS or event.deleted_at is not None:
             raise Refusal(404, "There is no such event on this node.")
-        if event_over(event.fields.starts_at, event.fields.ends_at):
+        if event.kind == "event" and event_over(event.fields.starts_at, event.fields.ends_at):
             raise Refusal(403, "This event is over.")
         if not going:
             if await item_store.remove_participant(tx, event.id, participant):

@@ -27,7 +27,7 @@ from storage.timestamps import at, parse
 PAGE = 20
 SUMMARY = 240  # characters of the text a list shows when the author wrote no summary
 # The sections an archive lists, by the kind of item.
-KINDS = ("news", "blog", "minutes", "poll", "event")
+KINDS = ("news", "blog", "minutes", "poll", "event", "project")
 _END_OF_TIME = datetime(9999, 12, 31, tzinfo=UTC)
 
 
@@ -47,6 +47,7 @@ class ArchiveEntry:
     ends_at: datetime | None = None
     timezone: str | None = None
     place_name: str | None = None
+    project_status: str | None = None  # a project's: proposed, active or finished
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ def _summary(summary: str | None, text: str | None, is_html: bool) -> str:
 
 
 _ITEM = ("SELECT i.object_iri, i.kind, i.title, i.summary, i.body, i.meeting_date,"
-         " i.starts_at, i.ends_at, i.timezone, i.place_name, i.published AS at,"
+         " i.starts_at, i.ends_at, i.timezone, i.place_name, i.project_status,"
+         " i.published AS at,"
          " a.name AS by_name, a.handle AS by_handle")
 
 
@@ -104,7 +106,8 @@ def _item_entry(row: Row) -> ArchiveEntry:
         summary=_summary(row["summary"], row["body"], False), published=at(row["at"]),
         by_name=row["by_name"], by_link=f"/@{row['by_handle']}", local=True,
         meeting_date=row["meeting_date"], starts_at=parse(row["starts_at"]),
-        ends_at=parse(row["ends_at"]), timezone=row["timezone"], place_name=row["place_name"])
+        ends_at=parse(row["ends_at"]), timezone=row["timezone"], place_name=row["place_name"],
+        project_status=row["project_status"])
 
 
 def _passed_up_entry(row: Row) -> ArchiveEntry:

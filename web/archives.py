@@ -29,6 +29,7 @@ SECTIONS = {
     "blogs": ("blog", "Blogs"),
     "minutes": ("minutes", "Minutes"),
     "polls": ("poll", "Polls"),
+    "projects": ("project", "Projects"),
 }
 UPCOMING = 50
 

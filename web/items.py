@@ -76,6 +76,9 @@ class ItemView:
     closes_at: str | None = None
     closed: bool = False
     closed_at: str | None = None
+    # projects
+    project_status: str | None = None
+    started_by: str | None = None  # the starter's handle
 
     markdown: str = ""
 
@@ -149,6 +152,10 @@ async def item_view(
             view.ends = datetime.fromisoformat(item.ends_at).astimezone(zone)
         view.place_name, view.address = item.place_name, item.address
         view.online_url, view.capacity = item.online_url, item.capacity
+        if counts:
+            view.participants = await store.participant_count(db, row.id)
+    elif item.kind == "project":
+        view.project_status, view.started_by = item.project_status, item.started_by
         if counts:
             view.participants = await store.participant_count(db, row.id)
     elif item.kind == "poll":

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from federation.languages import version
 from federation.sanitize import clean_html, clean_text
 from federation.vocab import PUBLIC
+from outbox.items import PROJECT_STATUSES
 from outbox.taking_part import RemotePoll, remote_poll
 from storage import taking_part as store
 from storage.database import Reader
@@ -65,6 +66,9 @@ class RemoteView:
     # The language of the content and of the title shown (their `lang`), when known.
     language: str | None = None
     title_language: str | None = None
+    # A Chapterhouse project's status (chapterhouse:projectStatus) and who takes part.
+    project_status: str | None = None
+    participant_ids: tuple[str, ...] = ()
 
 
 def _zone(value: object) -> ZoneInfo | None:
@@ -146,7 +150,23 @@ def remote_view(obj: store.ReceivedObject) -> RemoteView:
         participants=_int(document.get("participantCount")),
         capacity=_int(document.get("maximumAttendeeCapacity")),
         poll=remote_poll(document) if obj.type == "Question" else None,
-        language=content_language, title_language=name_language if text else None)
+        language=content_language, title_language=name_language if text else None,
+        **_project(document))
+
+
+def _project(document: dict[str, Any]) -> dict[str, Any]:
+    """A project's status and who takes part (as far as its `participants` collection
+    lists them), when the document is one (`projectStatus`)."""
+    status = document.get("projectStatus")
+    if status not in PROJECT_STATUSES:
+        return {}
+    found: dict[str, Any] = {"project_status": status}
+    listed = document.get("participants")
+    if isinstance(listed, dict):
+        items = listed.get("items")
+        found["participant_ids"] = tuple(
+            i for i in (items if isinstance(items, list) else []) if isinstance(i, str))
+    return found
 
 
 @dataclass(frozen=True)

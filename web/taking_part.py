@@ -9,7 +9,7 @@ The session middleware has already checked every POST's origin and CSRF token.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -34,6 +34,12 @@ from web import session
 from web.accounts import see_other
 from web.items import ItemView
 from web.pages import render
+from web.project_views import (
+    ParticipantView,
+    member_view,
+    participant_views,
+    remote_participant_views,
+)
 from web.remote_views import RemoteView, is_public, remote_view
 from web.replies import reply_section
 from web.state import DB, NODE, REMOTE_ACTORS
@@ -64,6 +70,9 @@ class EventPart:
     remaining: int | None  # places left, when the event has a capacity
     remote: bool
     over: bool = False  # ended (or, without an end, started): nobody joins or leaves
+    kind: str = "event"  # or "project", which people take part in the same way
+    people: list[ParticipantView] = field(default_factory=list)  # a project's
+    starter: ParticipantView | None = None  # who started a project
 
 
 def _member(current: session.Viewer) -> Member:
@@ -76,14 +85,20 @@ async def local_part(
     """What item.html shows for taking part in a local poll or event."""
     current = session.viewer(request)
     db = request.app[DB]
-    if item.kind not in ("poll", "event"):
+    if item.kind not in ("poll", "event", "project"):
         return None
-    me = request.app[NODE].urls.actor(current.handle) if current else None
+    urls = request.app[NODE].urls
+    me = urls.actor(current.handle) if current else None
     if item.kind == "poll":
         voted = await store.local_choices(db, stored.id, me) if me else []
         return PollPart(item.id, [o.name for o in item.options], item.multiple, item.closed,
                         voted)
     going = me is not None and await store.is_participant(db, stored.id, me)
+    if item.kind == "project":
+        starter = await member_view(db, item.started_by) if item.started_by else None
+        return EventPart(item.id, "going" if going else None, None, remote=False,
+                         kind="project", starter=starter,
+                         people=await participant_views(db, urls, stored.id))
     return EventPart(item.id, "going" if going else None, item.remaining, remote=False,
                      over=event_over(stored.fields.starts_at, stored.fields.ends_at))
 
@@ -109,6 +124,12 @@ async def _remote_part(
         voted = await store.remote_choices(db, current.member_id, obj.iri) if current else []
         return PollPart(obj.iri, [o.name for o in view.poll.options], view.poll.multiple,
                         view.poll.closed, voted)
+    if view.project_status is not None:
+        joined = await store.event_join(db, current.member_id, obj.iri) if current else None
+        return EventPart(obj.iri, joined.state if joined else None, None, remote=True,
+                         kind="project",
+                         people=await remote_participant_views(
+                             request.app[NODE].urls, db, list(view.participant_ids)))
     if obj.type == "Event":
         joined = await store.event_join(db, current.member_id, obj.iri) if current else None
         remaining = None
@@ -220,7 +241,7 @@ async def rsvp(request: web.Request) -> web.Response:
         if remote is None:
             await go_local(db, node.urls, _member(current), iri, going == "yes")
         else:
-            if remote.type != "Event":
+            if remote.type != "Event" and remote_view(remote).project_status is None:
                 raise Refusal(400, "This is not an event.")
             organiser = await _author(request, remote.attributed_to)
             if isinstance(organiser, web.Response):

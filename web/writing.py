@@ -28,7 +28,7 @@ from storage import actors as actor_store
 from storage import items as item_store
 from storage import reactions as reaction_store
 from storage.items import StoredItem
-from web import publishing, written_languages
+from web import projects, publishing, written_languages
 from web.accounts import local_path, see_other
 from web.i18n import _, ngettext, sentence
 from web.pages import render
@@ -165,6 +165,14 @@ async def _item_at(request: web.Request) -> StoredItem | None:
     return await item_store.by_iri(request.app[DB], iri)
 
 
+def _project(row: StoredItem | None) -> StoredItem | None:
+    """The row when it is a live project: web/projects.py's to handle (its starter may
+    edit it too, not only the chapter's organisers)."""
+    if row is None or row.deleted_at is not None or row.kind != "project":
+        return None
+    return row
+
+
 def _chapter_item(row: StoredItem | None) -> StoredItem | None:
     """The row when it is a live item of a chapter: web/publishing.py's to handle."""
     if row is None or row.deleted_at is not None or row.author_kind != "chapter":
@@ -187,6 +195,8 @@ def _own_post(request: web.Request, row: StoredItem | None
 
 async def edit_form(request: web.Request) -> web.Response:
     row = await _item_at(request)
+    if (project := _project(row)) is not None:
+        return await projects.edit_form(request, project)
     chapter_item = _chapter_item(row)
     if chapter_item is not None:
         return await publishing.edit_form(request, chapter_item)
@@ -201,6 +211,8 @@ async def edit_form(request: web.Request) -> web.Response:
 
 async def edit(request: web.Request) -> web.Response:
     row = await _item_at(request)
+    if (project := _project(row)) is not None:
+        return await projects.edit(request, project)
     chapter_item = _chapter_item(row)
     if chapter_item is not None:
         return await publishing.edit(request, chapter_item)
@@ -228,6 +240,8 @@ async def edit(request: web.Request) -> web.Response:
 
 async def delete(request: web.Request) -> web.Response:
     row = await _item_at(request)
+    if (project := _project(row)) is not None:
+        return await projects.delete(request, project)
     chapter_item = _chapter_item(row)
     if chapter_item is not None:
         return await publishing.delete(request, chapter_item)

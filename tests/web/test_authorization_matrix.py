@@ -427,6 +427,13 @@ TABLE: list[Row] = [
     row("POST /@{slug}/settings", workspace.new_settings,
         "SELECT id, name FROM actors WHERE kind = 'chapter' ORDER BY id",
         **organisers_of_dublin(acted(303, "/@dublin"))),
+    # A chapter's members (its organisers and the administrators too) start its projects;
+    # who edits and deletes one is tried in tests/web/test_projects.py.
+    row("POST /@{slug}/projects/new",
+        fixed("/@dublin/projects/new", {"title": "Tool-share", "status": "proposed",
+                                        "body": "Lend and borrow tools."}),
+        "SELECT object_iri FROM items ORDER BY id",
+        **{**organisers_of_dublin(acted(303, "/objects/")), "member": acted(303, "/objects/")}),
 ]
 BY_ROUTE = {entry.route: entry for entry in TABLE}
 
