@@ -41,6 +41,7 @@ from web import joins as join_routes
 from web import profiles as profile_routes
 from web import publishing as publishing_routes
 from web import search as search_routes
+from web import site_pages as site_page_routes
 from web import taking_part as taking_part_routes
 from web import welcome as welcome_routes
 from web import workspace as workspace_routes
@@ -118,6 +119,7 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
     workspace_routes.setup(app, accept_local=config.domain in config.accept_subchapters_from,
                            allow_http=config.allow_private_addresses)
     chapter_settings_routes.setup(app)
+    site_page_routes.setup(app)
     welcome_routes.setup(app)
     writing_routes.setup(app)
     publishing_routes.setup(app)

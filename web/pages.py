@@ -16,11 +16,13 @@ from storage import hierarchy as hierarchy_store
 from storage import items as item_store
 from storage import paging
 from storage.actors import ActorRecord
+from storage.projects import newest_projects
 from storage.timestamps import iso
 from web import i18n
 from web.errors import refuse
 from web.items import item_views, note_view, sections
 from web.membership import chapter_membership
+from web.page_texts import chapter_pages, navigation_links, welcome_text
 from web.reactions import reaction_target
 from web.remote_views import received_sections
 from web.session import viewer
@@ -31,6 +33,9 @@ MEMBER_POSTS = 10  # the newest a member's page lists
 # shows this many a page: a chapter of thousands would otherwise be rendered whole.
 CHAPTER_MEMBERS = 20
 MEMBERS_PAGE = 100
+# The home page's newest chapters and projects; each block links to all of them.
+HOME_CHAPTERS = 12
+HOME_PROJECTS = 5
 
 # Level names as people read them; worded in the reader's language where shown.
 LEVEL_LABELS = {
@@ -63,6 +68,8 @@ def create_templates() -> jinja2.Environment:
     env.filters["paragraphs"] = lambda text: Markup(plain_to_html(text))
     # The like/boost buttons' state on pages that do not compute it (web/reactions.py).
     env.globals["reaction_target"] = reaction_target
+    # The node pages its administrators link from every page (web/site_pages.py).
+    env.globals["navigation_pages"] = navigation_links
     return env
 
 
@@ -93,6 +100,7 @@ async def render_actor_page(request: web.Request, actor: ActorRecord) -> web.Res
             **await sections(db, actor.id),
             **await chapter_membership(request, actor.id, actor.handle or ""),
             received=await received_sections(db, actor.id),
+            chapter_pages=await chapter_pages(db, actor.id),
         )
     # Notes are kept apart from the items (news, blogs, ...), yet a member writes both.
     posts = await item_views(db, await item_store.latest(db, KINDS, actor.id, MEMBER_POSTS),
@@ -110,12 +118,15 @@ async def render_actor_page(request: web.Request, actor: ActorRecord) -> web.Res
 
 
 async def home(request: web.Request) -> web.Response:
+    """Laid out like the organisation's own site: its welcome text, then what is new."""
     db = request.app[DB]
     return render(
         request,
         "home.html",
-        chapters=await store.chapters(db, limit=50),
+        welcome=await welcome_text(request),
+        chapters=await store.chapters(db, limit=HOME_CHAPTERS),
         members=await store.members(db, limit=10),
+        projects=await newest_projects(db, None, HOME_PROJECTS),
         **await sections(db, None),
     )
 
