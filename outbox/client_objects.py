@@ -18,9 +18,10 @@ the CLI, are outbox.items.validate's (`InvalidItem`: 422). Each says why in one 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from federation.languages import FIELDS
 from outbox.items import MAX_CAPACITY, Item
 
 OBJECT_TYPES = ("Article", "Event", "Question", "Note")
@@ -50,6 +51,8 @@ class Posted:
 
     item: Item | None
     note: str = ""
+    # The language the client said it is written in (its contentMap's key); None: unsaid.
+    language: str | None = None
 
 
 def plain_markdown(text: str) -> str:
@@ -201,9 +204,40 @@ def _question(document: dict[str, Any], item: Item) -> None:
     item.closes_at = _string(document, "endTime")
 
 
+def _language_maps(document: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The document with `content`, `name` and `summary` taken from their maps where only
+    a map was sent, and the language the maps name (its primary code: "pt-BR" is "pt").
+    We write one language per item, so a map holds one version, and all maps the same."""
+    language: str | None = None
+    for plain, key in FIELDS.items():
+        value = document.get(key)
+        if value is None:
+            continue
+        if (not isinstance(value, dict) or len(value) != 1
+                or not all(isinstance(v, str) for v in value.values())):
+            raise ClientObjectError(
+                f"{key} must hold the text in one language, e.g. {{\"eo\": \"...\"}}")
+        tag, text = next(iter(value.items()))
+        code = str(tag).split("-", 1)[0].lower()
+        if language not in (None, code):
+            raise ClientObjectError("contentMap, nameMap and summaryMap must name one language")
+        language = code
+        if document.get(plain) is None:
+            document = {**document, plain: text}
+    return document, language
+
+
 def to_item(document: dict[str, Any], is_chapter: bool) -> Posted:
     """The unwrapped object as an item (or a note) of an actor; for a member, only blog
     posts and notes (NotAllowed otherwise)."""
+    document, language = _language_maps(document)
+    posted = _posted(document, is_chapter)
+    if posted.item is not None:
+        posted.item.language = language
+    return replace(posted, language=language)
+
+
+def _posted(document: dict[str, Any], is_chapter: bool) -> Posted:
     kind = document["type"]
     if kind == "Note":
         # A note is plain text, as `chapterhouse post note` takes it: its source (Markdown

@@ -22,13 +22,14 @@ from aiohttp import web
 from actors.accounts import token_hash
 from federation import strict_json
 from outbox.client_objects import ClientObjectError, NotAllowed, Posted, to_item, unwrap
-from outbox.content import publish_item_with_create
+from outbox.content import publish_item_with_create, written_in
 from outbox.publish import PublishError, post_note_with_create
 from storage import access_tokens as token_store
 from storage import accounts as account_store
 from storage import actors as actor_store
 from storage.accounts import Account
 from storage.timestamps import now
+from web.i18n import NODE_LANGUAGE
 from web.state import DB, NODE
 
 log = structlog.get_logger(__name__)
@@ -122,8 +123,11 @@ async def post_to_outbox(request: web.Request) -> web.Response:
 
 async def _publish(request: web.Request, handle: str, posted: Posted) -> tuple[str, str]:
     db, urls = request.app[DB], request.app[NODE].urls
+    # Unsaid, the language is the chapter's, as on the forms and the CLI.
+    language = posted.language or await written_in(db, handle, request.app[NODE_LANGUAGE])
     if posted.item is None:
-        return await post_note_with_create(db, urls, handle, posted.note)
+        return await post_note_with_create(db, urls, handle, posted.note, language)
+    posted.item.language = language
     return await publish_item_with_create(db, urls, handle, posted.item)
 
 
