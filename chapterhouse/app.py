@@ -39,6 +39,7 @@ from web import (
 from web import events_page as events_routes
 from web import joins as join_routes
 from web import profiles as profile_routes
+from web import projects as project_routes
 from web import publishing as publishing_routes
 from web import search as search_routes
 from web import site_pages as site_page_routes
@@ -123,6 +124,7 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
     welcome_routes.setup(app)
     writing_routes.setup(app)
     publishing_routes.setup(app)
+    project_routes.setup(app)
     taking_part_routes.setup(app)
     actor_routes.setup(app)
     objects.setup(app)

@@ -23,6 +23,7 @@ from web.errors import refuse
 from web.items import item_views, note_view, sections
 from web.membership import chapter_membership
 from web.page_texts import chapter_pages, navigation_links, welcome_text
+from web.project_views import status_label
 from web.reactions import reaction_target
 from web.remote_views import received_sections
 from web.session import viewer
@@ -33,6 +34,7 @@ MEMBER_POSTS = 10  # the newest a member's page lists
 # shows this many a page: a chapter of thousands would otherwise be rendered whole.
 CHAPTER_MEMBERS = 20
 MEMBERS_PAGE = 100
+CHAPTER_PROJECTS = 5  # the newest a chapter page lists, linking to all of them
 # The home page's newest chapters and projects; each block links to all of them.
 HOME_CHAPTERS = 12
 HOME_PROJECTS = 5
@@ -65,6 +67,7 @@ def create_templates() -> jinja2.Environment:
     i18n.install(env)
     env.filters["iso"] = machine_time
     env.filters["level"] = level_label
+    env.filters["status"] = status_label  # a project's
     env.filters["paragraphs"] = lambda text: Markup(plain_to_html(text))
     # The like/boost buttons' state on pages that do not compute it (web/reactions.py).
     env.globals["reaction_target"] = reaction_target
@@ -100,6 +103,7 @@ async def render_actor_page(request: web.Request, actor: ActorRecord) -> web.Res
             **await sections(db, actor.id),
             **await chapter_membership(request, actor.id, actor.handle or ""),
             received=await received_sections(db, actor.id),
+            projects=await newest_projects(db, actor.id, CHAPTER_PROJECTS),
             chapter_pages=await chapter_pages(db, actor.id),
         )
     # Notes are kept apart from the items (news, blogs, ...), yet a member writes both.
