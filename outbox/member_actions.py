@@ -77,8 +77,10 @@ async def _mention(db: Reader, urls: Urls, target: Target) -> str:
     return target.author
 
 
-async def reply(db: Database, urls: Urls, member_id: int, target: Target, text: str) -> str:
-    """Publish a member's reply to `target`; returns the new Note's id."""
+async def reply(db: Database, urls: Urls, member_id: int, target: Target, text: str,
+                language: str | None = None) -> str:
+    """Publish a member's reply to `target`, written in `language` when known; returns the
+    new Note's id."""
     text = text.strip()
     if not text:
         raise PublishError("a reply must not be empty")
@@ -87,7 +89,7 @@ async def reply(db: Database, urls: Urls, member_id: int, target: Target, text: 
     handle = await actor_store.handle_of(db, member_id)
     if handle is None:
         raise PublishError("only a member of this node can reply")
-    note = activities.note(urls, handle, text)
+    note = activities.note(urls, handle, text, language)
     note["inReplyTo"] = target.iri
     note["to"] = [target.author]
     note["cc"] = [PUBLIC, urls.collection(handle, "followers")]

@@ -333,8 +333,11 @@ async def reply(request: web.Request) -> web.Response:
     if error:
         return _reply_page(request, target.iri, text, back, error)
     try:
+        # In the language of the member's chapter: a reply form has no field for it.
+        language = await written_in(request.app[DB], current.handle,
+                                    written_languages.node_language(request))
         iri = await member_actions.reply(request.app[DB], request.app[NODE].urls,
-                                         current.member_id, target, text.strip())
+                                         current.member_id, target, text.strip(), language)
     except PublishError as exc:
         return _reply_page(request, target.iri, text, back, sentence(exc))
     log.info("reply published", member=current.handle, object=iri, to=target.iri)
