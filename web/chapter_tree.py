@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from storage import chapter_tree as store
 from storage.chapter_tree import KnownChapter
+from web import i18n
 from web.errors import refuse
 from web.pages import level_label, render
 from web.state import DB, NODE, TEMPLATES
@@ -135,8 +136,12 @@ class Drawn:
 
 async def _drawn(request: web.Request, wanted: Filter) -> Drawn:
     db = request.app[DB]
-    cache: OrderedDict[tuple[str | None, str | None], tuple[int, Drawn]] = request.app[_DRAWN]
-    key = (wanted.level, wanted.place.lower() if wanted.place else None)
+    cache: OrderedDict[tuple[str | None, ...], tuple[int, Drawn]] = request.app[_DRAWN]
+    # The tree is drawn in the reader's language and zone (level names, founding dates):
+    # one drawing per language and zone, or the first reader's would be everyone's.
+    reader = i18n.current()
+    key = (reader.code, reader.zone_name, wanted.level,
+           wanted.place.lower() if wanted.place else None)
     version = await db.data_version()
     found = cache.get(key)
     if found is not None and found[0] == version:

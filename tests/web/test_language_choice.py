@@ -26,6 +26,7 @@ from chapterhouse.config import parse, render_initial
 from federation.urls import Urls
 from outbox.content import publish_item
 from outbox.items import Item
+from storage import chapter_settings as chapter_settings_store
 from tests.web.test_accounts import HTML, Site, log_in, make_site, post, token_in
 from web import i18n
 
@@ -292,6 +293,20 @@ async def test_a_bad_time_zone_is_refused_next_to_its_field(site: Site) -> None:
         "csrf_token": token_in(page), "language": "de", "time_zone": ""})
     assert response.status == 400
     assert 'id="language-error"' in await response.text()
+
+
+async def test_the_chapter_tree_is_drawn_in_each_reader_s_language(site: Site) -> None:
+    # /chapters keeps its drawn tree while nothing changes: one per language, not the
+    # first reader's for everyone.
+    founded = datetime(2012, 11, 20, tzinfo=UTC)
+    [(dublin,)] = await site.sql("SELECT id FROM actors WHERE handle = 'dublin'")
+    async with site.db.transaction() as tx:
+        await chapter_settings_store.set_founded(tx, int(dublin), founded)
+    for code in ("en", "eo", "en", "eo"):
+        page = await page_of(site.client, "/chapters", {"Cookie": f"{i18n.COOKIE}={code}"})
+        day = format_date(founded, "long", locale=i18n.language(code).locale)
+        assert lang_of(page) == code and day in page, (code, day)
+        assert i18n.language(code).gettext("Local chapter") in page, code
 
 
 async def test_reading_settings_are_for_members(site: Site) -> None:
