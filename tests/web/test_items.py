@@ -61,8 +61,10 @@ def section(text: str, heading: str, next_heading: str) -> str:
 
 
 def test_home_page_shows_every_kind_across_the_node(site: Site) -> None:
+    # In the order of the organisation's own home page: news, minutes, projects, events,
+    # blogs, chapters, the poll; then the newest members.
     text = visible_text(html_page(site.node, "/"))
-    news = section(text, "Latest news", "Upcoming events")
+    news = section(text, "Latest news", "Latest minutes")
     assert "Bookfair this Saturday" in news and "Posted by mistake" not in news
     events = section(text, "Upcoming events", "Latest blogs")
     assert "Call with New York" in events and "Autumn bookfair" in events
@@ -71,16 +73,16 @@ def test_home_page_shows_every_kind_across_the_node(site: Site) -> None:
     assert "Cancelled march" not in events  # deleted
     assert "Thursday 12 September 2030, 14:00 – 17:30 (Europe/Dublin)" in events
     assert "Teachers' Club, 36 Parnell Square" in events
-    blogs = section(text, "Latest blogs", "Latest minutes")
+    blogs = section(text, "Latest blogs", "Newest chapters")
     assert "Why we organise" in blogs and "Notes from a member" in blogs
     assert "by Ana Byrne" in blogs
-    minutes = section(text, "Latest minutes", "Poll")
+    minutes = section(text, "Latest minutes", "Newest projects")
     assert "Minutes from August meeting" in minutes and "meeting of 25 August 2026" in minutes
-    poll = section(text, "Poll", "Newest chapters")
+    poll = section(text, "Poll Should", "Newest members")
     assert "Should IOPS start a global party?" in poll  # the open poll, not the closed one
     assert "Total: 3" in poll and "Total number of voters: 3" in poll
     assert "Closes on 1 December 2030, 18:00 UTC" in poll
-    assert "IOPS Galway" in section(text, "Newest chapters", "Newest members")
+    assert "IOPS Galway" in section(text, "Newest chapters", "Poll Should")
     assert "Ana Byrne" in text[text.index("Newest members"):]
 
 
