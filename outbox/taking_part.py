@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from chapterhouse.reasons import Reason, reason
 from federation.urls import Urls
 from federation.vocab import AS_CONTEXT
 from outbox import activities
@@ -32,11 +33,23 @@ from storage.timestamps import from_wire, utcnow
 log = structlog.get_logger(__name__)
 
 
+def _closed() -> Reason:
+    return reason("vote.closed", "This poll is closed.")
+
+
+def _voted() -> Reason:
+    return reason("vote.again", "You have voted in this poll already.")
+
+
+def _over() -> Reason:
+    return reason("event.over", "This event is over.")
+
+
 class Refusal(Exception):
     """Taking part is not possible as asked; the message says why, for the member."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
+        super().__init__(message)  # a Reason, worded where it is shown
         self.status = status
 
 
@@ -94,12 +107,13 @@ def event_over(starts: datetime | None, ends: datetime | None,
 def _checked_choices(choices: list[str], options: list[str], multiple: bool) -> list[str]:
     chosen = list(dict.fromkeys(choices))
     if not chosen:
-        raise Refusal(400, "Choose an option before voting.")
+        raise Refusal(400, reason("vote.none", "Choose an option before voting."))
     if not multiple and len(chosen) > 1:
-        raise Refusal(400, "This poll takes one choice.")
+        raise Refusal(400, reason("vote.one", "This poll takes one choice."))
     for choice in chosen:
         if choice not in options:
-            raise Refusal(400, f"{choice[:100]!r} is not an option of this poll.")
+            raise Refusal(400, reason("vote.option", "%(choice)r is not an option of this "
+                                      "poll.", choice=choice[:100]))
     return chosen
 
 
@@ -111,13 +125,13 @@ async def vote_local(
     async with db.transaction() as tx:
         poll = await item_store.by_iri_tx(tx, poll_iri)
         if poll is None or poll.kind != "poll" or poll.deleted_at is not None:
-            raise Refusal(404, "There is no such poll on this node.")
+            raise Refusal(404, reason("vote.no_poll", "There is no such poll on this node."))
         closes_at = poll.fields.closes_at
         if poll.closed_at is not None or closes_at is None or closes_at <= utcnow():
-            raise Refusal(403, "This poll is closed.")
+            raise Refusal(403, _closed())
         chosen = _checked_choices(choices, poll.fields.options, poll.fields.multiple)
         if await item_store.has_voted(tx, poll.id, voter):
-            raise Refusal(409, "You have voted in this poll already.")
+            raise Refusal(409, _voted())
         for choice in chosen:
             # The vote's own id, as a remote vote's Note id; no document is served there.
             await item_store.add_vote(tx, poll.id, voter, choice,
@@ -151,18 +165,18 @@ async def vote_remote(
     """Send a member's vote in a poll of another node to its author and record it."""
     poll = remote_poll(question.document)
     if poll.closed:
-        raise Refusal(403, "This poll is closed.")
+        raise Refusal(403, _closed())
     chosen = _checked_choices(choices, [o.name for o in poll.options], poll.multiple)
     async with db.transaction() as tx:
         if await store.remote_choices(tx, member.id, question.iri):
-            raise Refusal(409, "You have voted in this poll already.")
+            raise Refusal(409, _voted())
         for choice in chosen:
             create = activities.create(
                 urls, member.handle, vote_note(urls, member.handle, question.iri,
                                                author.iri, choice))
             if not await store.add_remote_vote(tx, member.id, question.iri, choice,
                                                create["id"]):
-                raise Refusal(409, "You have voted in this poll already.")
+                raise Refusal(409, _voted())
             await send_to(tx, member.id, create, [author.inbox])
     log.info("vote sent", poll=question.iri, member=member.handle, choices=chosen)
     return chosen
@@ -176,9 +190,9 @@ async def go_local(
     async with db.transaction() as tx:
         event = await item_store.by_iri_tx(tx, event_iri)
         if event is None or event.kind not in JOINABLE_KINDS or event.deleted_at is not None:
-            raise Refusal(404, "There is no such event on this node.")
+            raise Refusal(404, reason("event.none", "There is no such event on this node."))
         if event.kind == "event" and event_over(event.fields.starts_at, event.fields.ends_at):
-            raise Refusal(403, "This event is over.")
+            raise Refusal(403, _over())
         if not going:
             if await item_store.remove_participant(tx, event.id, participant):
                 await queue_counts(tx, urls, event_iri, [])
@@ -187,7 +201,8 @@ async def go_local(
             return  # a second press of the button, or two tabs
         capacity = event.fields.capacity
         if capacity is not None and await item_store.participant_count(tx, event.id) >= capacity:
-            raise Refusal(409, "This event is full: there are no places left.")
+            raise Refusal(409, reason("event.full",
+                                      "This event is full: there are no places left."))
         await item_store.add_participant(tx, event.id, participant,
                                          f"{participant}#joins/{activities.new_id()}")
         await queue_counts(tx, urls, event_iri, [])
@@ -216,7 +231,7 @@ async def join_remote(
 ) -> None:
     if event_over(from_wire(event.document.get("startTime")),
                   from_wire(event.document.get("endTime"))):
-        raise Refusal(403, "This event is over.")
+        raise Refusal(403, _over())
     activity = join(urls, member.handle, event.iri, organiser.iri)
     async with db.transaction() as tx:
         if not await store.add_event_join(tx, member.id, event.iri, organiser.iri,

@@ -32,6 +32,7 @@ from storage.items import StoredItem
 from storage.remote import RemoteActor
 from web import session
 from web.accounts import see_other
+from web.i18n import _, word
 from web.items import ItemView
 from web.pages import render
 from web.project_views import (
@@ -149,8 +150,8 @@ async def remote_page(request: web.Request) -> web.Response:
     object_id = _parse_id(request.match_info["id"])
     obj = await store.received(db, object_id) if object_id is not None else None
     if obj is None or not await _visible(request, obj):
-        return _notice(request, "Not found", "This node holds no such post, poll or event.",
-                       404)
+        return _notice(request, _("Not found"),
+                       _("This node holds no such post, poll or event."), 404)
     view = remote_view(obj)
     return render(request, "remote.html", remote=view,
                   part=await _remote_part(request, obj, view),
@@ -159,7 +160,7 @@ async def remote_page(request: web.Request) -> web.Response:
 
 def _notice(request: web.Request, heading: str, message: str, status: int,
             back: str | None = None) -> web.Response:
-    link = {"href": back, "text": "Back"} if back else None
+    link = {"href": back, "text": _("Back")} if back else None
     response = render(request, "notice.html", heading=heading, message=message, link=link)
     response.set_status(status)
     return response
@@ -181,8 +182,8 @@ async def _target(
     else:
         remote = await store.received_by_iri(db, iri) if iri else None
         if remote is None or not await _visible(request, remote):
-            return _notice(request, "Not found",
-                           "This node holds no such poll or event.", 404)
+            return _notice(request, _("Not found"),
+                           _("This node holds no such poll or event."), 404)
         back = f"/remote/{remote.id}"
     current = session.viewer(request)
     if current is None:
@@ -196,16 +197,16 @@ async def _author(request: web.Request, iri: str) -> RemoteActor | web.Response:
         return await request.app[REMOTE_ACTORS].get(iri)
     except FetchError as exc:
         log.info("author unreachable", actor=iri, error=str(exc))
-        return _notice(request, "Its server does not answer",
-                       "The server this comes from could not be reached. "
-                       "Try again in a while.", 502)
+        return _notice(request, _("Its server does not answer"),
+                       _("The server this comes from could not be reached. "
+                         "Try again in a while."), 502)
 
 
 async def vote(request: web.Request) -> web.Response:
     found = await _target(request)
     if isinstance(found, web.Response):
         return found
-    current, iri, _, back, remote = found
+    current, iri, _form, back, remote = found
     form = await request.post()
     choices = [c for c in form.getall("choice", []) if isinstance(c, str)][:MAX_CHOICES]
     node = request.app[NODE]
@@ -214,7 +215,7 @@ async def vote(request: web.Request) -> web.Response:
             await vote_local(request.app[DB], node.urls, _member(current), iri, choices)
         else:
             if remote.type != "Question":
-                raise Refusal(400, "This is not a poll.")
+                raise Refusal(400, _("This is not a poll."))
             author = await _author(request, remote.attributed_to)
             if isinstance(author, web.Response):
                 return author
@@ -222,7 +223,8 @@ async def vote(request: web.Request) -> web.Response:
                               choices)
     except Refusal as exc:
         log.info("vote refused", object=iri, member=current.handle, reason=str(exc))
-        return _notice(request, "Your vote was not counted", str(exc), exc.status, back=back)
+        return _notice(request, _("Your vote was not counted"), word(exc), exc.status,
+                       back=back)
     return see_other(back)
 
 
@@ -233,7 +235,7 @@ async def rsvp(request: web.Request) -> web.Response:
     current, iri, form, back, remote = found
     going = form.get("going")
     if going not in ("yes", "no"):
-        return _notice(request, "Going or not?", "The form says neither yes nor no.", 400,
+        return _notice(request, _("Going or not?"), _("The form says neither yes nor no."), 400,
                        back=back)
     node = request.app[NODE]
     db = request.app[DB]
@@ -242,7 +244,7 @@ async def rsvp(request: web.Request) -> web.Response:
             await go_local(db, node.urls, _member(current), iri, going == "yes")
         else:
             if remote.type != "Event" and remote_view(remote).project_status is None:
-                raise Refusal(400, "This is not an event.")
+                raise Refusal(400, _("This is not an event."))
             organiser = await _author(request, remote.attributed_to)
             if isinstance(organiser, web.Response):
                 return organiser
@@ -252,7 +254,7 @@ async def rsvp(request: web.Request) -> web.Response:
                 await leave_remote(db, node.urls, _member(current), remote, organiser)
     except Refusal as exc:
         log.info("rsvp refused", object=iri, member=current.handle, reason=str(exc))
-        return _notice(request, "Not possible", str(exc), exc.status, back=back)
+        return _notice(request, _("Not possible"), word(exc), exc.status, back=back)
     return see_other(back)
 
 
