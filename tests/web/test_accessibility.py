@@ -310,3 +310,78 @@ def test_tokens_and_the_delivery_queue_pass_axe(
     # Logged out again: a test after this one logs in as whoever it needs.
     click_through(browser, browser.find_element(By.CSS_SELECTOR,
                                                 'form[action="/logout"] button'))
+
+
+def test_the_organisations_pages_pass_axe(
+    browser: webdriver.Chrome, a11y_node: Node, axe_source: str, tmp_path: Path
+) -> None:
+    node = a11y_node
+    password_file = tmp_path / "password"
+    password_file.write_text(PASSWORD + "\n")
+    result = node.cli("account", "create", "ines", "--admin", "--chapter", "dublin",
+                      "--name", "Inés", "--password-file", str(password_file))
+    assert result.returncode == 0, result.stderr
+    log_in(browser, node, "ines")
+    visit(browser, f"{node.base}/admin/pages")
+    check_page(browser, axe_source, "the node's pages, none yet")
+    visit(browser, f"{node.base}/admin/pages/new")
+    check_page(browser, axe_source, "write a node page")
+    # A title without its text, and an address that is none: reasons at the fields.
+    fill(browser, {"slug": "about", "title-eo": "Pri IOPS"})
+    submit(browser, "form.page-form")
+    assert browser.find_element(By.ID, "body-eo-error").text
+    check_page(browser, axe_source, "write a node page, with an error")
+    fill(browser, {"title-en": "About IOPS", "body-en": "Launched in **2012**.",
+                   "body-eo": "Fondita en **2012**."})
+    browser.find_element(By.ID, "in_navigation").click()
+    submit(browser, "form.page-form")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "About IOPS"
+    check_page(browser, axe_source, "a node page, with the navigation linking it")
+    visit(browser, f"{node.base}/admin/pages")
+    check_page(browser, axe_source, "the node's pages, one written")
+    visit(browser, f"{node.base}/@dublin/pages/new")
+    fill(browser, {"slug": "resources", "title-en": "Resources",
+                   "body-en": "- [Tool-share](https://example.org/tools)"})
+    submit(browser, "form.page-form")
+    check_page(browser, axe_source, "a chapter page")
+    visit(browser, f"{node.base}/@dublin/pages")
+    check_page(browser, axe_source, "a chapter's pages")
+    visit(browser, f"{node.base}/")
+    check_page(browser, axe_source, "home, for an administrator")
+    click_through(browser, browser.find_element(By.CSS_SELECTOR,
+                                                'form[action="/logout"] button'))
+    visit(browser, f"{node.base}/@dublin")
+    check_page(browser, axe_source, "chapter with its pages")
+    visit(browser, f"{node.base}/pages/about")
+    check_page(browser, axe_source, "a node page, for a visitor")
+
+
+def test_projects_pass_axe(
+    browser: webdriver.Chrome, a11y_node: Node, axe_source: str
+) -> None:
+    node = a11y_node
+    browser.get(f"{node.base}/")
+    if not browser.find_elements(By.CSS_SELECTOR, "a.me"):
+        log_in(browser, node)
+    visit(browser, f"{node.base}/@dublin/projects/new")
+    check_page(browser, axe_source, "start a project")
+    # A blank title the browser takes and the node refuses, with its reason at the field.
+    fill(browser, {"title": " ", "body": "Lend and borrow **tools**."})
+    submit(browser, "form.project")
+    assert browser.find_element(By.ID, "title-error").text
+    check_page(browser, axe_source, "start a project, with an error")
+    fill(browser, {"title": "Tool-share", "body": "Lend and borrow **tools**."})
+    submit(browser, "form.project")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Tool-share"
+    check_page(browser, axe_source, "a project, for its starter")
+    visit(browser, f"{browser.current_url.split('?')[0]}/edit")
+    check_page(browser, axe_source, "edit a project")
+    for what, path in {"chapter with a project": "/@dublin",
+                       "chapter projects archive": "/@dublin/projects",
+                       "projects archive": "/projects"}.items():
+        visit(browser, f"{node.base}{path}")
+        check_page(browser, axe_source, what)
+    click_through(browser, browser.find_element(By.CSS_SELECTOR,
+                                                'form[action="/logout"] button'))
+    visit(browser, object_url(node, "project"))
+    check_page(browser, axe_source, "a project, for a visitor")
