@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from actors.documents import actor_to_ap
+from chapterhouse.reasons import Reason, reason
 from federation.remote_actors import RemoteActors
 from federation.urls import Urls
 from outbox import activities
@@ -27,22 +28,50 @@ from storage.database import Database, Reader, Tx
 from storage.timestamps import utcnow
 
 RANKS = {"local": 0, "regional": 1, "national": 2, "international": 3}
+# A level as a reason names it, worded with the reason.
+LEVEL_WORDS = {
+    "local": reason("level.local", "local"),
+    "regional": reason("level.regional", "regional"),
+    "national": reason("level.national", "national"),
+    "international": reason("level.international", "international"),
+}
 
 
-def may_join(child_level: str | None, parent_level: str | None) -> str | None:
+def may_join(child_level: str | None, parent_level: str | None) -> Reason | None:
     """Why a chapter of one level may not join one of another, or None if it may."""
     if child_level not in RANKS or parent_level not in RANKS:
-        return "both must be Chapterhouse chapters with a level"
+        return reason("hierarchy.no_level", "both must be Chapterhouse chapters with a level")
     if RANKS[child_level] >= RANKS[parent_level]:
-        return f"a {child_level} chapter can only join a chapter of a higher level " \
-               f"(not {parent_level})"
+        return reason("hierarchy.level", "a %(child)s chapter can only join a chapter of a "
+                      "higher level (not %(parent)s)", child=LEVEL_WORDS[child_level],
+                      parent=LEVEL_WORDS[parent_level])
     return None
+
+
+def no_chapter(handle: str) -> Reason:
+    return reason("hierarchy.no_chapter", "there is no chapter %(handle)r on this node",
+                  handle=handle)
+
+
+def _already(handle: str, parent_iri: str, state: str) -> Reason:
+    return reason("hierarchy.has_parent", "%(handle)s already has a parent (%(parent)s, "
+                  "%(state)s); `chapter leave` first", handle=handle, parent=parent_iri,
+                  state=state)
+
+
+def _itself() -> Reason:
+    return reason("hierarchy.itself", "a chapter cannot join itself")
+
+
+def _not_pending(child_iri: str, handle: str) -> Reason:
+    return reason("hierarchy.not_pending", "%(child)s has no pending request to join "
+                  "%(handle)s", child=child_iri, handle=handle)
 
 
 async def _chapter(db: Reader, handle: str) -> ActorRecord:
     chapter = await actor_store.actor_by_handle(db, handle)
     if chapter is None or chapter.kind != "chapter":
-        raise PublishError(f"there is no chapter {handle!r} on this node")
+        raise PublishError(no_chapter(handle))
     return chapter
 
 
@@ -78,14 +107,14 @@ async def affiliate(
     chapter = await _chapter(db, handle)
     existing = await store.parent_of(db, chapter.id)
     if existing is not None:
-        raise PublishError(f"{handle} already has a parent ({existing.parent_iri}, "
-                           f"{existing.state}); `chapter leave` first")
+        raise PublishError(_already(handle, existing.parent_iri, existing.state))
     if parent_iri == urls.actor(handle):
-        raise PublishError("a chapter cannot join itself")
+        raise PublishError(_itself())
     parent = await actors.refresh(parent_iri)
     ref = await store.chapter_ref(db, parent.iri)
     if parent.type != "Group":
-        raise PublishError(f"{parent.iri} is a {parent.type}, not a chapter")
+        raise PublishError(reason("hierarchy.not_group", "%(iri)s is a %(type)s, not a chapter",
+                                  iri=parent.iri, type=parent.type))
     refusal = may_join(chapter.level, ref.level)
     if refusal:
         raise PublishError(refusal)
@@ -120,7 +149,7 @@ async def decide(
     async with db.transaction() as tx:
         join_iri = await store.decide(tx, chapter.id, child_iri, accept)
         if join_iri is None or child is None:
-            raise PublishError(f"{child_iri} has no pending request to join {handle}")
+            raise PublishError(_not_pending(child_iri, handle))
         join: dict[str, Any] | str = await inbox_store.recorded_activity(tx, join_iri) or join_iri
         if isinstance(join, dict):
             join.pop("@context", None)
@@ -135,14 +164,16 @@ async def leave(db: Database, urls: Urls, handle: str, node_username: str) -> st
     chapter = await _chapter(db, handle)
     parent = await store.parent_of(db, chapter.id)
     if parent is None:
-        raise PublishError(f"{handle} has no parent")
+        raise PublishError(reason("hierarchy.no_parent", "%(handle)s has no parent",
+                                  handle=handle))
     parent_handle = local_chapter_handle(urls, parent.parent_iri)
     if parent_handle is not None:
         return await _leave_local(db, urls, chapter, handle, parent_handle,
                                   parent.state == "accepted", node_username)
     remote = await remote_store.actor(db, parent.parent_iri)
     if remote is None:
-        raise PublishError(f"{parent.parent_iri} is unknown here")
+        raise PublishError(reason("hierarchy.unknown", "%(iri)s is unknown here",
+                                  iri=parent.parent_iri))
     leave_activity = {
         "@context": activities.AS_CONTEXT,
         "id": urls.activity(activities.new_id()),
@@ -177,13 +208,12 @@ async def affiliate_local(
     chapter = await _chapter(db, handle)
     existing = await store.parent_of(db, chapter.id)
     if existing is not None:
-        raise PublishError(f"{handle} already has a parent ({existing.parent_iri}, "
-                           f"{existing.state}); `chapter leave` first")
+        raise PublishError(_already(handle, existing.parent_iri, existing.state))
     if parent_handle == handle:
-        raise PublishError("a chapter cannot join itself")
+        raise PublishError(_itself())
     parent = await actor_store.actor_by_handle(db, parent_handle)
     if parent is None or parent.kind != "chapter":
-        raise PublishError(f"there is no chapter {parent_handle!r} on this node")
+        raise PublishError(no_chapter(parent_handle))
     refusal = may_join(chapter.level, parent.level)
     if refusal:
         raise PublishError(refusal)
@@ -216,7 +246,7 @@ async def _decide_local(
     async with db.transaction() as tx:
         join_iri = await store.decide(tx, parent.id, child_iri, accept)
         if join_iri is None:
-            raise PublishError(f"{child_iri} has no pending request to join {handle}")
+            raise PublishError(_not_pending(child_iri, handle))
         await store.answer_from_parent(tx, parent_iri, join_iri, accepted=accept)
         if accept:
             await queue_actor_update(tx, urls, handle, node_username)

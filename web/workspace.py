@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit
 import structlog
 from aiohttp import web
 
+from chapterhouse.reasons import reason
 from federation import webfinger
 from federation.client import FetchError, NonPublicAddress
 from federation.remote_actors import InvalidActor
@@ -38,6 +39,7 @@ from storage.actors import ActorRecord
 from storage.timestamps import now
 from web import session
 from web.accounts import see_other
+from web.i18n import _, ngettext, sentence
 from web.pages import render
 from web.state import DB, NODE, REMOTE_ACTORS
 
@@ -76,14 +78,16 @@ async def organised(request: web.Request, page: str) -> ActorRecord | web.Respon
     the answer: to log in (then to `page`, a GET of the workspace), or a 403 page."""
     chapter = await actor_store.actor_by_handle(request.app[DB], request.match_info["slug"])
     if chapter is None or chapter.kind != "chapter":
-        return notice(request, "No such chapter", "This node has no chapter by that name.", 404)
+        return notice(request, _("No such chapter"), _("This node has no chapter by that name."),
+                      404)
     handle = chapter.handle or ""
     if session.viewer(request) is None:
         return see_other(f"/login?next=/@{quote(handle)}/{page}")
     if not may_manage(request, chapter):
         log.info("workspace refused", chapter=handle, page=page)
-        return notice(request, "Not yours to manage",
-                      f"Only the organisers of {chapter.name} manage it.", 403)
+        return notice(request, _("Not yours to manage"),
+                      _("Only the organisers of %(chapter)s manage it.", chapter=chapter.name),
+                      403)
     return chapter
 
 
@@ -123,7 +127,9 @@ async def members_page(request: web.Request, errors: dict[str, str] | None = Non
     try:
         cursor = None if token is None else paging.decode(token, 2)
     except paging.BadCursor as exc:
-        return notice(request, "No such page", str(exc).capitalize() + ".", 400)
+        log.info("bad cursor", reason=str(exc))
+        return notice(request, _("No such page"),
+                      _("This link to another page is not one this site made."), 400)
     members, page = await store.members_page(db, chapter.id, cursor, MEMBERS_PAGE)
     path = request.path
     response = render(request, "manage_members.html", chapter=chapter,
@@ -144,9 +150,10 @@ async def _member_action(request: web.Request, verb: str) -> web.Response:
     back = f"/@{quote(chapter.handle or '')}/members/manage"
     found = await store.member(db, chapter.id, request.match_info["handle"])
     if found is None:
-        return notice(request, "No such member",
-                      f"They are not a member of {chapter.name} (any more).", 404,
-                      link={"href": back, "text": "Members"})
+        return notice(request, _("No such member"),
+                      _("They are not a member of %(chapter)s (any more).",
+                        chapter=chapter.name), 404,
+                      link={"href": back, "text": _("Members")})
     try:
         if verb == "remove":
             await store.remove_member(db, chapter.id, found.id)
@@ -157,8 +164,9 @@ async def _member_action(request: web.Request, verb: str) -> web.Response:
     except store.LastOrganiser:
         log.info("last organiser kept", chapter=chapter.handle, member=found.handle, verb=verb)
         return await members_page(
-            request, {found.handle: f"{found.name} is the only organiser of {chapter.name}: "
-                                    "appoint another organiser first."}, 409)
+            request, {found.handle: _("%(name)s is the only organiser of %(chapter)s: "
+                                      "appoint another organiser first.", name=found.name,
+                                      chapter=chapter.name)}, 409)
     log.info("member changed", chapter=chapter.handle, member=found.handle, verb=verb)
     return see_other(back)
 
@@ -174,10 +182,11 @@ async def confirm_remove(request: web.Request) -> web.Response:
         return chapter
     found = await store.member(request.app[DB], chapter.id, request.match_info["handle"])
     if found is None:
-        return notice(request, "No such member",
-                      f"They are not a member of {chapter.name} (any more).", 404,
+        return notice(request, _("No such member"),
+                      _("They are not a member of %(chapter)s (any more).",
+                        chapter=chapter.name), 404,
                       link={"href": f"/@{quote(chapter.handle or '')}/members/manage",
-                            "text": "Members"})
+                            "text": _("Members")})
     return render(request, "manage_remove.html", chapter=chapter, member=found,
                   csrf_token=session.csrf_token(request))
 
@@ -231,9 +240,9 @@ async def _decide_follower(request: web.Request, accept: bool) -> web.Response:
         await follows.decide(request.app[DB], request.app[NODE].urls, chapter.handle or "",
                              follower, accept)
     except PublishError:
-        return notice(request, "No such request",
-                      "This follow request was answered already, or withdrawn.", 404,
-                      link={"href": back, "text": "Followers waiting"})
+        return notice(request, _("No such request"),
+                      _("This follow request was answered already, or withdrawn."), 404,
+                      link={"href": back, "text": _("Followers waiting")})
     log.info("follower decided", chapter=chapter.handle, follower=follower, accept=accept)
     return see_other(back)
 
@@ -285,9 +294,9 @@ async def _decide_subchapter(request: web.Request, accept: bool) -> web.Response
         await hierarchy.decide(request.app[DB], node.urls, chapter.handle or "", child, accept,
                                node.username)
     except PublishError:
-        return notice(request, "No such request",
-                      "This request to join was answered already, or withdrawn.", 404,
-                      link={"href": back, "text": "Subchapters"})
+        return notice(request, _("No such request"),
+                      _("This request to join was answered already, or withdrawn."), 404,
+                      link={"href": back, "text": _("Subchapters")})
     log.info("subchapter decided", chapter=chapter.handle, child=child, accept=accept)
     return see_other(back)
 
@@ -349,25 +358,29 @@ async def _ask_parent(request: web.Request, chapter: ActorRecord, target: str) -
     local = _local_handle(request, target)
     if local is not None:
         if local in ("", NODE_HANDLE):
-            raise PublishError(f"{target} is not a chapter of this node")
-        _, state = await hierarchy.affiliate_local(
+            raise PublishError(reason("parent.not_chapter",
+                                      "%(target)s is not a chapter of this node",
+                                      target=target))
+        _join, state = await hierarchy.affiliate_local(
             db, node.urls, handle, local, node.username,
             accept=request.app[AFFILIATION].accept_local)
         return state
     actors = request.app[REMOTE_ACTORS]
     if target.startswith(("http://", "https://")):
         # The chapter's page or its actor id: what the URL answers says which actor it is.
-        document, _ = await actors.transport.fetch(target)
+        document, _answer = await actors.transport.fetch(target)
         found = document.get("id")
         if not isinstance(found, str) or not found.startswith(("http://", "https://")):
-            raise PublishError(f"{target} does not describe a chapter")
+            raise PublishError(reason("parent.no_chapter", "%(target)s does not describe a "
+                                      "chapter", target=target))
         iri = found
     else:
         try:
             iri = await webfinger.lookup(actors.transport.client, target,
                                          allow_http=request.app[AFFILIATION].allow_http)
         except webfinger.UnknownAccount:
-            raise PublishError(f"there is no chapter {target}") from None
+            raise PublishError(reason("parent.unknown", "there is no chapter %(target)s",
+                                      target=target)) from None
         except (webfinger.BadResource, webfinger.NotHere) as exc:
             raise PublishError(str(exc)) from None
     await hierarchy.affiliate(db, node.urls, actors, handle, iri)
@@ -381,28 +394,33 @@ async def ask_parent(request: web.Request) -> web.Response:
     target = _field(await request.post(), "parent", MAX_PARENT + 1)
     error = None
     if not target:
-        error = "Enter the parent chapter's address, such as @ireland@ireland.example.org, " \
-                "or the URL of its page."
+        error = _("Enter the parent chapter's address, such as @ireland@ireland.example.org, "
+                  "or the URL of its page.")
     elif len(target) > MAX_PARENT:
-        error = f"An address has at most {MAX_PARENT} characters."
+        error = ngettext("An address has at most %(num)d character.",
+                         "An address has at most %(num)d characters.", MAX_PARENT)
     elif not target.startswith(("http://", "https://", "@")) and "@" not in target:
-        error = "Enter an address such as @ireland@ireland.example.org, or a URL starting " \
-                "with https://."
+        error = _("Enter an address such as @ireland@ireland.example.org, or a URL starting "
+                  "with https://.")
     if error is None:
         try:
             state = await _ask_parent(request, chapter, target)
         except hierarchy_store.AlreadyAffiliated:
-            error = "This chapter already has a parent, or a request waiting: leave it first."
+            error = _("This chapter already has a parent, or a request waiting: leave it "
+                      "first.")
         except PublishError as exc:
-            error = str(exc)[:1].upper() + str(exc)[1:] + "."
+            error = sentence(exc)
         except NonPublicAddress:
-            error = f"{target} is on a private address this node does not reach."
+            error = _("%(target)s is on a private address this node does not reach.",
+                      target=target)
         except FetchError as exc:
             # A 404 or 410 from the other node: the address names nobody there.
-            error = (f"There is no chapter at {target}." if exc.status in (404, 410) else
-                     f"{target} could not be reached: {exc}.")
+            error = (_("There is no chapter at %(target)s.", target=target)
+                     if exc.status in (404, 410) else
+                     _("%(target)s could not be reached: %(why)s.", target=target,
+                       why=str(exc)))
         except InvalidActor as exc:
-            error = f"{target} is not a chapter: {exc}."
+            error = _("%(target)s is not a chapter: %(why)s.", target=target, why=str(exc))
         else:
             log.info("parent asked", chapter=chapter.handle, parent=target, state=state)
             return see_other(f"/@{quote(chapter.handle or '')}/parent")
@@ -418,10 +436,11 @@ async def leave_parent(request: web.Request) -> web.Response:
     try:
         await hierarchy.leave(request.app[DB], node.urls, chapter.handle or "", node.username)
     except PublishError:
-        return notice(request, "No parent to leave",
-                      f"{chapter.name} has no parent, and asks none to take it in.", 404,
+        return notice(request, _("No parent to leave"),
+                      _("%(chapter)s has no parent, and asks none to take it in.",
+                        chapter=chapter.name), 404,
                       link={"href": f"/@{quote(chapter.handle or '')}/parent",
-                            "text": "Parent chapter"})
+                            "text": _("Parent chapter")})
     log.info("parent left", chapter=chapter.handle)
     return see_other(f"/@{quote(chapter.handle or '')}/parent")
 
