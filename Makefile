@@ -39,6 +39,14 @@ run: $(BIN)/chapterhouse
 	  $(BIN)/chapterhouse member add ana --data $(DEMO) --chapter dublin --name "Ana Byrne" \
 	    --password-link; \
 	  $(BIN)/chapterhouse chapter organisers add dublin ana --data $(DEMO); \
+	  printf 'Chapters of a grassroots organisation, in English and Esperanto. **Join** a chapter near you, or read [about us](/pages/about).\n' \
+	    | $(BIN)/chapterhouse page set --data $(DEMO) --slug welcome --language en --title "Welcome" --file -; \
+	  printf 'Filioj de popola organizo, en la angla kaj en Esperanto. **Aliĝu** al filio proksima al vi, aŭ legu [pri ni](/pages/about).\n' \
+	    | $(BIN)/chapterhouse page set --data $(DEMO) --slug welcome --language eo --title "Bonvenon" --file -; \
+	  printf 'We seek a participatory society based on solidarity, equity, diversity, self-management and ecological stewardship.\n' \
+	    | $(BIN)/chapterhouse page set --data $(DEMO) --slug about --language en --title "About us" --navigation --file -; \
+	  printf 'Ni celas partoprenan socion bazitan sur solidareco, justeco, diverseco, memadministrado kaj ekologia zorgo.\n' \
+	    | $(BIN)/chapterhouse page set --data $(DEMO) --slug about --language eo --title "Pri ni" --navigation --file -; \
 	fi
 	@# A demo node made by an older checkout is upgraded first (serve refuses an old schema).
 	$(BIN)/chapterhouse migrate --data $(DEMO)

@@ -27,6 +27,7 @@ from chapterhouse import (
     cli_db,
     cli_federation,
     cli_mail,
+    cli_pages,
     cli_publishing,
     demo,
     logs,
@@ -169,6 +170,7 @@ def build_parser() -> Parser:
     cli_config.add_commands(commands)
     cli_db.add_commands(commands)
     cli_mail.add_commands(commands)
+    cli_pages.add_commands(commands)
     demo.add_command(commands)
     return parser
 

@@ -8,12 +8,19 @@ language at once, so what it sends is the page.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from storage.database import Reader, Row, Tx
 from storage.timestamps import at
+
+# What a page's address (its slug) may be, for the web form and the CLI alike.
+SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?")
+RESERVED = frozenset({"new"})  # /…/pages/new is the form for a new page
+MAX_TITLE = 200
+MAX_BODY = 50000
 
 
 @dataclass(frozen=True)

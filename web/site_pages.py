@@ -15,7 +15,6 @@ middleware reads them again only when the database's data_version moved.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -30,6 +29,7 @@ from storage import actors as actor_store
 from storage import pages as store
 from storage.actors import ActorRecord
 from storage.database import Conflict
+from storage.pages import MAX_BODY, MAX_TITLE, RESERVED, SLUG
 from storage.timestamps import iso, now
 from web import i18n, page_texts, session
 from web.accounts import see_other
@@ -43,12 +43,8 @@ from web.workspace import notice, organised
 
 log = structlog.get_logger("chapterhouse.site_pages")
 
-SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?")
 ROUTE_SLUG = "{page:[a-z0-9][a-z0-9-]*}"
-RESERVED = frozenset({"new"})  # /…/pages/new is the form for a new page
 
-MAX_TITLE = 200
-MAX_BODY = 50000
 POSITIONS = range(-999, 1000)
 
 

@@ -29,6 +29,7 @@ from outbox.items import Item
 from storage import accounts as account_store
 from storage import joins as join_store
 from storage.timestamps import now
+from tests.web import test_site_pages as site_pages
 from tests.web import test_workspace as workspace
 from tests.web.test_accounts import (
     HTML,
@@ -434,6 +435,25 @@ TABLE: list[Row] = [
                                         "body": "Lend and borrow tools."}),
         "SELECT object_iri FROM items ORDER BY id",
         **{**organisers_of_dublin(acted(303, "/objects/")), "member": acted(303, "/objects/")}),
+    # The organisation's pages (web/site_pages.py): the node's by its administrators, a
+    # chapter's by its organisers and the administrators. Saving queues no delivery.
+    row("POST /admin/pages/new", site_pages.new_page("/admin/pages"), site_pages.PAGE_PROBE,
+        **{**everyone(refused(403)), "visitor": TO_LOGIN, "admin": acted(303, "/pages/")}),
+    row("POST /admin/pages/{page}/edit", site_pages.existing_page("/admin/pages", None, "edit"),
+        site_pages.PAGE_PROBE,
+        **{**everyone(refused(403)), "visitor": TO_LOGIN, "admin": acted(303, "/pages/")}),
+    row("POST /admin/pages/{page}/delete",
+        site_pages.existing_page("/admin/pages", None, "delete"), site_pages.PAGE_PROBE,
+        **{**everyone(refused(403)), "visitor": TO_LOGIN,
+           "admin": acted(303, "/admin/pages?deleted=1")}),
+    row("POST /@{slug}/pages/new", site_pages.new_page("/@dublin/pages"),
+        site_pages.PAGE_PROBE, **organisers_of_dublin(acted(303, "/@dublin/pages/"))),
+    row("POST /@{slug}/pages/{page}/edit",
+        site_pages.existing_page("/@dublin/pages", "dublin", "edit"), site_pages.PAGE_PROBE,
+        **organisers_of_dublin(acted(303, "/@dublin/pages/"))),
+    row("POST /@{slug}/pages/{page}/delete",
+        site_pages.existing_page("/@dublin/pages", "dublin", "delete"), site_pages.PAGE_PROBE,
+        **organisers_of_dublin(acted(303, "/@dublin/pages?deleted=1"))),
 ]
 BY_ROUTE = {entry.route: entry for entry in TABLE}
 

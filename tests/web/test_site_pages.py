@@ -13,6 +13,7 @@ from actors.accounts import create_account
 from actors.registry import add_member
 from federation import jsonld
 from storage import accounts as account_store
+from storage import pages as page_store
 from storage.timestamps import now
 from tests.web.test_accounts import HTML, Site, form_token, log_in, make_site, post, token_in
 
@@ -262,3 +263,41 @@ async def test_the_home_page_has_the_welcome_text_and_every_block(site: Site) ->
         assert f'<a href="{archive}">' in block, heading
     chapters = page[page.index("<h2>Newest chapters</h2>"):]
     assert "IOPS Dublin" in chapters and "Founded: " in chapters
+
+
+# --- For the authorization matrix (tests/web/test_authorization_matrix.py): a fresh page
+# for each request, so one role's success does not decide the next role's answer.
+
+PAGE_PROBE = ("SELECT id, actor_id, slug FROM pages ORDER BY id;"
+              "SELECT page_id, language, title FROM page_texts ORDER BY page_id, language")
+
+
+async def _a_page(people: Any, owner: str | None) -> str:
+    site = people.site
+    slug = f"page-{next(people.serial)}"
+    if owner is None:
+        [(actor,)] = await site.sql("SELECT id FROM actors WHERE kind = 'node'")
+    else:
+        actor = await people.chapter(owner)
+    async with site.db.transaction() as tx:
+        await page_store.create(tx, actor, slug, 0, False, [page_store.PageText(
+            "en", "A page", "Its text.", "<p>Its text.</p>")], now())
+    return slug
+
+
+def page_fields(slug: str) -> dict[str, str]:
+    return {"slug": slug, "position": "0", "title-en": "Edited", "body-en": "New text.",
+            "title-eo": "Redaktita", "body-eo": "Nova teksto."}
+
+
+def new_page(prefix: str) -> Any:
+    async def target(people: Any, role: str) -> tuple[str, dict[str, str]]:
+        return f"{prefix}/new", page_fields(f"new-{next(people.serial)}")
+    return target
+
+
+def existing_page(prefix: str, owner: str | None, verb: str) -> Any:
+    async def target(people: Any, role: str) -> tuple[str, dict[str, str]]:
+        slug = await _a_page(people, owner)
+        return f"{prefix}/{slug}/{verb}", page_fields(slug) if verb == "edit" else {}
+    return target
