@@ -302,6 +302,11 @@ async function describeObject(obj, loaders) {
     summary: str(obj.summary),
     content: str(obj.content),
     contentLanguage: lang(obj.content),
+    // Every version Fedify read (content and contentMap's), each with its language
+    // (null: the plain value), for name and summary too.
+    contents: (obj.contents ?? []).map((v) => ({ value: str(v), language: lang(v) })),
+    names: (obj.names ?? []).map((v) => ({ value: str(v), language: lang(v) })),
+    summaries: (obj.summaries ?? []).map((v) => ({ value: str(v), language: lang(v) })),
     mediaType: obj.mediaType ?? null,
     url: linkOrUrl(obj.url),
     urls: (obj.urls ?? []).map(linkOrUrl),
