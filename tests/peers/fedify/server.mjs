@@ -74,6 +74,10 @@
 //        "autoAccept" in its /_control/received entry); a Leave ends it.
 //        200 {"ok": true, "eventId", "activityId"}.
 //   GET  /_control/participants      {event id: [participant ids]}
+//   POST /_control/join     {"object": URL, "to": URL|handle}  alice sends
+//        Join{object} to the actor `to` (the event's or project's organiser),
+//        whose Accept or Reject shows in /_control/received; /_control/leave
+//        sends Leave{object} the same way.  200 {"ok": true, "activityId"}.
 //   GET  /_control/lookup?url=URL
 //        alice looks URL up with Fedify (signed GET, no cache) and answers
 //        what Fedify PARSED: type, id, name, summary, content, url,
@@ -596,6 +600,8 @@ registerObjectRoute(Undo, "undos");
 registerObjectRoute(Accept, "accepts");
 registerObjectRoute(Question, "questions");
 registerObjectRoute(Event, "events");
+registerObjectRoute(Join, "joins");
+registerObjectRoute(Leave, "leaves");
 
 const aliceUri = () => federation.createContext(new URL(ORIGIN), undefined).getActorUri(IDENTIFIER);
 function newLocal(ctx, cls, props) {
@@ -1192,6 +1198,19 @@ async function control(request, path) {
     case "/_control/vote": return await vote(ctx, body);
     case "/_control/question": return await question(ctx, body);
     case "/_control/event": return await event(ctx, body);
+    case "/_control/join":
+    case "/_control/leave": {
+      // alice takes part in (or leaves) someone else's event or project: Join{object}
+      // (Leave{object}) to the actor `to`, its organiser, who answers the Join.
+      if (typeof body.object !== "string") return json(400, { ok: false, reason: "missing object" });
+      const { actor, error } = await lookupActor(ctx, body.to);
+      if (error) return error;
+      const cls = path === "/_control/join" ? Join : Leave;
+      const activity = newLocal(ctx, cls, { actor: alice, object: new URL(body.object), to: actor.id });
+      const failed = await send(ctx, actor, activity, body, { activityId: activity.id.href });
+      if (failed) return failed;
+      return json(200, { ok: true, activityId: activity.id.href, inbox: href(actor.inboxId) });
+    }
     case "/_control/note": {
       if (typeof body.content !== "string") return json(400, { ok: false, reason: "missing content" });
       const { actor, error } = await lookupActor(ctx, body.to);
