@@ -14,6 +14,7 @@ import pytest
 from storage import accounts as account_store
 from storage.timestamps import now
 from tests.web.test_accounts import HTML, Site, log_in, make_site, post, token_in
+from tests.web.test_tokens import make_token
 
 
 @pytest.fixture
@@ -139,3 +140,34 @@ async def test_a_members_blog_post_and_the_chapters_note_say_theirs(site: Site) 
         "csrf_token": token_in(form), "kind": "note", "text": "Hello all", "language": "en"})
     assert response.status == 303, await response.text()
     assert (await created(site))["contentMap"] == {"en": "<p>Hello all</p>"}
+
+
+async def c2s(site: Site, handle: str, document: dict[str, Any]) -> Any:
+    _, token = await make_token(site)
+    return await site.client.post(f"/actors/{handle}/outbox", json=document, headers={
+        "Content-Type": "application/activity+json", "Authorization": f"Bearer {token}"})
+
+
+async def test_a_client_says_the_language_with_its_contentmap(site: Site) -> None:
+    # A map alone: its text is the content, its key the language.
+    response = await c2s(site, "dublin", {
+        "type": "Article", "nameMap": {"eo": "Novaĵoj"},
+        "contentMap": {"eo": "Saluton al ĉiuj."}, "tag": [{"type": "Hashtag",
+                                                           "name": "#news"}]})
+    assert response.status == 201, await response.text()
+    document = await created(site)
+    assert document["nameMap"] == {"eo": "Novaĵoj"} and document["name"] == "Novaĵoj"
+    assert document["contentMap"] == {"eo": "<p>Saluton al ĉiuj.</p>"}
+    # Unsaid: the chapter's language (the node's, here).
+    response = await c2s(site, "ana", {"type": "Note", "content": "Hello"})
+    assert response.status == 201, await response.text()
+    assert (await created(site))["contentMap"] == {"en": "<p>Hello</p>"}
+    # Two languages in one item, or a code that is none, are refused and publish nothing.
+    before = await site.sql("SELECT count(*) FROM objects")
+    response = await c2s(site, "ana", {"type": "Note", "contentMap": {"eo": "a", "en": "b"}})
+    assert response.status == 400
+    response = await c2s(site, "ana", {"type": "Note", "content": "x",
+                                       "contentMap": {"zz": "x"}})
+    assert response.status in (400, 422)
+    assert "language" in (await response.json())["error"]
+    assert await site.sql("SELECT count(*) FROM objects") == before
