@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 
+from chapterhouse.reasons import reason
 from federation.urls import Urls
 from outbox import activities, relay
 from outbox.items import (
@@ -27,7 +28,7 @@ from outbox.items import (
     validate,
 )
 from outbox.proving import prove
-from outbox.publish import PublishError, delete_object
+from outbox.publish import PublishError, delete_object, no_actor
 from storage import actors as actor_store
 from storage import chapter_settings as settings_store
 from storage import items as store
@@ -66,11 +67,11 @@ async def publish_item_with_create(
     is answered with the activity."""
     actor = await actor_store.actor_by_handle(db, handle)
     if actor is None:
-        raise PublishError(f"there is no chapter or member {handle!r} on this node")
+        raise PublishError(no_actor(handle))
     try:
         validate(item)
     except InvalidItem as exc:
-        raise PublishError(str(exc)) from None
+        raise PublishError(exc.args[0]) from None  # the Reason, worded where it is shown
     object_id = urls.object(activities.new_id())
     published = activities.now_iso()
     # Whoever starts a project takes part in it from the first version on.
@@ -113,9 +114,11 @@ async def _counts(db: Reader, stored: StoredItem) -> Counts:
 async def _live_item(db: Reader, object_iri: str) -> StoredItem:
     stored = await store.by_iri(db, object_iri)
     if stored is None:
-        raise PublishError(f"{object_iri} is not an item of this node")
+        raise PublishError(reason("item.not_here", "%(iri)s is not an item of this node",
+                                  iri=object_iri))
     if stored.deleted_at is not None:
-        raise PublishError(f"{object_iri} was deleted on {iso(stored.deleted_at)}")
+        raise PublishError(reason("item.deleted", "%(iri)s was deleted on %(moment)s",
+                                  iri=object_iri, moment=iso(stored.deleted_at)))
     return stored
 
 
@@ -153,7 +156,7 @@ async def edit_item(
             # future again to fix a typo in its question.
             validate(item, now=row.published)
         except InvalidItem as exc:
-            raise PublishError(str(exc)) from None
+            raise PublishError(exc.args[0]) from None
         updated = at(activities.now_iso())
         # Receivers (Mastodon, our parents) take only a later version as an edit, and
         # timestamps have whole seconds: an edit in the second of publication, or of the

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from chapterhouse.reasons import reason
 from federation.urls import Urls
 from federation.vocab import AS_CONTEXT, PUBLIC
 from outbox import activities
@@ -83,12 +84,13 @@ async def reply(db: Database, urls: Urls, member_id: int, target: Target, text: 
     new Note's id."""
     text = text.strip()
     if not text:
-        raise PublishError("a reply must not be empty")
+        raise PublishError(reason("reply.empty", "a reply must not be empty"))
     if len(text) > MAX_NOTE:
-        raise PublishError(f"a reply is at most {MAX_NOTE} characters")
+        raise PublishError(reason("reply.long", "a reply is at most %(num)d characters",
+                                  num=MAX_NOTE))
     handle = await actor_store.handle_of(db, member_id)
     if handle is None:
-        raise PublishError("only a member of this node can reply")
+        raise PublishError(reason("reply.not_member", "only a member of this node can reply"))
     note = activities.note(urls, handle, text, language)
     note["inReplyTo"] = target.iri
     note["to"] = [target.author]
@@ -131,7 +133,8 @@ async def react(db: Database, urls: Urls, member_id: int, kind: str, target: Tar
     already. A like goes to the author; a boost to the member's followers and the author."""
     handle = await actor_store.handle_of(db, member_id)
     if handle is None:
-        raise PublishError("only a member of this node can like or boost")
+        raise PublishError(reason("react.not_member",
+                                  "only a member of this node can like or boost"))
     activity = _reaction(urls, handle, kind, target)
     async with db.transaction() as tx:
         if not await reaction_store.record(tx, member_id, target.iri, kind, activity["id"]):
@@ -153,7 +156,8 @@ async def undo(db: Database, urls: Urls, member_id: int, kind: str, target: Targ
     followers and the author. False when there was nothing to take back."""
     handle = await actor_store.handle_of(db, member_id)
     if handle is None:
-        raise PublishError("only a member of this node can like or boost")
+        raise PublishError(reason("react.not_member",
+                                  "only a member of this node can like or boost"))
     async with db.transaction() as tx:
         given = await reaction_store.forget(tx, member_id, target.iri, kind)
         if given is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chapterhouse.reasons import reason
+from chapterhouse.reasons import Reason, reason
 from federation.languages import is_language
 from federation.urls import Urls
 from outbox import activities, relay
@@ -18,6 +18,11 @@ from storage.database import Database, Tx, utcnow
 from storage.timestamps import iso
 
 MAX_NOTE = 5000
+
+
+def no_actor(handle: str) -> Reason:
+    return reason("actor.none", "there is no chapter or member %(handle)r on this node",
+                  handle=handle)
 
 
 class PublishError(ValueError):
@@ -39,12 +44,13 @@ async def post_note_with_create(
     """post_note(), answering (the note's id, its Create's id)."""
     actor = await actor_store.actor_by_handle(db, handle)
     if actor is None:
-        raise PublishError(f"there is no chapter or member {handle!r} on this node")
+        raise PublishError(no_actor(handle))
     text = text.strip()
     if not text:
-        raise PublishError("a note must not be empty")
+        raise PublishError(reason("note.empty", "a note must not be empty"))
     if len(text) > MAX_NOTE:
-        raise PublishError(f"a note is at most {MAX_NOTE} characters")
+        raise PublishError(reason("note.long", "a note is at most %(num)d characters",
+                                  num=MAX_NOTE))
     if language is not None and not is_language(language):
         raise PublishError(reason(
             "item.language", "language %(language)s is not a language code such as en or eo",
@@ -70,10 +76,12 @@ async def delete_object(db: Database, urls: Urls, object_iri: str) -> str:
     async with db.transaction() as tx:
         found = await store.local_object(tx, object_iri)
         if found is None:
-            raise PublishError(f"{object_iri} is not an object of this node")
+            raise PublishError(reason("object.not_here", "%(iri)s is not an object of this "
+                                      "node", iri=object_iri))
         document, actor_id, deleted_at = found
         if deleted_at is not None:
-            raise PublishError(f"{object_iri} was already deleted on {iso(deleted_at)}")
+            raise PublishError(reason("object.deleted", "%(iri)s was already deleted on "
+                                      "%(moment)s", iri=object_iri, moment=iso(deleted_at)))
         delete = activities.delete(urls, await inbox_store.handle_of_tx(tx, actor_id), document)
         # Under the context that defines `proof`, so JSON-LD readers keep it.
         delete = await prove(tx, urls, actor_id, delete | {"@context": CONTENT_CONTEXT})
