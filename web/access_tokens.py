@@ -21,6 +21,7 @@ from storage import access_tokens as store
 from storage.timestamps import now
 from web import session
 from web.accounts import see_other
+from web.i18n import _, ngettext
 from web.pages import render
 from web.session import Viewer
 from web.state import DB, NODE
@@ -64,13 +65,17 @@ async def create(request: web.Request) -> web.Response:
     name = _name(await request.post())
     error = None
     if not name:
-        error = "Give the token a name, such as the script that will use it."
+        error = _("Give the token a name, such as the script that will use it.")
     elif len(name) > MAX_NAME:
-        error = f"A name has at most {MAX_NAME} characters."
+        error = ngettext("A name has at most %(num)d character.",
+                         "A name has at most %(num)d characters.", MAX_NAME)
     elif any(ord(c) < 32 or ord(c) == 127 for c in name):
-        error = "A name has no control characters."
+        error = _("A name has no control characters.")
     elif await store.active_count(db, current.member_id) >= MAX_ACTIVE:
-        error = f"You have {MAX_ACTIVE} tokens in use: revoke one you no longer need first."
+        error = ngettext("You have %(num)d token in use: revoke it first if you no longer "
+                         "need it.",
+                         "You have %(num)d tokens in use: revoke one you no longer need "
+                         "first.", MAX_ACTIVE)
     if error is not None:
         log.info("access token refused", member=current.handle, reason=error)
         return _page(request, current, await store.of_account(db, current.member_id),
@@ -95,9 +100,9 @@ async def revoke(request: web.Request) -> web.Response:
     if not revoked:
         # Someone else's token, one revoked already, or none: nothing to say about which.
         log.info("access token not revoked", member=current.handle, token=raw[:20])
-        response = render(request, "notice.html", heading="No such token",
-                          message="You have no token in use by that number.",
-                          link={"href": PATH, "text": "Your tokens"})
+        response = render(request, "notice.html", heading=_("No such token"),
+                          message=_("You have no token in use by that number."),
+                          link={"href": PATH, "text": _("Your tokens")})
         response.set_status(404)
         return response
     log.info("access token revoked", member=current.handle, token=raw)

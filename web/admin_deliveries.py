@@ -22,6 +22,7 @@ from storage import outbox as outbox_store
 from storage.timestamps import now
 from web import session
 from web.accounts import see_other
+from web.i18n import _, ngettext
 from web.pages import render
 from web.session import Viewer
 from web.state import DB
@@ -48,8 +49,8 @@ def _administrator(request: web.Request, back: str) -> Viewer | web.Response:
     if current is None:
         return see_other(f"/login?next={quote(back, safe='/?=&')}")
     if not current.is_admin:
-        return _notice(request, "For administrators",
-                       "Only the node's administrators see and retry its delivery queue.",
+        return _notice(request, _("For administrators"),
+                       _("Only the node's administrators see and retry its delivery queue."),
                        403)
     return current
 
@@ -71,8 +72,9 @@ async def page(request: web.Request) -> web.Response:
     before = None
     if raw_before:
         if not (raw_before.isascii() and raw_before.isdigit() and len(raw_before) <= 18):
-            return _notice(request, "No such page", "That page of failures does not exist.",
-                           400, link={"href": PATH, "text": "The delivery queue"})
+            return _notice(request, _("No such page"),
+                           _("That page of failures does not exist."), 400,
+                           link={"href": PATH, "text": _("The delivery queue")})
         before = int(raw_before)
     db = request.app[DB]
     hosts = await queue.hosts(db)
@@ -92,13 +94,19 @@ async def retry(request: web.Request) -> web.Response:
     form = await request.post()
     host = _host(form.get("host"))
     if host == "":
-        return _notice(request, "No such host", "That is not a host name.", 400,
-                       link={"href": PATH, "text": "The delivery queue"})
+        return _notice(request, _("No such host"), _("That is not a host name."), 400,
+                       link={"href": PATH, "text": _("The delivery queue")})
     count = await outbox_store.retry_now(request.app[DB], now(), host)
     log.info("deliveries retried", host=host, count=count, by=found.handle)
-    what = f"{count} waiting deliver{'y is' if count == 1 else 'ies are'} due now"
-    return _notice(request, "Retrying", what + (f" for {host}." if host else "."), 200,
-                   link={"href": PATH, "text": "The delivery queue"})
+    if host:
+        what = ngettext("%(num)d waiting delivery is due now for %(host)s.",
+                        "%(num)d waiting deliveries are due now for %(host)s.", count,
+                        host=host)
+    else:
+        what = ngettext("%(num)d waiting delivery is due now.",
+                        "%(num)d waiting deliveries are due now.", count)
+    return _notice(request, _("Retrying"), what, 200,
+                   link={"href": PATH, "text": _("The delivery queue")})
 
 
 def setup(app: web.Application) -> None:

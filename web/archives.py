@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from chapterhouse.reasons import N_
 from storage import actors as actor_store
 from storage import archives as store
 from storage import items as item_store
@@ -19,17 +20,18 @@ from storage.actors import ActorRecord
 from storage.archives import ArchiveEntry, ArchivePage
 from storage.paging import BadCursor, Cursor
 from web.errors import refuse
+from web.i18n import _
 from web.items import event_zone, item_views
 from web.pages import render
 from web.state import DB
 
 # The path of each section, the kind of item it lists, and its heading.
 SECTIONS = {
-    "news": ("news", "News"),
-    "blogs": ("blog", "Blogs"),
-    "minutes": ("minutes", "Minutes"),
-    "polls": ("poll", "Polls"),
-    "projects": ("project", "Projects"),
+    "news": ("news", N_("News")),
+    "blogs": ("blog", N_("Blogs")),
+    "minutes": ("minutes", N_("Minutes")),
+    "polls": ("poll", N_("Polls")),
+    "projects": ("project", N_("Projects")),
 }
 UPCOMING = 50
 
@@ -56,7 +58,7 @@ def _cursor(request: web.Request) -> Cursor | None:
     try:
         return store.cursor_of(request.query.get("cursor"))
     except BadCursor:
-        raise refuse(400, "This link to an older page is not one this site made.") from None
+        raise refuse(400, _("This link to an older page is not one this site made.")) from None
 
 
 def _page(request: web.Request, page: ArchivePage, heading: str, section: str,
@@ -73,7 +75,7 @@ def _page(request: web.Request, page: ArchivePage, heading: str, section: str,
 async def _chapter(request: web.Request) -> ActorRecord:
     chapter = await actor_store.actor_by_handle(request.app[DB], request.match_info["handle"])
     if chapter is None or chapter.kind != "chapter":
-        raise refuse(404, "There is no such chapter on this node.")
+        raise refuse(404, _("There is no such chapter on this node."))
     return chapter
 
 
@@ -94,7 +96,7 @@ async def chapter_section(request: web.Request) -> web.Response:
 
 async def node_past_events(request: web.Request) -> web.Response:
     page = await store.past_events(request.app[DB], datetime.now(UTC), None, _cursor(request))
-    return _page(request, page, "Past events", "events", None)
+    return _page(request, page, N_("Past events"), "events", None)
 
 
 async def chapter_events(request: web.Request) -> web.Response:
@@ -106,7 +108,7 @@ async def chapter_events(request: web.Request) -> web.Response:
     upcoming = [] if cursor is not None else await item_views(
         db, await item_store.upcoming_events(db, now, chapter.id, UPCOMING), now)
     page = await store.past_events(db, now, chapter.id, cursor)
-    return _page(request, page, "Events", "events", chapter, upcoming=upcoming)
+    return _page(request, page, N_("Events"), "events", chapter, upcoming=upcoming)
 
 
 def setup(app: web.Application) -> None:

@@ -19,6 +19,7 @@ from storage.paging import BadCursor
 from storage.search import MAX_QUERY, SearchHit, search
 from storage.search_text import START, STOP
 from web.errors import refuse
+from web.i18n import _
 from web.pages import render
 from web.state import DB
 
@@ -53,7 +54,7 @@ async def search_page(request: web.Request) -> web.Response:
     try:
         page = await search(request.app[DB], query, cursor)
     except BadCursor:
-        raise refuse(400, "This link to more results is not one this site made.") from None
+        raise refuse(400, _("This link to more results is not one this site made.")) from None
     base = f"/search?{urlencode({'q': query})}"
     return render(
         request, "search.html", query=query, hits=[_view(hit) for hit in page.hits],
