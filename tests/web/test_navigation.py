@@ -14,7 +14,7 @@ from tests.web.test_accounts import HTML, Site, log_in, make_site
 
 SECTIONS = [("/", "Home"), ("/chapters", "Chapters"), ("/events", "Events"),
             ("/news", "News"), ("/blogs", "Blogs"), ("/minutes", "Minutes"),
-            ("/polls", "Polls")]
+            ("/polls", "Polls"), ("/projects", "Projects")]
 
 
 @pytest.fixture
