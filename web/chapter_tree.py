@@ -120,11 +120,14 @@ def _filter(request: web.Request) -> Filter:
     place = " ".join(request.query.get("place", "").split())
     if level and level not in LEVELS:
         log.info("chapters: bad level", level=level[:40])
-        raise refuse(400, f"level: one of {', '.join(LEVELS)}, or nothing for all")
+        raise refuse(400, i18n.gettext("Choose a level of %(levels)s, or nothing for all.",
+                                       levels=", ".join(LEVELS)))
     if len(place) > PLACE_LONGEST:
-        raise refuse(400, f"place: at most {PLACE_LONGEST} characters")
+        raise refuse(400, i18n.ngettext("A place has at most %(num)d character.",
+                                        "A place has at most %(num)d characters.",
+                                        PLACE_LONGEST))
     if any(ord(c) < 32 or ord(c) == 127 for c in place):
-        raise refuse(400, "place: text without control characters")
+        raise refuse(400, i18n.gettext("A place is text without control characters."))
     return Filter(level=level or None, place=place or None)
 
 

@@ -23,6 +23,7 @@ from storage.taking_part import ReceivedObject
 from storage.timestamps import from_wire
 from web.errors import refuse
 from web.feeds import CALENDAR_EVENTS, _written, calendar_response, event_calendar
+from web.i18n import _
 from web.items import event_zone
 from web.pages import render
 from web.remote_views import RemoteView, is_public, remote_view
@@ -127,11 +128,11 @@ def _after(request: web.Request) -> tuple[datetime, str] | None:
         return None
     try:
         cursor = paging.decode(token, 2)
-    except paging.BadCursor as exc:
-        raise refuse(400, f"cursor: {exc}") from None
+    except paging.BadCursor:
+        raise refuse(400, _("This link to another page is not one this site made.")) from None
     start, iri = cursor.keys
     if not cursor.forward or not isinstance(start, datetime) or not isinstance(iri, str):
-        raise refuse(400, "cursor: not a cursor of this list")
+        raise refuse(400, _("This link to another page is not one this site made."))
     return start, iri
 
 

@@ -140,12 +140,13 @@ async def chapter_members(request: web.Request) -> web.Response:
     db = request.app[DB]
     chapter = await store.actor_by_handle(db, request.match_info["handle"])
     if chapter is None or chapter.kind != "chapter":
-        raise refuse(404, "no such chapter on this node")
+        raise refuse(404, i18n.gettext("There is no such chapter on this node."))
     token = request.query.get("cursor")
     try:
         cursor = None if token is None else paging.decode(token, 2)
-    except paging.BadCursor as exc:
-        raise refuse(400, str(exc)) from None
+    except paging.BadCursor:
+        raise refuse(400, i18n.gettext("This link to another page is not one this site made.")
+                      ) from None
     members, page = await store.members_page(db, chapter.id, cursor, MEMBERS_PAGE)
     path = request.path
     return render(

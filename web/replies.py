@@ -9,6 +9,7 @@ from aiohttp import web
 from storage import items as item_store
 from storage import paging
 from web.errors import refuse
+from web.i18n import _
 from web.items import reply_view
 from web.state import DB
 
@@ -23,8 +24,8 @@ async def reply_section(request: web.Request, iri: str) -> dict[str, Any]:
     token = request.query.get("replies")
     try:
         cursor = None if token is None else paging.decode(token, 1)
-    except paging.BadCursor as exc:
-        raise refuse(400, str(exc)) from None
+    except paging.BadCursor:
+        raise refuse(400, _("This link to another page is not one this site made.")) from None
     rows, page = await item_store.replies_page(db, iri, cursor, REPLIES_SHOWN)
     path = request.path
     return {
