@@ -58,6 +58,7 @@ NODE_NAME = "Chapterhouse Ireland"
 HOST = "node.test"
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 REMOTE_CHAPTER = "https://far.example/actors/galway"
+VOTER = "https://far.example/users/rosa"
 ROLES = ("visitor", "organiser", "admin")
 LOGINS = {"organiser": "ana", "admin": "siobhan"}
 
@@ -257,6 +258,11 @@ async def _id(db: Database, sql: str, *params: object) -> int:
         return int(await tx.fetchvalue(sql, params))
 
 
+async def _item(tx: Any, world: World, name: str) -> int:
+    return int(await tx.fetchvalue("SELECT id FROM items WHERE object_iri = ?",
+                                   (world.config.base_url + world.values[name],)))
+
+
 async def build(tmp_path: Path, location: Path | str, aiohttp_client: Any) -> World:
     raw = tomllib.loads(render_initial(HOST, "http", NODE_NAME))
     raw["storage"]["url"] = str(location)
@@ -304,9 +310,19 @@ async def build(tmp_path: Path, location: Path | str, aiohttp_client: Any) -> Wo
         await tx.execute(
             "INSERT INTO deliveries (activity_id, inbox, host, state, attempts,"
             " next_attempt_at, last_error, created_at, updated_at)"
-            " VALUES (?, ?, ?, 'dead', 3, ?, 'HTTP 410', ?, ?)",
+            " VALUES (?, ?, ?, 'dead', 1, ?, 'HTTP 410', ?, ?)",
             (activity, FAILED_INBOX, "gone.example", moment + timedelta(hours=1), moment,
              moment))
+        # One of each count, where a page says how many: "1 vote", not "1 votes".
+        for table, row in (
+                ("poll_votes", {"item_id": await _item(tx, world, "poll"),
+                                "voter": f"{VOTER}", "choice": "No",
+                                "note_iri": f"{VOTER}/votes/1", "created_at": moment}),
+                ("event_participants", {"item_id": await _item(tx, world, "event"),
+                                        "participant": VOTER,
+                                        "join_iri": f"{VOTER}/joins/1", "created_at": moment})):
+            await tx.execute(f"INSERT INTO {table} ({', '.join(row)})"
+                             f" VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
         relayed = "https://far.example/objects/1"
         document = {"id": relayed, "type": "Article", "attributedTo": REMOTE_CHAPTER,
                     "name": RELAYED[0], "content": f"<p>{RELAYED[1]}</p>",
@@ -438,6 +454,16 @@ class Judge:
         return text in messages and messages[text] == text
 
 
+# "1 members" in English, "1 membroj" in Esperanto: a count worded without ngettext. A
+# noun's plural ends in -s in English (not -ss, -us, -is: "1 class"), in -oj in Esperanto.
+AFTER_ONE = {"en": re.compile(r"(?<![\w.,:/-])(1) ([a-z]+[^su\Wi]s)\b"),
+             "eo": re.compile(r"(?<![\w.,:/-])(1) (\w+oj)\b")}
+
+
+def plural_after_one(code: str, text: str) -> list[tuple[str, str]]:
+    return [(match[1], match[2]) for match in AFTER_ONE[code].finditer(text)]
+
+
 # --- The tests.
 
 def test_every_get_route_is_a_page_here_or_said_not_to_be_one(tmp_path: Path) -> None:
@@ -470,6 +496,7 @@ async def test_every_page_is_in_esperanto_but_what_people_wrote(
     world = await build(tmp_path, store_location, aiohttp_client)
     judge = Judge()
     english: list[str] = []  # "page: text" left in English
+    plurals: list[str] = []  # "1 members", "1 membroj"
     problems: list[str] = []
     rendered = 0
     for path in world.urls():
@@ -477,6 +504,9 @@ async def test_every_page_is_in_esperanto_but_what_people_wrote(
         eo_status, eo_page = await fetch(world, role, path, "eo")
         if en_status != eo_status:
             problems.append(f"{path}: {en_status} in en but {eo_status} in eo")
+            continue
+        if en_status >= 500:
+            problems.append(f"{path}: {en_status}, the node failed (its log says why)")
             continue
         if en_status in (301, 302, 303, 307, 308):
             continue  # no page: a visitor sent to log in, a member on to their page
@@ -487,6 +517,9 @@ async def test_every_page_is_in_esperanto_but_what_people_wrote(
         en, eo = read(en_page), read(eo_page)
         if en.lang != "en" or eo.lang != "eo":
             problems.append(f"{path}: <html lang> is {en.lang!r} / {eo.lang!r}")
+        for code, parsed in (("en", en), ("eo", eo)):
+            for number, word in plural_after_one(code, " | ".join(parsed.texts)):
+                plurals.append(f"{path} [{en_status}] {code}: {number} {word!r}")
         same = set(en.texts)
         for text in dict.fromkeys(eo.texts):
             if text in same and not judge.written_by_people(text, path):
@@ -499,6 +532,10 @@ async def test_every_page_is_in_esperanto_but_what_people_wrote(
     if english:
         report.append(f"English left on the Esperanto pages, as {role} ({len(english)}):")
         report += [f"  {line}" for line in english]
+    if plurals:
+        report.append(f"A plural noun after the number 1, as {role} (ngettext) "
+                      f"({len(plurals)}):")
+        report += [f"  {line}" for line in plurals]
     if report:
         pytest.fail("\n".join(report), pytrace=False)
 
