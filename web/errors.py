@@ -9,6 +9,8 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from chapterhouse.reasons import N_
+from web.i18n import _
 from web.negotiation import activity_media_type
 from web.session import viewer
 from web.state import NODE, TEMPLATES
@@ -30,10 +32,20 @@ def refuse(status: int, reason: str, **kwargs: object) -> web.HTTPException:
     return _ERRORS[status](text=reason, **kwargs)  # type: ignore[arg-type]
 
 
+# What aiohttp answers by itself ("404: Not Found" for a path no route takes), worded.
+_STATUS_REASONS = {
+    400: N_("The request cannot be read."),
+    404: N_("There is no such page on this site."),
+    405: N_("This page does not take that kind of request."),
+    413: N_("What was sent is too large."),
+}
+
+
 def _reason(exc: web.HTTPException) -> str:
     text = exc.text or ""
     if not text or text.startswith(f"{exc.status}:"):
-        return exc.reason
+        return _(_STATUS_REASONS[exc.status]) if exc.status in _STATUS_REASONS \
+            else exc.reason
     return text.splitlines()[0]
 
 
@@ -86,7 +98,8 @@ async def handle_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return response
     except Exception:
         log.exception("request failed", method=request.method, path=request.path)
-        return error_response(request, 500, "internal error; the node's log has the details")
+        return error_response(request, 500,
+                              _("Something went wrong on this node; its log has the details."))
     finally:
         log.debug("request", method=request.method, path=request.path, status=status,
                   ms=round((time.perf_counter() - started) * 1000, 2))

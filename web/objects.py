@@ -19,6 +19,7 @@ from storage import outbox as store
 from web import feeds
 from web.actors import as2_response, page_document, requested_page, require_signature
 from web.errors import refuse
+from web.i18n import _
 from web.items import item_view
 from web.negotiation import activity_media_type
 from web.pages import render
@@ -32,10 +33,10 @@ async def _live_object(request: web.Request) -> tuple[str, dict[str, Any], int]:
     iri = request.app[NODE].urls.object(request.match_info["uuid"])
     found = await store.local_object(request.app[DB], iri)
     if found is None:
-        raise refuse(404, "no such object on this node")
+        raise refuse(404, _("There is no such post on this node."))
     document, actor_id, deleted_at = found
     if deleted_at is not None:
-        raise web.HTTPGone(text="this object was deleted")
+        raise web.HTTPGone(text=_("This post was deleted."))
     return iri, document, actor_id
 
 
@@ -44,7 +45,7 @@ async def object_view(request: web.Request) -> web.StreamResponse:
     iri = urls.object(request.match_info["uuid"])
     found = await store.local_object(request.app[DB], iri)
     if found is None:
-        raise refuse(404, "no such object on this node")
+        raise refuse(404, _("There is no such post on this node."))
     document, actor_id, deleted_at = found
     media_type = activity_media_type(request.headers.get("Accept"))
     if deleted_at is not None:
@@ -52,7 +53,7 @@ async def object_view(request: web.Request) -> web.StreamResponse:
             response = as2_response(tombstone(document, deleted_at), media_type)
             response.set_status(410)
             return response
-        raise web.HTTPGone(text="this object was deleted")
+        raise web.HTTPGone(text=_("This post was deleted."))
     if media_type is not None:
         # Authorized fetch guards what servers read; the public page stays public, as
         # Mastodon's does in secure mode.
@@ -103,11 +104,11 @@ async def event_calendar(request: web.Request) -> web.StreamResponse:
     iri = request.app[NODE].urls.object(request.match_info["uuid"])
     row = await item_store.by_iri(request.app[DB], iri)
     if row is None:
-        raise refuse(404, "no such event on this node")
+        raise refuse(404, _("There is no such event on this node."))
     if row.deleted_at is not None:
-        raise web.HTTPGone(text="this event was deleted")
+        raise web.HTTPGone(text=_("This event was deleted."))
     if row.kind != "event":
-        raise refuse(404, "this item is not an event")
+        raise refuse(404, _("This post is not an event."))
     body = feeds.event_calendar(request.app[NODE], [row])
     return feeds.calendar_response(body, download=f"{request.match_info['uuid']}.ics")
 
@@ -117,7 +118,7 @@ async def activity_view(request: web.Request) -> web.StreamResponse:
     iri = request.app[NODE].urls.activity(request.match_info["uuid"])
     document = await store.local_activity(request.app[DB], iri)
     if document is None:
-        raise refuse(404, "no such activity on this node")
+        raise refuse(404, _("There is no such activity on this node."))
     return as2_response(document, activity_media_type(request.headers.get("Accept"))
                         or "application/activity+json")
 
