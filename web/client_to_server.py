@@ -29,7 +29,7 @@ from storage import accounts as account_store
 from storage import actors as actor_store
 from storage.accounts import Account
 from storage.timestamps import now
-from web.i18n import NODE_LANGUAGE
+from web.i18n import NODE_LANGUAGE, word
 from web.state import DB, NODE
 
 log = structlog.get_logger(__name__)
@@ -115,7 +115,8 @@ async def post_to_outbox(request: web.Request) -> web.Response:
         # publish_item validates as the forms and the CLI do; its reason is the answer.
         object_id, activity_id = await _publish(request, handle, posted)
     except PublishError as exc:
-        return _refuse(request, 422, str(exc))
+        # validate()'s reason, in the language the client asks for (English by default).
+        return _refuse(request, 422, word(exc))
     log.info("client post published", actor=handle, by=account.handle, object=object_id)
     return web.json_response({"id": activity_id, "object": object_id}, status=201,
                              headers={"Location": activity_id})
