@@ -293,7 +293,9 @@ async def _show(request: web.Request, actor: ActorRecord, chapter: ActorRecord |
         else chapter.handle in {c.handle for c in current.organises})
     response = render(request, "site_page.html", page=found, text=text, chapter=chapter,
                       in_reader_language=text.language == i18n.current().code,
-                      language_name=LANGUAGES.get(text.language, text.language),
+                      # The language named in the reader's: "Esperanto", "la angla".
+                      language_name=i18n.current().locale.languages.get(
+                          text.language, LANGUAGES.get(text.language, text.language)),
                       edit_url=(f"/admin/pages/{found.slug}/edit" if chapter is None
                                 else f"/@{chapter.handle}/pages/{found.slug}/edit")
                       if may_edit else None)
