@@ -24,7 +24,7 @@ import structlog
 from aiohttp import web
 from markupsafe import Markup
 
-from chapterhouse.reasons import reason
+from chapterhouse.reasons import N_, reason
 from outbox.content import delete_item, edit_item, publish_item, written_in
 from outbox.items import (
     MAX_BODY,
@@ -53,8 +53,9 @@ from web.state import DB, NODE
 log = structlog.get_logger(__name__)
 
 KINDS = ("news", "blog", "minutes", "event", "poll", "note")
-LABELS = {"news": "News", "blog": "Blog post", "minutes": "Minutes", "event": "Event",
-          "poll": "Poll", "note": "Note"}
+# Worded where shown (the form's tabs and heading).
+LABELS = {"news": N_("News"), "blog": N_("Blog post"), "minutes": N_("Minutes"),
+          "event": N_("Event"), "poll": N_("Poll"), "note": N_("Note")}
 # As the CLI's --upward: minutes always go up, a note never does.
 UPWARD_KINDS = ("news", "blog", "event", "poll")
 WITH_BODY = ("news", "blog", "minutes", "event")
