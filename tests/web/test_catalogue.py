@@ -235,3 +235,35 @@ def test_the_served_catalogue_is_the_one_checked_here() -> None:
     eo = i18n.language("eo")
     for msgid, msgstr in translated:
         assert eo.gettext(msgid) == msgstr, msgid
+
+
+# --- Sentences glued from fragments, in the templates: a translator gets the pieces apart
+# and cannot reorder them ("joined" + a date; "as" <code>command</code> "does.").
+TEMPLATES = ROOT / "web" / "templates"
+_MESSAGE = r"""_\(\s*(?P<q>["'])(?P<text>(?:(?!(?P=q)).)*)(?P=q)[^)]*\)\s*\}\}"""
+# What may stand between two parts of one sentence: inline markup and values, but not the
+# end of a field, a list item or a paragraph (a label and its value are not one sentence).
+_INLINE = r"""(?:\s|<(?!/?(?:dt|dd|li|p|td|th|h\d|label|option|div|br)\b)[^>]*>)*"""
+_BETWEEN = (r"""\s*(?:<(?P<tag>(?!(?:dt|dd|li|p|td|th|label|option|div)\b)\w+)[^>]*>"""
+            r""".*?</(?P=tag)>|\{\{(?:(?!\}\}).)*\}\}|<(?!/?(?:dt|dd|li|p|td|th|h\d|label"""
+            r"""|option|div|br)\b)[^>]*>)+\s*""")
+_NEXT_MESSAGE = r"""\{\{\s*_\(\s*(?P<q2>["'])(?P<after>(?:(?!(?P=q2)).)*)(?P=q2)"""
+GLUED_TO_A_DATE = re.compile(
+    _MESSAGE + _INLINE + r"""\{\{[^}]*\|\s*(?:date|moment|day)\b[^}]*\}\}""")
+GLUED_TO_A_MESSAGE = re.compile(_MESSAGE + _BETWEEN + _NEXT_MESSAGE)
+
+
+def test_no_sentence_is_glued_together_from_fragments() -> None:
+    glued = []
+    for template in sorted(TEMPLATES.glob("**/*.html")):
+        name = template.relative_to(ROOT)
+        for number, line in enumerate(template.read_text("utf-8").splitlines(), 1):
+            for match in GLUED_TO_A_DATE.finditer(line):
+                if not match["text"].endswith(":"):  # "Founded:" and its date: a label
+                    glued.append(f"{name}:{number}: {match['text']!r} + a date "
+                                 f"(one message with %(date)s)")
+            for match in GLUED_TO_A_MESSAGE.finditer(line):
+                if not re.search(r"[.!?:]$", match["text"]):
+                    glued.append(f"{name}:{number}: {match['text']!r} + … + "
+                                 f"{match['after']!r} (one message with placeholders)")
+    fail_listing([report("sentences glued from fragments", glued)] if glued else [])
