@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 import structlog
 from aiohttp import web
 
-from outbox.content import delete_item, edit_item, publish_item
+from outbox.content import delete_item, edit_item, publish_item, written_in
 from outbox.items import (
     MAX_BODY,
     MAX_SUMMARY,
@@ -34,7 +34,7 @@ from outbox.publish import PublishError
 from storage import actors as actor_store
 from storage.actors import ActorRecord
 from storage.items import StoredItem
-from web import i18n
+from web import i18n, written_languages
 from web.accounts import see_other
 from web.i18n import _
 from web.pages import render
@@ -46,7 +46,7 @@ log = structlog.get_logger(__name__)
 
 # validate()'s reasons by how they begin (or their code), and the field each is about.
 _FIELDS = (("title", "title"), ("summary", "summary"), ("body", "body"),
-           ("status", "status"))
+           ("status", "status"), ("language", "language"))
 
 
 @dataclass
@@ -55,6 +55,7 @@ class ProjectForm:
     summary: str = ""
     body: str = ""
     status: str = "proposed"
+    language: str = ""  # what it is written in ("eo"); "" on a form sent without one
 
 
 def _text(posted: Any, name: str, limit: int) -> str:
@@ -68,7 +69,8 @@ def _read(posted: Any) -> ProjectForm:
     return ProjectForm(title=_text(posted, "title", MAX_TITLE),
                        summary=_text(posted, "summary", MAX_SUMMARY),
                        body=_text(posted, "body", MAX_BODY),
-                       status=status[:40] if isinstance(status, str) else "")
+                       status=status[:40] if isinstance(status, str) else "",
+                       language=written_languages.posted_language(posted))
 
 
 def errors_of(exc: Exception) -> dict[str, str]:
@@ -88,7 +90,8 @@ def errors_of(exc: Exception) -> dict[str, str]:
 def _checked(form: ProjectForm, starter: str | None) -> Item:
     """The Item to publish, or InvalidItem saying what is wrong."""
     item = validate(Item(kind="project", title=form.title, summary=form.summary,
-                         body=form.body, project_status=form.status, started_by=starter))
+                         body=form.body, project_status=form.status, started_by=starter,
+                         language=form.language or None))
     form.title, form.summary, form.body = item.title, item.summary, item.body
     return item
 
@@ -124,6 +127,7 @@ def _page(request: web.Request, form: ProjectForm, errors: dict[str, str], actio
         request, "project_form.html", form=form, errors=errors, action=action,
         editing=editing, chapter_name=chapter_name, chapter_handle=chapter_handle,
         statuses=[(key, _(STATUS_LABELS[key])) for key in PROJECT_STATUSES],
+        written_languages=written_languages.choices(form.language),
         limits={"title": MAX_TITLE, "summary": MAX_SUMMARY, "body": MAX_BODY})
     response.set_status(status)
     return response
@@ -153,8 +157,10 @@ async def new_form(request: web.Request) -> web.Response:
         return found
     _current, chapter = found
     assert chapter.handle is not None
-    return _page(request, ProjectForm(), {}, f"/@{chapter.handle}/projects/new",
-                 chapter.name, chapter.handle)
+    form = ProjectForm(language=await written_in(
+        request.app[DB], chapter.handle, written_languages.node_language(request)))
+    return _page(request, form, {}, f"/@{chapter.handle}/projects/new", chapter.name,
+                 chapter.handle)
 
 
 async def start(request: web.Request) -> web.Response:
@@ -165,6 +171,9 @@ async def start(request: web.Request) -> web.Response:
     handle = chapter.handle
     assert handle is not None
     form = _read(await request.post())
+    # A form sent without the field (a script) is in the chapter's language.
+    form.language = form.language or await written_in(
+        request.app[DB], handle, written_languages.node_language(request))
     action = f"/@{handle}/projects/new"
     try:
         item = _checked(form, current.handle)
@@ -196,7 +205,7 @@ async def edit_form(request: web.Request, row: StoredItem) -> web.Response:
         return found
     fields = row.fields
     form = ProjectForm(fields.title, fields.summary or "", fields.body or "",
-                       fields.project_status or "proposed")
+                       fields.project_status or "proposed", fields.language or "")
     return _page(request, form, {}, f"{path}/edit", row.author_name, row.author,
                  editing=row)
 
@@ -211,7 +220,8 @@ async def edit(request: web.Request, row: StoredItem) -> web.Response:
         _checked(form, row.fields.started_by)
         await edit_item(request.app[DB], request.app[NODE].urls, row.object_iri,
                         form.title, form.summary, form.body,
-                        details={"project_status": form.status})
+                        details={"project_status": form.status}
+                        | ({"language": form.language} if form.language else {}))
     except (InvalidItem, PublishError) as exc:
         return _page(request, form, errors_of(exc), f"{path}/edit", row.author_name,
                      row.author, editing=row, status=400)

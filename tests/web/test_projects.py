@@ -254,3 +254,19 @@ async def test_the_starter_deletes_it_and_it_is_gone(site: Site) -> None:
     assert delete["actor"] == actor(site, "dublin")
     assert (await site.client.get(path(iri), headers=HTML)).status == 410
     assert f'href="{iri}"' not in await page(site, "/projects")
+
+
+async def test_a_project_written_in_esperanto_says_so_on_the_wire(site: Site) -> None:
+    form = await page(site, "/@dublin/projects/new")
+    assert '<option value="en" selected>' in form  # the node's language, by default
+    response = await send(site, "/@dublin/projects/new", PROJECT | {"language": "xx-nope"})
+    assert response.status == 400
+    assert 'id="language-error"' in await response.text()
+    assert await items(site) == []
+
+    iri = await start(site, title="Reto de Reciproka Helpo", language="eo",
+                      body="Butikumado, veturoj kaj riparoj.")
+    sent = await document(site, iri)
+    assert sent["nameMap"] == {"eo": "Reto de Reciproka Helpo"}
+    assert sent["contentMap"] == {"eo": sent["content"]}
+    assert '<option value="eo" selected>' in await page(site, f"{path(iri)}/edit")
