@@ -28,6 +28,7 @@ from chapterhouse import (
     cli_federation,
     cli_mail,
     cli_pages,
+    cli_projects,
     cli_publishing,
     demo,
     logs,
@@ -171,6 +172,7 @@ def build_parser() -> Parser:
     cli_db.add_commands(commands)
     cli_mail.add_commands(commands)
     cli_pages.add_commands(commands)
+    cli_projects.add_commands(commands)
     demo.add_command(commands)
     return parser
 
