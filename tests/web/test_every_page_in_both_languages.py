@@ -586,3 +586,141 @@ async def test_dates_and_level_names_are_in_esperanto(
         if level not in " ".join(read(page).texts):
             wrong.append(f"{path}: the level is not named {level!r}")
     assert not wrong, "\n".join(wrong)
+
+
+# --- Forms sent back with a mistake: the reasons shown next to the fields are worded in
+# the reader's language too (they are not on any GET page).
+
+class FormFields(HTMLParser):
+    """The fields of the form posting to `action`, as a browser would send them."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.action = action
+        self.fields: dict[str, str] = {}
+        self.found = False
+        self._inside = False
+        self._textarea: str | None = None
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {name: value or "" for name, value in attrs}
+        if tag == "form":
+            self._inside = found.get("action") == self.action and not self.found
+            self.found = self.found or self._inside
+        if not self._inside or "name" not in found:
+            if tag == "option" and self._inside and self._select is not None \
+                    and "selected" in found:
+                self.fields[self._select] = found.get("value", "")
+            return
+        name = found["name"]
+        if tag == "input" and found.get("type") not in ("submit", "button", "checkbox",
+                                                        "radio", "file"):
+            self.fields[name] = found.get("value", "")
+        elif tag == "input" and found.get("type") in ("checkbox", "radio") \
+                and "checked" in found:
+            self.fields[name] = found.get("value", "on")
+        elif tag == "textarea":
+            self._textarea = name
+            self.fields[name] = ""
+        elif tag == "select":
+            self._select = name
+            self.fields.setdefault(name, "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._inside = False
+        elif tag == "textarea":
+            self._textarea = None
+        elif tag == "select":
+            self._select = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self.fields[self._textarea] += data
+
+
+# role, the form's page, where it posts, what is changed in it (a mistake), the status.
+MISTAKES: list[tuple[str, str, str, dict[str, str], int]] = [
+    ("visitor", "/login", "/login", {"username": "ana", "password": "not it"}, 401),
+    ("visitor", "/join/dublin", "/join/dublin",
+     {"name": "Cara", "username": "Not A Username!", "password": "short"}, 400),
+    ("organiser", "/@dublin/publish?kind=news", "/@dublin/publish",
+     {"title": " ", "body": "Bring books.", "publish": "1"}, 400),
+    ("organiser", "/@dublin/publish?kind=event", "/@dublin/publish",
+     {"title": "Bookfair", "starts_at": "not a time", "timezone": "Mars/Olympus",
+      "publish": "1"}, 400),
+    ("organiser", "/@dublin/publish?kind=poll", "/@dublin/publish",
+     {"title": "Tuesdays?", "options": "Only one", "publish": "1"}, 400),
+    ("organiser", "/@dublin/settings", "/@dublin/settings", {"name": " "}, 400),
+    ("admin", "/@ireland/parent", "/@ireland/parent", {"parent": "@ireland@node.test"},
+     400),
+    ("organiser", "/@dublin/reset-link", "/@dublin/reset-link", {"member": "nobody"}, 404),
+    ("organiser", "/@dublin/projects/new", "/@dublin/projects/new",
+     {"title": " ", "status": "someday"}, 400),
+    ("organiser", "/@dublin/pages/new", "/@dublin/pages/new", {"slug": "Not a slug!"}, 400),
+    ("organiser", "/@ana/write", "/@ana/write", {"title": " ", "body": " "}, 400),
+    ("organiser", "/account/profile", "/account/profile", {"name": " "}, 400),
+    ("organiser", "/account/tokens", "/account/tokens", {"name": " "}, 400),
+    ("organiser", "/account/reading", "/account/reading", {"time_zone": "Mars/Olympus"},
+     400),
+    ("organiser", "/account/password", "/account/password",
+     {"current": "not it", "password": "a new password", "confirm": "another one"}, 400),
+    ("admin", "/admin/pages/new", "/admin/pages/new", {"slug": "Not a slug!"}, 400),
+]
+
+
+async def send_mistake(world: World, role: str, page: str, action: str,
+                       changes: dict[str, str], code: str) -> tuple[int, str]:
+    status, form_page = await fetch(world, role, page, code)
+    assert status == 200, (page, status)
+    fields = FormFields(action)
+    fields.feed(form_page)
+    assert fields.found, f"{page} has no form posting to {action}"
+    cookies = {i18n.COOKIE: code, **{cookie.key: cookie.value for cookie in
+                                     world.client.session.cookie_jar}}
+    if role in world.sessions:
+        cookies[SESSION_COOKIE] = world.sessions[role]
+    world.client.session.cookie_jar.clear()
+    response = await world.client.post(action, data=fields.fields | changes,
+                                       allow_redirects=False, headers=HTML | {
+        "Origin": world.config.base_url,
+        "Cookie": "; ".join(f"{name}={value}" for name, value in cookies.items())})
+    return response.status, await response.text()
+
+
+async def test_reasons_shown_next_to_fields_are_in_esperanto(
+    tmp_path: Path, store_location: Path | str, aiohttp_client: Any
+) -> None:
+    world = await build(tmp_path, store_location, aiohttp_client)
+    # What the forms were sent comes back in their fields: written by people too.
+    PEOPLE_WROTE.extend(value for *_, changes, _status in MISTAKES
+                        for value in changes.values())
+    judge = Judge()
+    problems, english = [], []
+    for role, page, action, changes, expected in MISTAKES:
+        en_status, en_page = await send_mistake(world, role, page, action, changes, "en")
+        eo_status, eo_page = await send_mistake(world, role, page, action, changes, "eo")
+        if (en_status, eo_status) != (expected, expected):
+            problems.append(f"{action} as {role}: {en_status} / {eo_status}, "
+                            f"expected {expected}")
+            continue
+        en, eo = read(en_page), read(eo_page)
+        if eo.lang != "eo":
+            problems.append(f"{action}: <html lang={eo.lang!r}>")
+        reasons = re.findall(r'class="error"[^>]*>([^<]+)<', eo_page)
+        if not reasons:
+            problems.append(f"{action}: no reason shown next to a field (class=error)")
+        same = set(en.texts)
+        for text in dict.fromkeys(eo.texts):
+            if text in same and not judge.written_by_people(text, action):
+                english.append(f"{action} as {role} [{eo_status}]: {text!r}")
+    report = []
+    if problems:
+        report += [f"Forms that did not refuse as expected ({len(problems)}):",
+                   *(f"  {line}" for line in problems)]
+    if english:
+        report += [f"English left on the refused forms in Esperanto ({len(english)}):",
+                   *(f"  {line}" for line in english)]
+    if report:
+        pytest.fail("\n".join(report), pytrace=False)
