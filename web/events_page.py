@@ -49,6 +49,7 @@ class EventEntry:
     online: bool
     online_url: str | None
     elsewhere: bool
+    language: str | None = None  # of the title (its `lang`), when known
 
 
 def _local(row: StoredItem) -> EventEntry:
@@ -62,7 +63,7 @@ def _local(row: StoredItem) -> EventEntry:
         starts=fields.starts_at.astimezone(zone),
         ends=fields.ends_at.astimezone(zone) if fields.ends_at else None,
         timezone=zone.key, place=place, online=fields.online_url is not None,
-        online_url=fields.online_url, elsewhere=False)
+        online_url=fields.online_url, elsewhere=False, language=fields.language)
 
 
 def _online(document: dict[str, Any]) -> str | None:
@@ -88,7 +89,7 @@ def _remote(obj: ReceivedObject, view: RemoteView) -> EventEntry | None:
         else None,
         timezone=view.timezone or "UTC", place=view.place,
         online=obj.document.get("isOnline") is True, online_url=_online(obj.document),
-        elsewhere=True)
+        elsewhere=True, language=view.title_language)
 
 
 Source = StoredItem | ReceivedObject
