@@ -51,6 +51,19 @@ async def participants(db: Reader, item_id: int, limit: int = 500) -> list[Parti
             for row in rows]
 
 
+async def known_actors(db: Reader, iris: list[str]) -> dict[str, Participant]:
+    """What this node knows of these remote actors (those it fetched), by id: a project
+    of another node names who takes part by id only."""
+    if not iris:
+        return {}
+    marks = ",".join("?" * len(iris))
+    rows = await db.fetchall(
+        f"SELECT iri, name, username, host FROM remote_actors WHERE iri IN ({marks})",
+        tuple(iris))
+    return {row[0]: Participant(iri=row[0], name=row[1], username=row[2], host=row[3])
+            for row in rows}
+
+
 async def participant_iris(db: Reader, item_id: int, limit: int) -> list[str]:
     rows = await db.fetchall(
         "SELECT participant FROM event_participants WHERE item_id = ? ORDER BY id LIMIT ?",

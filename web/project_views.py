@@ -50,13 +50,21 @@ async def participant_views(db: Reader, urls: Urls, item_id: int) -> list[Partic
         if person.iri.startswith(prefix):
             views.append(await member_view(db, person.iri.removeprefix(prefix)))
             continue
-        fallback, address = _elsewhere(person.iri)
-        if person.username and person.host:
-            address = f"@{person.username}@{person.host}"
-        link = person.iri if person.iri.startswith(("https://", "http://")) else None
-        views.append(ParticipantView(person.name or person.username or fallback, link,
-                                     address))
+        views.append(_remote(person.iri, person))
     return views
+
+
+def _remote(iri: str, known: store.Participant | None) -> ParticipantView:
+    """Someone elsewhere: by the name and address their server gave, when this node
+    fetched them, else by their id's last part and host."""
+    fallback, address = _elsewhere(iri)
+    name = fallback
+    if known is not None:
+        name = known.name or known.username or fallback
+        if known.username and known.host:
+            address = f"@{known.username}@{known.host}"
+    link = iri if iri.startswith(("https://", "http://")) else None
+    return ParticipantView(name, link, address)
 
 
 async def remote_participant_views(urls: Urls, db: Reader, iris: list[str]
@@ -64,10 +72,10 @@ async def remote_participant_views(urls: Urls, db: Reader, iris: list[str]
     """Who takes part in a project of another node, from the ids its document lists."""
     views = []
     prefix = urls.actor("")
+    known = await store.known_actors(db, [i for i in iris if not i.startswith(prefix)])
     for iri in iris:
         if iri.startswith(prefix):
             views.append(await member_view(db, iri.removeprefix(prefix)))
         elif iri.startswith(("https://", "http://")):
-            name, address = _elsewhere(iri)
-            views.append(ParticipantView(name, iri, address))
+            views.append(_remote(iri, known.get(iri)))
     return views
