@@ -147,6 +147,9 @@ async def actor_calendar(request: web.Request) -> web.StreamResponse:
 
 # Atom
 
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
 def _text(parent: ET.Element, tag: str, text: str, **attributes: str) -> ET.Element:
     element = ET.SubElement(parent, tag, attributes)
     element.text = text
@@ -190,7 +193,11 @@ async def _atom(request: web.Request, actor: ActorRecord) -> bytes:
     for view in entries:
         entry = ET.SubElement(feed, "entry")
         _text(entry, "id", view.id)
-        _text(entry, "title", view.title, type="text")
+        title = _text(entry, "title", view.title, type="text")
+        if view.language:
+            # The author's words are in their language; the content's labels (when, where)
+            # are in the reader's, so only the title and summary say it.
+            title.set(XML_LANG, view.language)
         ET.SubElement(entry, "link", {"rel": "alternate", "type": "text/html", "href": view.id})
         if view.kind == "event":
             ET.SubElement(entry, "link", {"rel": "related", "type": CALENDAR_MEDIA_TYPE,
@@ -202,7 +209,9 @@ async def _atom(request: web.Request, actor: ActorRecord) -> bytes:
         _text(entry_author, "uri", node.urls.profile(view.author))
         ET.SubElement(entry, "category", {"term": view.kind})
         if view.summary:
-            _text(entry, "summary", view.summary, type="text")
+            summary = _text(entry, "summary", view.summary, type="text")
+            if view.language:
+                summary.set(XML_LANG, view.language)
         _text(entry, "content", entry_template.render(node=node, item=view).strip(),
               type="html")
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
