@@ -1,7 +1,9 @@
 """What chapters and members publish, and how each kind looks on the wire.
 
 News, blog posts and minutes are `Article`s, meetings are `Event`s (with the fields
-Mobilizon reads) and polls are `Question`s exactly as Mastodon reads and writes them.
+Mobilizon reads) and polls are `Question`s exactly as Mastodon reads and writes them; a
+project is an `Article` of its chapter with our terms for its status, its starter and who
+takes part.
 Mastodon shows only the name, the summary and a link for Articles and Events, so every
 item carries a plain-text summary: the author's, or the start of its body.
 """

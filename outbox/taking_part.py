@@ -185,7 +185,7 @@ async def vote_remote(
 async def go_local(
     db: Database, urls: Urls, member: Member, event_iri: str, going: bool
 ) -> None:
-    """Add or remove a member as a participant of an event of this node."""
+    """Add or remove a member as a participant of an event (or project) of this node."""
     participant = urls.actor(member.handle)
     async with db.transaction() as tx:
         event = await item_store.by_iri_tx(tx, event_iri)
