@@ -18,6 +18,7 @@ from storage.actors import ActorRecord
 from storage.database import Database
 from storage.paging import Cursor, Page
 from web.errors import refuse
+from web.i18n import _
 from web.negotiation import activity_media_type
 from web.pages import render_actor_page
 from web.state import DB, REMOTE_ACTORS, SETTINGS
@@ -54,7 +55,7 @@ async def find_actor(request: web.Request) -> ActorRecord:
     else:
         actor = await store.actor_by_handle(db, handle)
     if actor is None:
-        raise refuse(404, f"no actor {handle!r} on this node")
+        raise refuse(404, _("no actor %(handle)r on this node", handle=handle))
     return actor
 
 
@@ -98,7 +99,7 @@ def page_number(request: web.Request) -> int | None:
     if raw == "true":
         return 1
     if not raw.isdigit() or int(raw) < 1 or len(raw) > 9:
-        raise refuse(400, "page must be a positive whole number")
+        raise refuse(400, _("page must be a positive whole number"))
     return int(raw)
 
 
@@ -111,13 +112,14 @@ def requested_page(request: web.Request, width: int) -> tuple[bool, Cursor | Non
     if token is not None:
         try:
             return True, paging.decode(token, width)
-        except paging.BadCursor as exc:
-            raise refuse(400, str(exc)) from None
+        except paging.BadCursor:
+            raise refuse(400, _("This link to another page is not one this site made.")
+                         ) from None
     page = page_number(request)
     if page is None:
         return False, None
     if page > 1:
-        raise refuse(404, "pages are reached from the first one, by their `next` links")
+        raise refuse(404, _("pages are reached from the first one, by their `next` links"))
     return True, None
 
 
@@ -138,7 +140,7 @@ async def collection(request: web.Request) -> web.StreamResponse:
     await require_signature(request)
     name = request.match_info["collection"]
     if name == "subchapters" and found.kind != "chapter":
-        raise refuse(404, "only chapters have subchapters")
+        raise refuse(404, _("only chapters have subchapters"))
     db, urls = request.app[DB], request.app[NODE_STATE].urls
     count, page_of, width = COLLECTIONS[name]
     collection_id = urls.collection(found.handle, name)

@@ -11,6 +11,7 @@ from federation import nodeinfo, webfinger
 from federation.urls import NODE as NODE_HANDLE
 from storage import actors as store
 from web.errors import refuse
+from web.i18n import _
 from web.state import DB, NODE
 
 # Discovery documents are read by browsers' JavaScript clients too (Mastodon web, Elk).
@@ -37,7 +38,7 @@ async def webfinger_lookup(request: web.Request) -> web.Response:
     else:
         actor = await store.actor_by_handle(request.app[DB], handle)
         if actor is None or actor.handle is None:
-            raise refuse(404, f"no actor {handle!r} on this node")
+            raise refuse(404, _("no actor %(handle)r on this node", handle=handle))
         username, key = actor.handle, actor.handle
     document = webfinger.jrd(
         f"acct:{username}@{node.domain}", node.urls.actor(key), node.urls.profile(key)

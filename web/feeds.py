@@ -27,6 +27,7 @@ from storage.items import StoredItem
 from storage.timestamps import iso
 from web.actors import find_actor
 from web.errors import refuse
+from web.i18n import _
 from web.items import event_zone, item_view
 from web.state import DB, NODE, TEMPLATES, Node
 
@@ -160,7 +161,7 @@ async def actor_feed(request: web.Request) -> web.StreamResponse:
     """`/actors/{handle}/feed.atom`: what the actor published, newest first."""
     actor = await find_actor(request)
     if actor.handle is None:  # the node actor has no feed
-        raise refuse(404, "the node actor has no feed")
+        raise refuse(404, _("the node actor has no feed"))
     body = await _written(request, lambda: _atom(request, actor))
     return web.Response(body=body, content_type=ATOM_MEDIA_TYPE, charset="utf-8",
                         headers={"Cache-Control": CACHE_CONTROL})
