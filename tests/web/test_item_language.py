@@ -171,3 +171,19 @@ async def test_a_client_says_the_language_with_its_contentmap(site: Site) -> Non
     assert response.status in (400, 422)
     assert "language" in (await response.json())["error"]
     assert await site.sql("SELECT count(*) FROM objects") == before
+
+
+async def test_lists_and_the_feed_say_each_titles_language(site: Site) -> None:
+    form = await page(site, "/@dublin/publish?kind=event")
+    response = await post(site, "/@dublin/publish", {
+        "csrf_token": token_in(form), "kind": "event", "title": "Kunveno",
+        "starts_at": "2030-05-01T19:00", "timezone": "Europe/Dublin",
+        "place_name": "Teachers' Club", "summary": "Venu!", "body": "", "language": "eo"})
+    assert response.status == 303, await response.text()
+    assert re.search(r'<a class="title" href="[^"]+" lang="eo">Kunveno</a>',
+                     await page(site, "/events"))
+    assert re.search(r'<a class="title" href="[^"]+" lang="eo">Kunveno</a>',
+                     await page(site, "/@dublin"))
+    feed = await (await site.client.get("/actors/dublin/feed.atom")).text()
+    assert re.search(r'<title type="text" xml:lang="eo">Kunveno</title>', feed)
+    assert 'xml:lang="eo">' in feed[feed.index("<summary"):]
