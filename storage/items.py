@@ -84,6 +84,8 @@ class Reply:
     author_username: str | None
     author_host: str | None
     local_handle: str | None = None  # a member of this node, who replied from the web
+    # Its versions by language (contentMap, sanitised when it arrived), when it had them.
+    content_map: dict[str, str] = field(default_factory=dict)
 
 
 _COLUMNS = ("kind", "title", "summary", "body", "meeting_date", "starts_at", "ends_at",
@@ -335,7 +337,7 @@ async def set_closed(tx: Tx, item_id: int, when: datetime) -> bool:
 
 # A member's reply from the web is kept in remote_objects too (outbox/member_actions.py);
 # its author is then a local actor, found through the objects row of the reply.
-_REPLY = ("SELECT o.iri, o.attributed_to, o.content, o.published,"
+_REPLY = ("SELECT o.iri, o.attributed_to, o.content, o.published, o.document,"
           " COALESCE(r.name, la.name) AS author_name, r.username AS author_username,"
           " r.host AS author_host, la.handle AS local_handle")
 _REPLY_AUTHORS = ("remote_objects o LEFT JOIN remote_actors r ON r.iri = o.attributed_to"
@@ -348,7 +350,13 @@ def _reply(row: Row) -> Reply:
         iri=row["iri"], attributed_to=row["attributed_to"], content=row["content"],
         published=parse(row["published"]), author_name=row["author_name"],
         author_username=row["author_username"], author_host=row["author_host"],
-        local_handle=row["local_handle"])
+        local_handle=row["local_handle"], content_map=_content_map(row["document"]))
+
+
+def _content_map(document: str | None) -> dict[str, str]:
+    found = json.loads(document).get("contentMap") if document else None
+    return {k: v for k, v in found.items() if isinstance(v, str)} \
+        if isinstance(found, dict) else {}
 
 
 async def replies_page(

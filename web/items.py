@@ -24,6 +24,7 @@ from storage import items as store
 from storage.database import Database
 from storage.items import Reply, StoredItem, StoredNote
 from storage.timestamps import iso
+from web.i18n import current
 
 # How many of each kind a home or chapter page lists.
 LATEST = 5
@@ -111,6 +112,7 @@ class ReplyView:
     author_handle: str | None  # @user@host
     published: str | None
     content: Markup
+    language: str | None = None  # of the content shown (its `lang`), when known
 
 
 def utc_iso(moment: datetime) -> str:
@@ -225,9 +227,12 @@ def reply_view(row: Reply) -> ReplyView:
     else:
         author_url = _http(url)
     name = row.author_name or row.author_username or url or "?"
+    # The version in the reader's language, when the author sent one (contentMap).
+    shown, language = version({"content": row.content, "contentMap": row.content_map},
+                              "content", current().code)
     return ReplyView(
         id=row.iri, link=_http(row.iri), author_url=author_url, author_name=name,
         author_handle=handle, published=iso(row.published),
         # Sanitised when it arrived; cleaning again costs little and guards the page.
-        content=Markup(clean_html(row.content or "")),
+        content=Markup(clean_html(shown or "")), language=language,
     )
