@@ -96,3 +96,19 @@ async def test_without_a_version_in_the_readers_language_the_content_is_shown(
     plain = await deliver(node, remote, {"type": "Article", "name": "Plain",
                                          "content": "<p>Just text.</p>"})
     assert '<div class="content"><p>Just text.</p></div>' in remote_page(node, plain, "eo")
+
+
+async def test_a_reply_in_two_languages_is_read_in_the_readers(node: Node,
+                                                                remote: Remote) -> None:
+    posted = node.cli("post", "news", "--chapter", "dublin", "--title", "Bookfair",
+                      stdin="Bring books.")
+    assert posted.returncode == 0, posted.stderr
+    item = posted.stdout.strip()
+    await deliver(node, remote, {
+        "type": "Note", "inReplyTo": item, "content": "<p>See you there!</p>",
+        "contentMap": {"en": "<p>See you there!</p>", "eo": "<p>Ĝis tiam!</p>"}})
+    path = item.removeprefix(node.base)
+    assert '<div class="content" lang="eo"><p>Ĝis tiam!</p></div>' in page(node, path, "eo")
+    english = page(node, path, "en")
+    assert '<div class="content" lang="en"><p>See you there!</p></div>' in english
+    assert "Ĝis tiam" not in english
