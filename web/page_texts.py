@@ -16,9 +16,9 @@ from web.state import DB
 
 WELCOME = "welcome"  # the node page shown at the top of the home page
 # The node pages linked from the navigation, for the request being served (set by the
-# web/site_pages.py middleware; none outside a request).
-linked: contextvars.ContextVar[tuple[store.Page, ...]] = contextvars.ContextVar(
-    "navigation_pages", default=())
+# web/site_pages.py middleware, with the node's language; none outside a request).
+linked: contextvars.ContextVar[tuple[tuple[store.Page, ...], str]] = contextvars.ContextVar(
+    "navigation_pages", default=((), i18n.SOURCE))
 
 
 def shown_text(page: store.Page, default: str) -> store.PageText:
@@ -50,5 +50,5 @@ async def welcome_text(request: web.Request) -> store.PageText | None:
 
 def navigation_links() -> list[tuple[str, str]]:
     """(path, title in the reader's language) of the node pages in the navigation."""
-    code = i18n.current().code
-    return [(f"/pages/{page.slug}", shown_text(page, code).title) for page in linked.get()]
+    pages, default = linked.get()
+    return [(f"/pages/{page.slug}", shown_text(page, default).title) for page in pages]

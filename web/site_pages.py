@@ -340,7 +340,7 @@ async def navigation(request: web.Request, handler: Handler) -> web.StreamRespon
             page for page in await store.pages_of(db, actor.id, navigation_only=True)
             if page.texts)
         cache["version"] = version
-    token = page_texts.linked.set(cache["pages"])
+    token = page_texts.linked.set((cache["pages"], request.app[i18n.NODE_LANGUAGE]))
     try:
         return await handler(request)
     finally:
