@@ -117,3 +117,16 @@ def test_the_setting_changes_and_an_edit_keeps_or_changes_the_language(node: Nod
     assert document["nameMap"] == {"en": "Nuacht nua"}
     assert document["contentMap"] == {"en": document["content"]}
     assert node.cli("chapter", "set", "dublin", "--language", "en").returncode == 0
+
+
+def test_an_item_from_before_languages_were_kept_goes_without_maps(node: Node) -> None:
+    """Rows the migration left with no language (NULL) are sent as they always were: a
+    guessed tag would have Mastodon translate from the wrong language."""
+    document = publish(node, "news", "--chapter", "dublin", "--title", "Old news",
+                       stdin="Long ago.")
+    node.sql("UPDATE items SET language = NULL WHERE object_iri = ?", document["id"])
+    edited = node.cli("edit", document["id"], "--title", "Old news, corrected")
+    assert edited.returncode == 0, edited.stderr
+    again = node.get(document["id"].removeprefix(node.base), accept=AS2).json()
+    assert again["name"] == "Old news, corrected"
+    assert not {"contentMap", "nameMap", "summaryMap"} & set(again)
