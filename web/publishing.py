@@ -357,7 +357,11 @@ async def edit_form(request: web.Request, row: StoredItem) -> web.Response:
     found = _allowed(request, row.author, row.author_name, f"{path}/edit")
     if isinstance(found, web.Response):
         return found
-    return _page(request, form_of(row), {}, f"{path}/edit", row.author_name, row.author,
+    form = form_of(row)
+    # An item from before languages were kept: the form proposes the chapter's.
+    form.language = form.language or await written_in(
+        request.app[DB], row.author, written_languages.node_language(request))
+    return _page(request, form, {}, f"{path}/edit", row.author_name, row.author,
                  editing=row)
 
 

@@ -205,7 +205,9 @@ async def edit_form(request: web.Request) -> web.Response:
         return found
     _, row = found
     fields = row.fields
-    form = PostForm(fields.title, fields.summary or "", fields.body or "", fields.language or "")
+    form = PostForm(fields.title, fields.summary or "", fields.body or "", fields.language
+                    or await written_in(request.app[DB], row.author,
+                                        written_languages.node_language(request)))
     return _form_page(request, form, {}, _path(row.object_iri) + "/edit", editing=row)
 
 
