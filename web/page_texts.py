@@ -29,9 +29,8 @@ def shown_text(page: store.Page, default: str) -> store.PageText:
     raise LookupError(page.slug)  # a page always has a text: the form refuses none
 
 
-async def chapter_pages(db: Reader, chapter_id: int) -> list[tuple[str, str]]:
-    """(slug, title in the reader's language) of a chapter's pages, for its page."""
-    default = i18n.current().code
+async def chapter_pages(db: Reader, chapter_id: int, default: str) -> list[tuple[str, str]]:
+    """(slug, title in the reader's language, else `default`'s) of a chapter's pages."""
     return [(page.slug, shown_text(page, default).title)
             for page in await store.pages_of(db, chapter_id) if page.texts]
 

@@ -104,7 +104,8 @@ async def render_actor_page(request: web.Request, actor: ActorRecord) -> web.Res
             **await chapter_membership(request, actor.id, actor.handle or ""),
             received=await received_sections(db, actor.id),
             projects=await newest_projects(db, actor.id, CHAPTER_PROJECTS),
-            chapter_pages=await chapter_pages(db, actor.id),
+            chapter_pages=await chapter_pages(db, actor.id,
+                                              request.app[i18n.NODE_LANGUAGE]),
         )
     # Notes are kept apart from the items (news, blogs, ...), yet a member writes both.
     posts = await item_views(db, await item_store.latest(db, KINDS, actor.id, MEMBER_POSTS),
