@@ -184,6 +184,10 @@ async def test_a_member_of_another_chapter_neither_starts_nor_changes_one(site: 
     assert response.status == 403
     assert await items(site) == before
     assert "Edit</a>" not in await page(site, path(iri), cian)
+    # Only dublin's members are offered to start one of its projects.
+    for where in ("/@dublin", "/@dublin/projects"):
+        assert 'href="/@dublin/projects/new"' not in await page(site, where, cian)
+        assert 'href="/@dublin/projects/new"' in await page(site, where)
 
 
 async def test_the_starter_and_the_organisers_change_its_status(site: Site) -> None:
