@@ -440,7 +440,9 @@ async def handle_join(tx: Tx, ctx: Context, activity: Activity) -> None:
     join = {k: v for k, v in activity.document.items() if k != "@context"}
     count = await item_store.participant_count(tx, event.id)
     capacity = event.fields.capacity
-    full = capacity is not None and count >= capacity
+    # A finished project is refused like a full event: nobody joins it any more.
+    full = (capacity is not None and count >= capacity) or (
+        event.kind == "project" and event.fields.project_status == "finished")
     added = False if full else await item_store.add_participant(
         tx, event.id, ctx.sender.iri, activity.id)
     answer = activities.answer(ctx.urls, event.author, join, ctx.sender.iri, not full)

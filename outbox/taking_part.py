@@ -45,6 +45,15 @@ def _over() -> Reason:
     return reason("event.over", "This event is over.")
 
 
+def _finished() -> Reason:
+    return reason("project.finished", "This project is finished: nobody joins it any more.")
+
+
+def project_finished(document: dict[str, Any]) -> bool:
+    """Whether a project's document (ours or another node's) says it is finished."""
+    return document.get("projectStatus") == "finished"
+
+
 class Refusal(Exception):
     """Taking part is not possible as asked; the message says why, for the member."""
 
@@ -197,6 +206,9 @@ async def go_local(
             if await item_store.remove_participant(tx, event.id, participant):
                 await queue_counts(tx, urls, event_iri, [])
             return
+        # Leaving a finished project stays possible; joining it does not.
+        if event.kind == "project" and event.fields.project_status == "finished":
+            raise Refusal(403, _finished())
         if await store.is_participant(tx, event.id, participant):
             return  # a second press of the button, or two tabs
         capacity = event.fields.capacity
@@ -232,6 +244,8 @@ async def join_remote(
     if event_over(from_wire(event.document.get("startTime")),
                   from_wire(event.document.get("endTime"))):
         raise Refusal(403, _over())
+    if project_finished(event.document):
+        raise Refusal(403, _finished())
     activity = join(urls, member.handle, event.iri, organiser.iri)
     async with db.transaction() as tx:
         if not await store.add_event_join(tx, member.id, event.iri, organiser.iri,

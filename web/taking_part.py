@@ -98,7 +98,8 @@ async def local_part(
     if item.kind == "project":
         starter = await member_view(db, item.started_by) if item.started_by else None
         return EventPart(item.id, "going" if going else None, None, remote=False,
-                         kind="project", starter=starter,
+                         over=item.project_status == "finished", kind="project",
+                         starter=starter,
                          people=await participant_views(db, urls, stored.id))
     return EventPart(item.id, "going" if going else None, item.remaining, remote=False,
                      over=event_over(stored.fields.starts_at, stored.fields.ends_at))
@@ -128,7 +129,7 @@ async def _remote_part(
     if view.project_status is not None:
         joined = await store.event_join(db, current.member_id, obj.iri) if current else None
         return EventPart(obj.iri, joined.state if joined else None, None, remote=True,
-                         kind="project",
+                         over=view.project_status == "finished", kind="project",
                          people=await remote_participant_views(
                              request.app[NODE].urls, db, list(view.participant_ids)))
     if obj.type == "Event":

@@ -274,3 +274,16 @@ async def test_a_project_written_in_esperanto_says_so_on_the_wire(site: Site) ->
     assert sent["nameMap"] == {"eo": "Reto de Reciproka Helpo"}
     assert sent["contentMap"] == {"eo": sent["content"]}
     assert '<option value="eo" selected>' in await page(site, f"{path(iri)}/edit")
+
+
+async def test_nobody_joins_a_finished_project(site: Site) -> None:
+    iri = await start(site, status="finished")
+    brian = await browser(site, "brian")
+    shown = await page(site, path(iri), brian)
+    assert "This project is finished." in shown and 'name="going"' not in shown
+    response = await send(site, "/rsvp", {"object": iri, "going": "yes"}, brian,
+                          form_page=path(iri))
+    assert response.status == 403
+    assert "This project is finished" in await response.text()
+    assert await site.sql("SELECT participant FROM event_participants") == [
+        (actor(site, "ana"),)]
