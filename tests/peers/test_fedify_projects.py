@@ -2,7 +2,7 @@
 on node A, starts a project from A's web page; cian, a member of galway on node B (which
 follows dublin), joins it from B's page of it; alice (Fedify) joins it with a Join of
 her own, signed and answered. Both nodes then show it with everyone taking part, and
-cian leaves it again from B."""
+cian leaves it again from B; once finished, it refuses alice's new Join."""
 
 from __future__ import annotations
 
@@ -115,3 +115,16 @@ def test_a_project_started_on_a_is_joined_from_b_and_by_fedify(
     wait_for(lambda: len(_held(b, iri)["participants"]["items"]) == 2,  # type: ignore[index]
              what="the new version at B")
     assert 'name="going" value="yes"' in cian.page(f"/remote/{row}")
+
+    # Once ana marks it finished, alice's Leave is taken and a new Join of hers refused.
+    ana.submit(f"{path}/edit", [("title", "Mutual-Aid Network"), ("status", "finished"),
+                                ("summary", "Neighbours helping neighbours."),
+                                ("body", "Shopping, lifts and repairs."), ("language", "en")],
+               page=f"{path}/edit")
+    fedify.post("/_control/leave", {"object": iri, "to": f"{a.base}/actors/dublin"})
+    wait_for(lambda: _taking_part(a) == [ana_iri], what="A to take alice's Leave")
+    again = fedify.post("/_control/join", {"object": iri, "to": f"{a.base}/actors/dublin"})
+    wait_for(lambda: [x for x in fedify.received("Reject")
+                      if x.get("objectId") == again["activityId"]],
+             what="alice to get A's Reject")
+    assert _taking_part(a) == [ana_iri]
