@@ -91,8 +91,11 @@ async def _chapter_owner(request: web.Request) -> Owner | web.Response:
     return Owner(chapter, chapter, f"/@{chapter.handle}/pages", f"/@{chapter.handle}/pages")
 
 
-def _owner_of(request: web.Request) -> Any:
-    return _chapter_owner(request) if "slug" in request.match_info else _node_owner(request)
+async def _owner_of(request: web.Request) -> Owner | web.Response:
+    """The chapter in the path (/@{slug}/pages/...), else the node (/admin/pages/...)."""
+    if "slug" in request.match_info:
+        return await _chapter_owner(request)
+    return await _node_owner(request)
 
 
 # --- Managing
@@ -233,6 +236,19 @@ async def save_page(request: web.Request) -> web.Response:
     return see_other(owner.url(form.slug))
 
 
+async def confirm_delete(request: web.Request) -> web.Response:
+    """Deleting cannot be undone: the list's button leads here first."""
+    owner = await _owner_of(request)
+    if isinstance(owner, web.Response):
+        return owner
+    found = await store.page(request.app[DB], owner.actor.id, request.match_info["page"])
+    if found is None:
+        return _no_such_page(request, owner)
+    return render(request, "site_page_delete.html", owner=owner, page=found,
+                  text=shown_text(found, request.app[i18n.NODE_LANGUAGE]),
+                  csrf_token=session.csrf_token(request))
+
+
 async def delete_page(request: web.Request) -> web.Response:
     owner = await _owner_of(request)
     if isinstance(owner, web.Response):
@@ -355,6 +371,7 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/admin/pages/new", save_page)
     app.router.add_get(f"/admin/pages/{ROUTE_SLUG}/edit", edit_page_form)
     app.router.add_post(f"/admin/pages/{ROUTE_SLUG}/edit", save_page)
+    app.router.add_get(f"/admin/pages/{ROUTE_SLUG}/delete", confirm_delete)
     app.router.add_post(f"/admin/pages/{ROUTE_SLUG}/delete", delete_page)
     app.router.add_get(f"/pages/{ROUTE_SLUG}", node_page)
     app.router.add_get("/@{slug}/pages", page_list)
@@ -362,5 +379,6 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/@{slug}/pages/new", save_page)
     app.router.add_get(f"/@{{slug}}/pages/{ROUTE_SLUG}/edit", edit_page_form)
     app.router.add_post(f"/@{{slug}}/pages/{ROUTE_SLUG}/edit", save_page)
+    app.router.add_get(f"/@{{slug}}/pages/{ROUTE_SLUG}/delete", confirm_delete)
     app.router.add_post(f"/@{{slug}}/pages/{ROUTE_SLUG}/delete", delete_page)
     app.router.add_get(f"/@{{slug}}/pages/{ROUTE_SLUG}", chapter_page)

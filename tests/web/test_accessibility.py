@@ -339,6 +339,8 @@ def test_the_organisations_pages_pass_axe(
     check_page(browser, axe_source, "a node page, with the navigation linking it")
     visit(browser, f"{node.base}/admin/pages")
     check_page(browser, axe_source, "the node's pages, one written")
+    visit(browser, f"{node.base}/admin/pages/about/delete")
+    check_page(browser, axe_source, "delete a node page, asked once more")
     visit(browser, f"{node.base}/@dublin/pages/new")
     fill(browser, {"slug": "resources", "title-en": "Resources",
                    "body-en": "- [Tool-share](https://example.org/tools)"})

@@ -189,9 +189,15 @@ async def test_an_administrator_edits_and_deletes_a_page(site: Site) -> None:
     assert response.status == 303 and response.headers["Location"] == "/pages/who-we-are"
     assert [row[2] for row in await pages_rows(site)] == ["en"]
     assert (await site.client.get("/pages/about", headers=HTML)).status == 404
-    token = await form_token(admin, "/admin/pages")
-    response = await post(site, "/admin/pages/who-we-are/delete", {"csrf_token": token},
-                          client=admin)
+    # Deleting is asked once more, from the list's link.
+    listed = await (await admin.get("/admin/pages", headers=HTML)).text()
+    assert 'href="/admin/pages/who-we-are/delete"' in listed
+    confirm = await admin.get("/admin/pages/who-we-are/delete", headers=HTML)
+    page = await confirm.text()
+    assert confirm.status == 200 and "Delete the page About IOPS?" in page
+    assert [row[2] for row in await pages_rows(site)] == ["en"]
+    response = await post(site, "/admin/pages/who-we-are/delete",
+                          {"csrf_token": token_in(page)}, client=admin)
     assert response.status == 303
     assert await pages_rows(site) == []
     assert (await site.client.get("/pages/who-we-are", headers=HTML)).status == 404
