@@ -203,6 +203,8 @@ PAGES: dict[str, list[str]] = {
     "/@{slug}/pages/new": ["/@dublin/pages/new"],
     "/@{slug}/pages/{page}": ["/@dublin/pages/resources"],
     "/@{slug}/pages/{page}/edit": ["/@dublin/pages/resources/edit"],
+    "/admin/pages/{page}/delete": ["/admin/pages/about/delete"],
+    "/@{slug}/pages/{page}/delete": ["/@dublin/pages/resources/delete"],
 }
 
 # GET routes that are not pages a person reads, and why.
