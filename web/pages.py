@@ -66,6 +66,12 @@ def create_templates() -> jinja2.Environment:
     # Words, dates and numbers in the language of the request being rendered.
     i18n.install(env)
     env.filters["iso"] = machine_time
+    # Markup to put inside a translated sentence as one of its parameters, so that the
+    # sentence stays whole for the translator (its text escaped here, once).
+    env.globals["time_tag"] = lambda moment, text: Markup(
+        '<time datetime="{}">{}</time>').format(machine_time(moment), text)
+    env.globals["code_tag"] = lambda text: Markup("<code>{}</code>").format(text)
+    env.globals["link_tag"] = lambda href, text: Markup('<a href="{}">{}</a>').format(href, text)
     env.filters["level"] = level_label
     env.filters["status"] = status_label  # a project's
     env.filters["paragraphs"] = lambda text: Markup(plain_to_html(text))

@@ -59,7 +59,8 @@ def test_init_writes_config_database_and_node_keys(tmp_path: Path, init: Init) -
     assert "https://chapters.example.org" in out
     config = tomllib.loads((data / "config.toml").read_text())
     assert config["node"] == {"domain": "chapters.example.org", "scheme": "https",
-                              "name": 'IOPS "Ireland"'}
+                              "name": 'IOPS "Ireland"', "language": "en",
+                              "time_zone": "UTC"}
     assert rows(data, "SELECT a.kind, k.algorithm FROM actors a"
                       " JOIN actor_keys k ON k.actor_id = a.id ORDER BY k.algorithm") == [
         ("node", "ed25519"), ("node", "rsa-2048")]
