@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from chapterhouse.reasons import reason
 from federation import strict_json
 from federation.client import FetchError, GuardedClient, NonPublicAddress
 from federation.urls import NODE, Urls
@@ -81,7 +82,8 @@ def parse_handle(handle: str) -> tuple[str, str]:
     text = text[5:] if text.lower().startswith("acct:") else text
     user, at, host = text.lstrip("@").partition("@")
     if not at or not user or not host or "@" in host or "/" in host or "/" in user:
-        raise BadResource(f"{handle!r} is not a handle like @user@host")
+        raise BadResource(reason("webfinger.handle", "%(handle)r is not a handle like "
+                                 "@user@host", handle=handle))
     return user, host.lower()
 
 
@@ -106,14 +108,19 @@ async def lookup(client: GuardedClient, handle: str, allow_http: bool = False) -
         try:
             links = strict_json.loads_object(response.body).get("links", [])
         except strict_json.BadJson as exc:
-            raise NotHere(f"{host} sent an unreadable WebFinger answer: {exc}") from None
+            raise NotHere(reason("webfinger.unreadable", "%(host)s sent an unreadable "
+                                 "WebFinger answer: %(why)s", host=host, why=str(exc))
+                          ) from None
         for link in links if isinstance(links, list) else []:
             if (isinstance(link, dict) and link.get("rel") == "self"
                     and isinstance(link.get("href"), str)
                     and str(link.get("type", "")).startswith(("application/activity+json",
                                                                "application/ld+json"))):
                 return link["href"]
-        raise NotHere(f"{handle} has no ActivityPub actor")
+        raise NotHere(reason("webfinger.no_actor", "%(handle)s has no ActivityPub actor",
+                             handle=handle))
     if last_status in (404, 410):
-        raise UnknownAccount(f"{host} knows no {handle}")
-    raise NotHere(f"cannot look up {handle}: {last_error}")
+        raise UnknownAccount(reason("webfinger.unknown", "%(host)s knows no %(handle)s",
+                                    host=host, handle=handle))
+    raise NotHere(reason("webfinger.unreachable", "cannot look up %(handle)s: %(why)s",
+                         handle=handle, why=last_error))

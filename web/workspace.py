@@ -382,7 +382,7 @@ async def _ask_parent(request: web.Request, chapter: ActorRecord, target: str) -
             raise PublishError(reason("parent.unknown", "there is no chapter %(target)s",
                                       target=target)) from None
         except (webfinger.BadResource, webfinger.NotHere) as exc:
-            raise PublishError(str(exc)) from None
+            raise PublishError(exc.args[0]) from None  # a Reason, worded on the page
     await hierarchy.affiliate(db, node.urls, actors, handle, iri)
     return "requested"
 
