@@ -216,7 +216,7 @@ def test_note_keeps_its_simple_page_with_replies(site: Site) -> None:
     page = html_page(site.node, site.path("note"))
     text = visible_text(page)
     assert "Thanks to everyone who came!" in text
-    assert "0 likes, 0 boosts" in text
+    assert "0 likes · 0 boosts" in text
     assert f"Replies {NOTE_REPLIES}" in text and "reply 19" in text
     # One page of replies at a time: the last one is on the next page, a link away.
     assert "reply 20" not in text

@@ -205,7 +205,7 @@ async def test_likes_and_boosts_count_at_once_and_twice_is_once(site: Site) -> N
     where = path_of(site, news)
     await log_in(site)
     shown = await page(site, where)
-    assert "0 likes, 0 boosts" in shown
+    assert "0 likes · 0 boosts" in shown
     token = token_in(shown)
     for _ in range(2):
         response = await post(site, "/like", {"csrf_token": token, "object": news,
@@ -213,7 +213,7 @@ async def test_likes_and_boosts_count_at_once_and_twice_is_once(site: Site) -> N
         assert response.status == 303 and response.headers["Location"] == where
         await post(site, "/boost", {"csrf_token": token, "object": news, "next": where})
     shown = await page(site, where)
-    assert "1 likes, 1 boosts" in shown
+    assert "1 like · 1 boost" in shown
     assert "Unlike" in shown and "Unboost" in shown
     [like] = await activities(site, "Like")
     assert like["object"] == news and like["to"] == [f"{site.config.base_url}/actors/dublin"]
@@ -225,7 +225,7 @@ async def test_likes_and_boosts_count_at_once_and_twice_is_once(site: Site) -> N
         await post(site, path, {"csrf_token": token, "object": news, "undo": "1",
                                 "next": where})
     shown = await page(site, where)
-    assert "0 likes, 0 boosts" in shown and "Unlike" not in shown
+    assert "0 likes · 0 boosts" in shown and "Unlike" not in shown
     undone = await activities(site, "Undo")
     assert [u["object"]["type"] for u in undone] == ["Like", "Announce"]
     assert undone[0]["object"]["id"] == like["id"]
