@@ -163,7 +163,7 @@ async def test_likes_and_announces_of_local_objects_are_counted(
     counts = dict(node.sql("SELECT kind, count(*) FROM reactions GROUP BY kind"))
     assert counts == {"like": 1, "announce": 1}
     page = node.get(note_id.removeprefix(node.base), accept="text/html").text
-    assert "1 likes, 1 boosts" in page
+    assert "1 like · 1 boost" in page
     await send(node, remote, activity(remote, "Undo", {k: v for k, v in like.items()
                                                        if k != "@context"}))
     assert dict(node.sql("SELECT kind, count(*) FROM reactions GROUP BY kind")) == {
