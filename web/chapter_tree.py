@@ -16,6 +16,7 @@ import structlog
 from aiohttp import web
 from markupsafe import Markup
 
+from outbox.hierarchy import LEVEL_WORDS
 from storage import chapter_tree as store
 from storage.chapter_tree import KnownChapter
 from web import i18n
@@ -121,7 +122,8 @@ def _filter(request: web.Request) -> Filter:
     if level and level not in LEVELS:
         log.info("chapters: bad level", level=level[:40])
         raise refuse(400, i18n.gettext("Choose a level of %(levels)s, or nothing for all.",
-                                       levels=", ".join(LEVELS)))
+                                       levels=", ".join(i18n.word(LEVEL_WORDS[name])
+                                                        for name in LEVELS)))
     if len(place) > PLACE_LONGEST:
         raise refuse(400, i18n.ngettext("A place has at most %(num)d character.",
                                         "A place has at most %(num)d characters.",
