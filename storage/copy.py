@@ -37,6 +37,7 @@ TABLES = (
     "member_reactions",
     "collection_sizes",
     "access_tokens",
+    "pages", "page_texts",
 )
 # The search index (SQLite: an FTS5 table and its shadow tables) is not copied either:
 # the target's triggers index the items and remote objects as they are copied.

@@ -162,6 +162,14 @@ def build(node: Node) -> dict[str, str]:
              " last_used_at) VALUES (?, 'minutes script', ?, ?, ?)", ana, "1" * 64, when, when)
     node.sql("INSERT INTO failed_logins (username, address, attempted_at)"
              " VALUES ('ana', '192.0.2.1', ?)", when)
+    # The organisation's About page in two languages, in the navigation.
+    text = node.data / "about.md"
+    text.write_text("We organise in **Dublin**.\n", "utf-8")
+    node.run("page", "set", "--slug", "about", "--language", "en", "--title", "About us",
+             "--file", str(text), "--navigation")
+    text.write_text("Ni organizas en **Dublino**.\n", "utf-8")
+    node.run("page", "set", "--slug", "about", "--language", "eo", "--title", "Pri ni",
+             "--file", str(text))
     # A request to join waiting for dublin's organisers; ireland lets people join at once.
     node.run("chapter", "set", "ireland", "--joins", "open")
     node.sql("INSERT INTO join_requests (chapter_id, username, name, password_hash, email,"
@@ -205,7 +213,7 @@ def record(node: Node, ids: dict[str, str]) -> dict[str, Any]:
         seen[f"{accept} {path}"] = body
         return body
 
-    for path in ("/", "/@dublin", "/@ireland", "/@ana", "/@dublin/members",
+    for path in ("/", "/@dublin", "/@ireland", "/@ana", "/@dublin/members", "/pages/about",
                  ids["event"], ids["minutes"], ids["poll"]):
         get(path, HTML)
     for path in ("/actor", "/actors/dublin", "/actors/ana", "/actors/dublin/outbox",

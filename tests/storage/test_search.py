@@ -185,8 +185,20 @@ async def test_the_migration_indexes_what_the_database_already_held(
     async with Database(store_location, migrate=True, up_to=_before_search(
             store_location)) as old:
         await create_chapter(old, HOST, "dublin", "IOPS Dublin", "local")
-        earlier = await publish_item(old, URLS, "dublin", Item(
-            kind="news", title="Written before search existed", body="archaeology"))
+        # Written as that schema held items: today's publish_item writes columns (an
+        # item's language, a project's status) that came after it.
+        earlier = URLS.object("before-search")
+        chapter = await old.fetchvalue("SELECT id FROM actors WHERE handle = 'dublin'")
+        async with old.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO objects (iri, actor_id, type, document, published)"
+                " VALUES (?, ?, 'Article', ?, ?)",
+                (earlier, chapter, json.dumps({"id": earlier, "type": "Article"}),
+                 datetime(2026, 10, 1, tzinfo=UTC)))
+            await tx.execute(
+                "INSERT INTO items (object_iri, actor_id, kind, title, body, published)"
+                " VALUES (?, ?, 'news', 'Written before search existed', 'archaeology', ?)",
+                (earlier, chapter, datetime(2026, 10, 1, tzinfo=UTC)))
         await _relayed(old, 3, "Old minutes", "<p>archaeology of the branch</p>")
     async with Database(store_location, migrate=True) as db:
         hits = (await search(db, "archaeology")).hits
