@@ -58,6 +58,9 @@ def cmd_page_set(args: argparse.Namespace) -> int:
     if not store.SLUG.fullmatch(slug) or slug in store.RESERVED:
         raise UsageError("--slug: 1 to 60 small letters, digits and hyphens (not 'new')")
     title = " ".join(args.title.split())
+    if any(ord(c) < 32 or ord(c) == 127 for c in title):
+        # As the web form's title, which drops them: a title is one line of text.
+        raise UsageError("--title: no control characters")
     if not title or len(title) > store.MAX_TITLE:
         raise UsageError(f"--title: 1 to {store.MAX_TITLE} characters")
     body = _text(args.file)

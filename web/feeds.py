@@ -25,6 +25,7 @@ from storage import items as store
 from storage.actors import ActorRecord
 from storage.items import StoredItem
 from storage.timestamps import iso
+from web import i18n
 from web.actors import find_actor
 from web.errors import refuse
 from web.i18n import _
@@ -119,15 +120,20 @@ WRITTEN_KEPT = 128
 
 
 async def _written(request: web.Request, write: Callable[[], Awaitable[bytes]]) -> bytes:
-    cache: OrderedDict[str, tuple[tuple[int, str], bytes]] = request.app[_WRITTEN]
+    cache: OrderedDict[tuple[str, str, str], tuple[tuple[int, str], bytes]] = \
+        request.app[_WRITTEN]
     stamp = (await request.app[DB].data_version(), datetime.now(UTC).strftime("%Y%m%d%H%M"))
-    found = cache.get(request.path)
+    # Worded for the reader (dates, "Minutes of the meeting of …", a remote item's version
+    # in their language): one copy per language and zone, never the first reader's for all.
+    reader = i18n.current()
+    key = (request.path, reader.code, reader.zone_name)
+    found = cache.get(key)
     if found is not None and found[0] == stamp:
-        cache.move_to_end(request.path)
+        cache.move_to_end(key)
         return found[1]
     body = await write()
-    cache[request.path] = (stamp, body)
-    cache.move_to_end(request.path)
+    cache[key] = (stamp, body)
+    cache.move_to_end(key)
     while len(cache) > WRITTEN_KEPT:
         cache.popitem(last=False)
     return body

@@ -12,7 +12,7 @@ from markupsafe import Markup
 from federation.languages import version
 from federation.sanitize import clean_html, clean_text
 from federation.vocab import PUBLIC
-from outbox.items import PROJECT_STATUSES
+from outbox.items import MAX_LISTED_PARTICIPANTS, PROJECT_STATUSES
 from outbox.taking_part import RemotePoll, remote_poll
 from storage import taking_part as store
 from storage.database import Reader
@@ -164,8 +164,11 @@ def _project(document: dict[str, Any]) -> dict[str, Any]:
     listed = document.get("participants")
     if isinstance(listed, dict):
         items = listed.get("items")
-        found["participant_ids"] = tuple(
-            i for i in (items if isinstance(items, list) else []) if isinstance(i, str))
+        # Another server's list: each once, and no more than we would list ourselves (one
+        # query names them all, and a page of 40,000 names helps no one).
+        found["participant_ids"] = tuple(dict.fromkeys(
+            i for i in (items if isinstance(items, list) else [])
+            if isinstance(i, str)))[:MAX_LISTED_PARTICIPANTS]
     return found
 
 

@@ -54,6 +54,7 @@ def test_page_set_writes_one_language_at_a_time_and_keeps_the_others(
     (("--slug", "new"), "--slug: 1 to 60 small letters"),
     (("--slug", "about", "--chapter", "nowhere"), "--chapter: no chapter 'nowhere'"),
     (("--slug", "about", "--title", " "), "--title: 1 to 200 characters"),
+    (("--slug", "about", "--title", "A\x07B"), "--title: no control characters"),
 ])
 def test_page_set_refuses_bad_input_and_writes_nothing(
     data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...],

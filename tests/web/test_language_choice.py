@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -154,7 +154,7 @@ async def test_a_language_chosen_before_logging_in_becomes_the_account_s(site: S
 
 @pytest.mark.parametrize("target", [
     "//evil.example/", "/\\evil.example", "https://evil.example/", "evil.example",
-    "/\r\nSet-Cookie: x=1", "",
+    "/\r\nSet-Cookie: x=1", "", "/\t/evil.example", "/\x0b/evil.example",
 ])
 async def test_the_switcher_stays_on_the_site(site: Site, target: str) -> None:
     response = await site.client.get("/language/eo", params={"next": target},
@@ -306,6 +306,17 @@ async def test_the_chapter_tree_is_drawn_in_each_reader_s_language(site: Site) -
         day = format_date(founded, "long", locale=i18n.language(code).locale)
         assert lang_of(page) == code and day in page, (code, day)
         assert i18n.language(code).gettext("Local chapter") in page, code
+
+
+async def test_feeds_are_written_in_each_reader_s_language(site: Site) -> None:
+    # The Atom feed is kept while nothing changes, like /chapters: one per language.
+    await publish_item(site.db, Urls(site.config.base_url), "dublin", Item(
+        kind="minutes", title="Minutes", meeting_date="2026-08-25", body="Present: seven."))
+    for code in ("eo", "en", "eo"):
+        feed = await (await site.client.get(
+            "/actors/dublin/feed.atom", headers={"Cookie": f"{i18n.COOKIE}={code}"})).text()
+        day = format_date(date(2026, 8, 25), "long", locale=i18n.language(code).locale)
+        assert day in feed, (code, day)
 
 
 async def test_reading_settings_are_for_members(site: Site) -> None:
