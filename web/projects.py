@@ -112,10 +112,12 @@ def _member_of(current: Viewer, handle: str) -> bool:
 
 
 def may_manage(current: Viewer | None, row: StoredItem) -> bool:
-    """Its starter and the organisers of its chapter edit, and delete, a project."""
+    """Its starter, while still a member of its chapter, and the chapter's organisers edit,
+    and delete, a project: a member who left (or was removed) no longer speaks for it."""
     if current is None:
         return False
-    return current.handle == row.fields.started_by or organises(current, row.author)
+    return (current.handle == row.fields.started_by and _member_of(current, row.author)) \
+        or organises(current, row.author)
 
 
 def _page(request: web.Request, form: ProjectForm, errors: dict[str, str], action: str,

@@ -16,6 +16,7 @@ import pytest
 from actors.accounts import create_account
 from actors.registry import add_member, create_chapter
 from storage import accounts as account_store
+from storage import joins as joins_store
 from storage.projects import newest_projects
 from storage.timestamps import now
 from tests.web.test_accounts import HTML, PASSWORD, Site, form_token, log_in, make_site
@@ -218,6 +219,20 @@ async def test_the_starter_and_the_organisers_change_its_status(site: Site) -> N
     assert response.status == 400
     assert 'id="status-error"' in await response.text()
     assert [(t, s) for _, t, s, _ in await items(site)] == [("Tool-share", "finished")]
+
+
+async def test_a_starter_who_left_the_chapter_no_longer_changes_it(site: Site) -> None:
+    brian = await browser(site, "brian")
+    iri = await start(site, brian)
+    [(member, chapter)] = await site.sql(
+        "SELECT m.id, c.id FROM actors m, actors c WHERE m.handle = 'brian'"
+        " AND c.handle = 'dublin'")
+    assert await joins_store.leave(site.db, member, chapter)
+    response = await send(site, f"{path(iri)}/edit", PROJECT | {"status": "finished"}, brian)
+    assert response.status == 403
+    response = await send(site, f"{path(iri)}/delete", {}, brian)
+    assert response.status == 403
+    assert [(s, d) for _, _, s, d in await items(site)] == [("proposed", None)]
 
 
 async def test_members_join_and_leave_a_project(site: Site) -> None:
