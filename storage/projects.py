@@ -64,6 +64,15 @@ async def known_actors(db: Reader, iris: list[str]) -> dict[str, Participant]:
             for row in rows}
 
 
+async def members_who_joined(db: Reader, object_iri: str) -> set[str]:
+    """The handles of this node's members whose Join of another node's project or event
+    was sent from here and not refused: what this node itself vouches for."""
+    rows = await db.fetchall(
+        "SELECT m.handle FROM member_event_joins j JOIN actors m ON m.id = j.member_id"
+        " WHERE j.event_iri = ? AND j.state <> 'refused'", (object_iri,))
+    return {str(row[0]) for row in rows}
+
+
 async def participant_iris(db: Reader, item_id: int, limit: int) -> list[str]:
     rows = await db.fetchall(
         "SELECT participant FROM event_participants WHERE item_id = ? ORDER BY id LIMIT ?",

@@ -67,15 +67,19 @@ def _remote(iri: str, known: store.Participant | None) -> ParticipantView:
     return ParticipantView(name, link, address)
 
 
-async def remote_participant_views(urls: Urls, db: Reader, iris: list[str]
+async def remote_participant_views(urls: Urls, db: Reader, project: str, iris: list[str]
                                    ) -> list[ParticipantView]:
-    """Who takes part in a project of another node, from the ids its document lists."""
+    """Who takes part in a project of another node, from the ids its document lists. That
+    node vouches for people elsewhere, not for our members: one of ours is shown only if
+    their Join went from here."""
     views = []
     prefix = urls.actor("")
     known = await store.known_actors(db, [i for i in iris if not i.startswith(prefix)])
+    ours = await store.members_who_joined(db, project)
     for iri in iris:
         if iri.startswith(prefix):
-            views.append(await member_view(db, iri.removeprefix(prefix)))
+            if iri.removeprefix(prefix) in ours:
+                views.append(await member_view(db, iri.removeprefix(prefix)))
         elif iri.startswith(("https://", "http://")):
             views.append(_remote(iri, known.get(iri)))
     return views

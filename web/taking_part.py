@@ -131,7 +131,8 @@ async def _remote_part(
         return EventPart(obj.iri, joined.state if joined else None, None, remote=True,
                          over=view.project_status == "finished", kind="project",
                          people=await remote_participant_views(
-                             request.app[NODE].urls, db, list(view.participant_ids)))
+                             request.app[NODE].urls, db, obj.iri,
+                             list(view.participant_ids)))
     if obj.type == "Event":
         joined = await store.event_join(db, current.member_id, obj.iri) if current else None
         remaining = None
