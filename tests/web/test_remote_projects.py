@@ -13,7 +13,7 @@ from tests.web.test_chapter_tree import ELSEWHERE, local_id
 from tests.web.test_events_page import site  # noqa: F401 - the fixture, shared
 
 
-async def remote_project(site: Site, participants: list[str]) -> int:
+async def remote_project(site: Site, participants: list[str]) -> int:  # noqa: F811
     iri = f"{ELSEWHERE}/objects/tool-share"
     author = f"{ELSEWHERE}/actors/galway"
     document = {
