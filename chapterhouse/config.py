@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from chapterhouse.reasons import N_
 from storage.database import Location, is_postgres
 
 CONFIG_FILE = "config.toml"
@@ -145,7 +146,9 @@ def _section(raw: dict[str, Any], name: str, keys: set[str]) -> dict[str, Any]:
 
 
 # What a person joining a chapter agrees to, unless the administrator words it otherwise.
-DEFAULT_COMMITMENTS = (
+# In the catalogue, so that the join form shows it in the reader's language while an
+# administrator has not worded it otherwise (their own text is shown as written).
+DEFAULT_COMMITMENTS = N_(
     "I share the aims of the organisation, I will take part in its decisions in good faith, "
     "and I will treat every member with respect.")
 

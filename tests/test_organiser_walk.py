@@ -303,7 +303,7 @@ def test_ana_posts_an_event_and_a_poll(org: Org, ana: webdriver.Chrome) -> None:
     assert ana.find_element(By.CSS_SELECTOR, "main dd.when").text == \
         "Thursday 14 March 2030, 11:00 – 13:00 (Europe/Dublin)"
     assert ana.find_element(By.CSS_SELECTOR, "main dd.where").text == "Cabra Library"
-    assert ana.find_element(By.CSS_SELECTOR, "main dd.capacity").text == "40 places, 40 left"
+    assert ana.find_element(By.CSS_SELECTOR, "main dd.capacity").text == "40 places · 40 left"
 
     workspace(ana, org)
     link_to(ana, "kind=poll")

@@ -6,6 +6,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from actors.documents import actor_to_ap
@@ -23,6 +24,8 @@ from web.negotiation import activity_media_type
 from web.pages import render_actor_page
 from web.state import DB, REMOTE_ACTORS, SETTINGS
 from web.state import NODE as NODE_STATE
+
+log = structlog.get_logger("chapterhouse.http")
 
 # Actor documents change rarely; a short public cache spares peers and us repeated work.
 CACHE_CONTROL = "max-age=60, public"
@@ -44,7 +47,10 @@ async def require_signature(request: web.Request) -> None:
         await verify_signed(request.app[REMOTE_ACTORS], request.method, request.raw_path,
                             request.headers, None, settings.signature_window)
     except Unverified as exc:
-        raise web.HTTPUnauthorized(text=f"this node requires signed fetches: {exc}") from None
+        log.info("unsigned fetch refused", path=request.path, reason=str(exc))
+        raise web.HTTPUnauthorized(text=_(
+            "This node answers signed requests only, and this one could not be verified."
+        )) from None
 
 
 async def find_actor(request: web.Request) -> ActorRecord:
@@ -55,7 +61,7 @@ async def find_actor(request: web.Request) -> ActorRecord:
     else:
         actor = await store.actor_by_handle(db, handle)
     if actor is None:
-        raise refuse(404, _("no actor %(handle)r on this node", handle=handle))
+        raise refuse(404, _("There is no one called %(handle)s on this node.", handle=handle))
     return actor
 
 

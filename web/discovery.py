@@ -38,7 +38,8 @@ async def webfinger_lookup(request: web.Request) -> web.Response:
     else:
         actor = await store.actor_by_handle(request.app[DB], handle)
         if actor is None or actor.handle is None:
-            raise refuse(404, _("no actor %(handle)r on this node", handle=handle))
+            raise refuse(404, _("There is no one called %(handle)s on this node.",
+                                handle=handle))
         username, key = actor.handle, actor.handle
     document = webfinger.jrd(
         f"acct:{username}@{node.domain}", node.urls.actor(key), node.urls.profile(key)

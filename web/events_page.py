@@ -30,7 +30,6 @@ from web.remote_views import RemoteView, is_public, remote_view
 from web.state import DB, NODE
 
 PAGE = 50
-CALENDAR_NAME = "Upcoming events"
 
 
 @dataclass(frozen=True)
@@ -176,12 +175,15 @@ def _vevent(entry: EventEntry, obj: ReceivedObject) -> tuple[Event, date, date]:
 async def events_calendar(request: web.Request) -> web.StreamResponse:
     """`/events.ics`: every upcoming event here and below, for calendars to subscribe to."""
 
+    node = request.app[NODE]
+    # A calendar app sends no cookie: the node's language, unless its Accept-Language asks.
+    name = _("%(node)s: upcoming events", node=node.name)
+
     async def write() -> bytes:
-        found, _ = await upcoming(request, None, CALENDAR_EVENTS)
-        node = request.app[NODE]
+        found, _next = await upcoming(request, None, CALENDAR_EVENTS)
         return event_calendar(
-            node, [source for _, source in found if isinstance(source, StoredItem)],
-            f"{node.name}: {CALENDAR_NAME}",
+            node, [source for _kind, source in found if isinstance(source, StoredItem)],
+            name,
             [_vevent(entry, source) for entry, source in found
              if isinstance(source, ReceivedObject)])
 

@@ -136,9 +136,15 @@ def gettext(text: str, **params: object) -> str:
 
 
 def ngettext(singular: str, plural: str, num: int, **params: object) -> str:
-    """The plural form `num` calls for in the reader's language; `%(num)d` is filled too."""
-    params.setdefault("num", num)
-    return current().ngettext(singular, plural, num) % params
+    """The plural form `num` calls for in the reader's language; `%(num)d` is filled too,
+    written as the language writes numbers ("12,345" / "12 345")."""
+    return _counted(current().ngettext(singular, plural, num), num) % params
+
+
+def _counted(worded: str, num: int) -> str:
+    """The form with its count written in: "%(num)d" becomes the number as the reader's
+    language writes it (a "%" in the number's text cannot occur)."""
+    return worded.replace("%(num)d", number(num)).replace("%(num)s", number(num))
 
 
 _ = gettext
@@ -206,13 +212,35 @@ def human_date(value: str | datetime | date) -> str:
         return str(value)
     if isinstance(moment, datetime):
         moment = _in_reader_zone(moment)
-    return format_date(moment, "long", locale=current().locale)
+    return _cased(format_date(moment, "long", locale=current().locale))
+
+
+def calendar_day(value: str | datetime | date) -> str:
+    """A day kept as midnight UTC (a chapter's founding): that day, wherever the reader
+    is; shifting it into their zone would found Dublin a day early in California."""
+    moment = _as_moment(value)
+    if moment is None:
+        return str(value)
+    if isinstance(moment, datetime):
+        moment = (moment if moment.tzinfo is None else moment.astimezone(UTC)).date()
+    return _cased(format_date(moment, "long", locale=current().locale))
+
+
+def _cased(text: str) -> str:
+    """Esperanto writes month names in small letters ("30 novembro 2026"); CLDR's data
+    capitalises them."""
+    lang = current()
+    if lang.code != "eo":
+        return text
+    for name in lang.locale.months["format"]["wide"].values():
+        text = text.replace(name, name.lower())
+    return text
 
 
 def day(moment: datetime) -> str:
     """"Saturday 12 September 2026" / "sabato, la 12-a de Septembro 2026", in the moment's
     own time zone (an event's)."""
-    return format_date(moment, "full", locale=current().locale)
+    return _cased(format_date(moment, "full", locale=current().locale))
 
 
 def clock(moment: datetime) -> str:
@@ -236,7 +264,12 @@ def human_moment(value: str | datetime) -> str:
     time_text = f"{format_time(moment, 'short', tzinfo=moment.tzinfo, locale=lang.locale)}" \
                 f" {_zone_label(moment)}"
     pattern = lang.locale.datetime_formats["long"]
-    return pattern.format(time_text, format_date(moment, "long", locale=lang.locale))
+    return pattern.format(time_text, _cased(format_date(moment, "long", locale=lang.locale)))
+
+
+def language_name(code: str) -> str:
+    """A language as the reader calls it: "English" / "angla"."""
+    return current().locale.languages.get(code, code)
 
 
 def number(value: int | float) -> str:
@@ -258,10 +291,9 @@ def _template_gettext(context: Context, text: str, **params: object) -> str:
 @pass_context
 def _template_ngettext(context: Context, singular: str, plural: str, num: int,
                        **params: object) -> str:
-    worded = current().ngettext(singular, plural, num)
+    worded = _counted(current().ngettext(singular, plural, num), num)
     if context.eval_ctx.autoescape:
         worded = Markup(worded)
-    params.setdefault("num", num)
     return worded % params
 
 
@@ -273,6 +305,7 @@ def install(env: object) -> None:
     env.newstyle_gettext = True  # type: ignore[attr-defined]
     env.filters.update(  # type: ignore[attr-defined]
         date=human_date, day=day, clock=clock, moment=human_moment, number=number,
+        calendar_day=calendar_day, language_name=language_name,
         word=word)
 
 

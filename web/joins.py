@@ -103,7 +103,7 @@ async def find(request: web.Request) -> web.Response:
 def _form_page(request: web.Request, chapter: store.ChapterChoice, form: JoinForm,
                errors: dict[str, str], status: int = 200) -> web.Response:
     response = render(request, "join.html", chapter=chapter, form=form, errors=errors,
-                      commitments=request.app[COMMITMENTS], min_password=MIN_PASSWORD,
+                      commitments=_(request.app[COMMITMENTS]), min_password=MIN_PASSWORD,
                       mail_on=request.app[MAIL].enabled,
                       csrf_token=session.csrf_token(request))
     response.set_status(status)

@@ -71,7 +71,9 @@ def create_templates() -> jinja2.Environment:
     env.globals["time_tag"] = lambda moment, text: Markup(
         '<time datetime="{}">{}</time>').format(machine_time(moment), text)
     env.globals["code_tag"] = lambda text: Markup("<code>{}</code>").format(text)
-    env.globals["link_tag"] = lambda href, text: Markup('<a href="{}">{}</a>').format(href, text)
+    env.globals["link_tag"] = lambda href, text, rel=None: (
+        Markup('<a href="{}" rel="{}">{}</a>').format(href, rel, text) if rel
+        else Markup('<a href="{}">{}</a>').format(href, text))
     env.filters["level"] = level_label
     env.filters["status"] = status_label  # a project's
     env.filters["paragraphs"] = lambda text: Markup(plain_to_html(text))

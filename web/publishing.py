@@ -289,7 +289,8 @@ def _kind(request: web.Request, posted: Any = None) -> str | None:
 
 def _no_kind(request: web.Request) -> web.Response:
     return _notice(request, _("No such kind of item"),
-                   _("Choose one of %(kinds)s.", kinds=", ".join(KINDS)), 404)
+                   _("Choose one of %(kinds)s.",
+                     kinds=", ".join(_(LABELS[kind]) for kind in KINDS)), 404)
 
 
 async def publish_form(request: web.Request) -> web.Response:

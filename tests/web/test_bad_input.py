@@ -58,7 +58,7 @@ def test_browsers_get_an_html_error_page(node: Node) -> None:
     response = node.get("/actors/nobody", accept="text/html")
     assert response.status == 404
     assert response.content_type.startswith("text/html")
-    assert "no actor &#39;nobody&#39; on this node" in response.text
+    assert "There is no one called nobody on this node." in response.text
 
 
 def test_refusals_are_logged(node: Node) -> None:

@@ -140,7 +140,7 @@ async def test_saved_settings_show_on_the_page_and_in_the_actor_and_go_out_as_an
     ({"founded": ""}, "founded", "Enter the day the chapter was founded"),
     ({"founded": "1700-01-01"}, "founded", "The founding date cannot be before 1800."),
     ({"location": "y" * 201}, "location", "The location has at most 200 characters."),
-    ({"about": "z" * 20001}, "about", "The about text has at most 20000 characters."),
+    ({"about": "z" * 20001}, "about", "The about text has at most 20,000 characters."),
 ])
 async def test_bad_input_is_refused_next_to_its_field_and_changes_nothing(
         organiser: Site, changes: dict[str, str], field: str, reason: str) -> None:

@@ -176,7 +176,7 @@ def test_event_page_says_when_where_and_who_comes(site: Site) -> None:
     assert "When Thursday 12 September 2030, 14:00 – 17:30 (Europe/Dublin)" in text
     assert '<time datetime="2030-09-12T14:00:00+01:00">' in page
     assert "Where Teachers' Club, 36 Parnell Square" in text
-    assert "Capacity 40 places, 38 left" in text
+    assert "Capacity 40 places · 38 left" in text
     assert "Participants 2" in text
     assert "Books, zines and tea." in text and "<strong>free</strong>" in page
     assert f'<a href="{site.ids["event"]}.ics" download>' in page
