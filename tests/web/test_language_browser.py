@@ -15,7 +15,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from babel.dates import format_date
 from selenium.webdriver.common.by import By
 
 from tests.nodes import Node
@@ -106,7 +105,8 @@ def test_a_visitor_switches_to_esperanto_joins_and_their_account_remembers_it(
         == "Esperanto"
 
     # The choice holds across pages, followed by their links and typed in alike.
-    eo_day = format_date(EVENT_START, "full", locale=i18n.language("eo").locale)
+    with i18n.speaking("eo"):
+        eo_day = i18n.day(EVENT_START)
     click_through(browser, browser.find_element(By.CSS_SELECTOR,
                                                 "nav.sections a[href='/chapters']"))
     assert_in_esperanto(browser, "/chapters")
