@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from chapterhouse.reasons import N_
 from federation.text import plain_to_html
+from outbox.hierarchy import LEVEL_WORDS
 from outbox.items import KINDS
 from storage import actors as store
 from storage import hierarchy as hierarchy_store
@@ -75,6 +76,10 @@ def create_templates() -> jinja2.Environment:
         Markup('<a href="{}" rel="{}">{}</a>').format(href, rel, text) if rel
         else Markup('<a href="{}">{}</a>').format(href, text))
     env.filters["level"] = level_label
+    # "local", "regional": a level as a word inside a sentence, as the hierarchy's
+    # refusals word it.
+    env.filters["level_word"] = lambda level: (
+        i18n.word(LEVEL_WORDS[level]) if level in LEVEL_WORDS else level)
     env.filters["status"] = status_label  # a project's
     env.filters["paragraphs"] = lambda text: Markup(plain_to_html(text))
     # The like/boost buttons' state on pages that do not compute it (web/reactions.py).
