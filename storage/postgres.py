@@ -252,7 +252,12 @@ class PostgresDatabase(Database):
 
     async def data_version(self) -> int:
         await self._listen(CHANGED)
-        return self._version
+        # A NOTIFY can reach this process after the client that committed (the CLI, in
+        # another process) has already asked for the page again. The snapshot's horizon and
+        # the transactions still writing move with every commit anywhere, at the cost of
+        # one small query; read-only work leaves it as it is.
+        snapshot = await self.fetchvalue("SELECT pg_current_snapshot()::text")
+        return hash((self._version, snapshot))
 
     async def wait(self, channel: str, timeout: float) -> bool:  # noqa: ASYNC109
         await self._listen(channel)
