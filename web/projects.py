@@ -31,7 +31,6 @@ from outbox.items import (
     validate,
 )
 from outbox.publish import PublishError
-from storage import actors as actor_store
 from storage.actors import ActorRecord
 from storage.items import StoredItem
 from web import i18n, written_languages
@@ -41,6 +40,7 @@ from web.pages import render
 from web.project_views import STATUS_LABELS
 from web.session import Viewer, viewer
 from web.state import DB, NODE
+from web.workspace import chapter_in_path
 
 log = structlog.get_logger(__name__)
 
@@ -137,15 +137,11 @@ def _page(request: web.Request, form: ProjectForm, errors: dict[str, str], actio
 
 async def _chapter_for_member(request: web.Request
                               ) -> tuple[Viewer, ActorRecord] | web.Response:
-    handle = request.match_info["slug"]
-    chapter = await actor_store.actor_by_handle(request.app[DB], handle)
-    if chapter is None or chapter.kind != "chapter" or chapter.handle is None:
-        return _notice(request, _("No such chapter"),
-                       _("This node has no chapter by that name."), 404)
+    chapter = await chapter_in_path(request, "projects/new")
+    if not isinstance(chapter, ActorRecord):
+        return chapter
     current = viewer(request)
-    if current is None:
-        back = f"/@{chapter.handle}/projects/new"
-        return see_other(f"/login?next={quote(back, safe='/@')}")
+    assert current is not None and chapter.handle is not None  # chapter_in_path saw to it
     if not _member_of(current, chapter.handle):
         return _notice(request, _("Only for members"),
                        _("Only the members of %(chapter)s start its projects.",

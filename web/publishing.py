@@ -49,6 +49,7 @@ from web.i18n import _, sentence
 from web.pages import render
 from web.session import Viewer, viewer
 from web.state import DB, NODE
+from web.workspace import chapter_in_path
 
 log = structlog.get_logger(__name__)
 
@@ -240,15 +241,11 @@ def _not_yours(request: web.Request, name: str) -> web.Response:
 
 
 async def _organised(request: web.Request, kind: str) -> ActorRecord | web.Response:
-    handle = request.match_info["slug"]
-    chapter = await actor_store.actor_by_handle(request.app[DB], handle)
-    if chapter is None or chapter.kind != "chapter" or chapter.handle is None:
-        return _notice(request, _("No such chapter"),
-                       _("This node has no chapter by that name."), 404)
+    chapter = await chapter_in_path(request, f"publish?kind={kind}")
+    if not isinstance(chapter, ActorRecord):
+        return chapter
     current = viewer(request)
-    if current is None:
-        back = f"/@{chapter.handle}/publish?kind={kind}"
-        return see_other(f"/login?next={quote(back, safe='/@')}")
+    assert current is not None and chapter.handle is not None  # chapter_in_path saw to it
     if not organises(current, chapter.handle):
         return _not_yours(request, chapter.name)
     return chapter

@@ -344,8 +344,10 @@ def forget_navigation(app: web.Application) -> None:
 
 @web.middleware
 async def navigation(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The node pages linked from every page, read again only after a commit."""
-    if request.method not in ("GET", "HEAD") or request.path.startswith("/static/"):
+    """The node pages linked from every page, read again only after a commit. Not for what
+    is never a page: a peer's fetch of an ActivityPub document, a stylesheet."""
+    if (request.method not in ("GET", "HEAD") or request.path.startswith("/static/")
+            or activity_media_type(request.headers.get("Accept")) is not None):
         return await handler(request)
     db = request.app[DB]
     cache = request.app[_NAVIGATION]

@@ -73,16 +73,26 @@ def may_manage(request: web.Request, chapter: ActorRecord) -> bool:
         current.is_admin or chapter.handle in {c.handle for c in current.organises})
 
 
+async def chapter_in_path(request: web.Request, page: str) -> ActorRecord | web.Response:
+    """The chapter named by the path's `slug`, for a logged-in viewer; else the answer: a
+    404 page, or to log in (then to `page` of the chapter: "manage", "publish?kind=news")."""
+    chapter = await actor_store.actor_by_handle(request.app[DB], request.match_info["slug"])
+    if chapter is None or chapter.kind != "chapter" or chapter.handle is None:
+        log.info("no such chapter", path=request.path)
+        return notice(request, _("No such chapter"), _("This node has no chapter by that name."),
+                      404)
+    if session.viewer(request) is None:
+        return see_other(f"/login?next={quote(f'/@{chapter.handle}/{page}', safe='/@')}")
+    return chapter
+
+
 async def organised(request: web.Request, page: str) -> ActorRecord | web.Response:
     """The chapter in the path when the viewer organises it (or administers the node), else
     the answer: to log in (then to `page`, a GET of the workspace), or a 403 page."""
-    chapter = await actor_store.actor_by_handle(request.app[DB], request.match_info["slug"])
-    if chapter is None or chapter.kind != "chapter":
-        return notice(request, _("No such chapter"), _("This node has no chapter by that name."),
-                      404)
+    chapter = await chapter_in_path(request, page)
+    if not isinstance(chapter, ActorRecord):
+        return chapter
     handle = chapter.handle or ""
-    if session.viewer(request) is None:
-        return see_other(f"/login?next=/@{quote(handle)}/{page}")
     if not may_manage(request, chapter):
         log.info("workspace refused", chapter=handle, page=page)
         return notice(request, _("Not yours to manage"),
