@@ -41,6 +41,24 @@ PROJECT_TERMS: dict[str, Any] = {
     "participants": {"@id": "chapterhouse:participants"},
 }
 
+# A decision's terms (FEDERATION.md): how it is counted, who has a say, and each chapter's
+# signed tally as it climbs the hierarchy.
+DECISION_TERMS: dict[str, Any] = {
+    "Tally": "chapterhouse:Tally",
+    "countMethod": "chapterhouse:countMethod",
+    "electorateSize": "chapterhouse:electorateSize",
+    "scope": {"@id": "chapterhouse:scope", "@type": "@id"},
+    "eligible": "chapterhouse:eligible",
+    "voters": "chapterhouse:voters",
+    "ballots": {"@id": "chapterhouse:ballots"},
+    "final": "chapterhouse:final",
+    "late": "chapterhouse:late",
+    "breakdown": {"@id": "chapterhouse:breakdown"},
+    "chapter": {"@id": "chapterhouse:chapter", "@type": "@id"},
+    "weightedVotes": "chapterhouse:weightedVotes",
+    "resultFinal": "chapterhouse:resultFinal",
+}
+
 # Terms from Mastodon's namespace and ActivityStreams extensions that Mastodon reads.
 MASTODON_TERMS: dict[str, Any] = {
     "toot": "http://joinmastodon.org/ns#",
