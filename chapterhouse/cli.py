@@ -53,7 +53,7 @@ from chapterhouse.config import (
 )
 from chapterhouse.services import initialise
 from federation.urls import Urls
-from outbox.hierarchy import queue_actor_update
+from hierarchy.affiliation import queue_actor_update
 from storage import actors as store
 from storage import chapter_settings as settings_store
 from storage import joins as join_store

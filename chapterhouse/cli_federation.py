@@ -27,7 +27,8 @@ from chapterhouse.services import Services, running
 from federation import webfinger
 from federation.client import FetchError, NonPublicAddress
 from federation.urls import NODE, Urls
-from outbox import follows, hierarchy
+from hierarchy import affiliation
+from outbox import follows
 from outbox.publish import PublishError
 from storage import actors as actor_store
 from storage import hierarchy as hierarchy_store
@@ -229,7 +230,7 @@ def cmd_chapter_affiliate(args: argparse.Namespace) -> int:
         # Our own chapter: joined in our own database, without a request to ourselves.
         urls = Urls(config.base_url)
         try:
-            join, state = with_db(config, lambda db: hierarchy.affiliate_local(
+            join, state = with_db(config, lambda db: affiliation.affiliate_local(
                 db, urls, args.slug, local_parent, config.hostname,
                 accept=config.domain in config.accept_subchapters_from))
         except PublishError as exc:
@@ -244,7 +245,7 @@ def cmd_chapter_affiliate(args: argparse.Namespace) -> int:
     async def work() -> str:
         async with running(config) as node:
             parent = await _resolve(node, args.parent, config.allow_private_addresses)
-            return await hierarchy.affiliate(node.db, node.urls, node.actors, args.slug, parent)
+            return await affiliation.affiliate(node.db, node.urls, node.actors, args.slug, parent)
 
     print(f"asked to join {args.parent} ({_online(work, args.parent)})")
     return 0
@@ -270,7 +271,7 @@ def cmd_chapter_requests(args: argparse.Namespace) -> int:
 
 def cmd_chapter_decide(args: argparse.Namespace) -> int:
     config = load_config(args.data)
-    _publishing(config, lambda db: hierarchy.decide(
+    _publishing(config, lambda db: affiliation.decide(
         db, Urls(config.base_url), args.slug, args.child, args.accept, config.hostname))
     print(f"{'accepted' if args.accept else 'rejected'} {args.child}")
     return 0
@@ -278,7 +279,7 @@ def cmd_chapter_decide(args: argparse.Namespace) -> int:
 
 def cmd_chapter_leave(args: argparse.Namespace) -> int:
     config = load_config(args.data)
-    _publishing(config, lambda db: hierarchy.leave(
+    _publishing(config, lambda db: affiliation.leave(
         db, Urls(config.base_url), args.slug, config.hostname))
     print(f"{args.slug} left its parent")
     return 0

@@ -4,20 +4,28 @@ A chapter asks its parent with a `Join` (and a `Follow`, to receive what the par
 publishes); the parent's organiser (or a configured rule) answers with `Accept` or
 `Reject`; both sides then send an `Update` of their actor document, which now names the
 parent (child) or lists the subchapter (parent). Only a lower level joins a higher one,
-which also rules out cycles. What then passes along the links is `outbox/relay.py`'s.
+which also rules out cycles (`hierarchy/levels.py`). What then passes along the links is
+`hierarchy/relay.py`'s.
+
+The receiving side is here too (a chapter elsewhere asks to join one of ours, a
+subchapter leaves, a parent answers our Join): inbox/handlers.py adapts an activity to it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
+
+import structlog
 
 from actors.documents import actor_to_ap
 from chapterhouse.reasons import Reason, reason
 from federation.remote_actors import RemoteActors
 from federation.urls import Urls
+from hierarchy.levels import may_join
+from hierarchy.relay import local_chapter_handle
 from outbox import activities
 from outbox.publish import PublishError, send_to
-from outbox.relay import local_chapter_handle
 from storage import actors as actor_store
 from storage import hierarchy as store
 from storage import inbox as inbox_store
@@ -27,25 +35,7 @@ from storage.actors import ActorRecord
 from storage.database import Database, Reader, Tx
 from storage.timestamps import utcnow
 
-RANKS = {"local": 0, "regional": 1, "national": 2, "international": 3}
-# A level as a reason names it, worded with the reason.
-LEVEL_WORDS = {
-    "local": reason("level.local", "local"),
-    "regional": reason("level.regional", "regional"),
-    "national": reason("level.national", "national"),
-    "international": reason("level.international", "international"),
-}
-
-
-def may_join(child_level: str | None, parent_level: str | None) -> Reason | None:
-    """Why a chapter of one level may not join one of another, or None if it may."""
-    if child_level not in RANKS or parent_level not in RANKS:
-        return reason("hierarchy.no_level", "both must be Chapterhouse chapters with a level")
-    if RANKS[child_level] >= RANKS[parent_level]:
-        return reason("hierarchy.level", "a %(child)s chapter can only join a chapter of a "
-                      "higher level (not %(parent)s)", child=LEVEL_WORDS[child_level],
-                      parent=LEVEL_WORDS[parent_level])
-    return None
+log = structlog.get_logger(__name__)
 
 
 def no_chapter(handle: str) -> Reason:
@@ -276,3 +266,78 @@ async def _leave_local(
         if parent is not None and accepted:
             await queue_actor_update(tx, urls, parent_handle, node_username)
     return str(leave_activity["id"])
+
+
+# The receiving side: an activity from a chapter elsewhere, applied in the transaction
+# that records it (no network I/O; the sender was fetched before). The inbox's handlers
+# pass what they hold and keep their own bookkeeping from what these return.
+
+@dataclass
+class Received:
+    """What applying a received activity queued: the inboxes an answer goes to, and the
+    handles of our chapters whose actor document changed (their Update is queued before
+    the commit)."""
+
+    queued: list[str] = field(default_factory=list)
+    actor_updates: list[str] = field(default_factory=list)
+
+
+async def join_requested(
+    tx: Tx, urls: Urls, handle: str, join: dict[str, Any], join_id: str,
+    sender_iri: str, sender_inbox: str, sender_type: str, sender_host: str,
+    accept_from: frozenset[str],
+) -> Received:
+    """A chapter elsewhere asks to join one of ours (`join`, the activity without its
+    @context): refused at once if the levels do not allow it, accepted at once if its host
+    is one whose chapters may join without an organiser deciding, else left to decide."""
+    done = Received()
+    target = await inbox_store.local_target(tx, handle)
+    if target is None or target.kind != "chapter":
+        return done
+    own_level = await store.level_of_local(tx, target.id)
+    child = await store.remote_ref_tx(tx, sender_iri)
+    refusal = "only chapters join chapters" if sender_type != "Group" else \
+        may_join(child.level, own_level)
+    if refusal:
+        answer = activities.answer(urls, handle, join, sender_iri, False)
+        await send_to(tx, target.id, answer, [sender_inbox])
+        done.queued.append(sender_inbox)
+        log.info("affiliation refused", chapter=handle, child=sender_iri, reason=refusal)
+        return done
+    auto = sender_host in accept_from
+    state = await store.add_request(
+        tx, target.id, sender_iri, join_id, "accepted" if auto else "requested")
+    if state == "accepted":
+        answer = activities.answer(urls, handle, join, sender_iri, True)
+        await send_to(tx, target.id, answer, [sender_inbox])
+        done.queued.append(sender_inbox)
+        done.actor_updates.append(handle)
+    log.info("affiliation request", chapter=handle, child=sender_iri, state=state)
+    return done
+
+
+async def child_left(tx: Tx, handle: str, sender_iri: str) -> Received:
+    """A subchapter elsewhere leaves one of ours (a `Leave`, or the `Undo` of its Join)."""
+    done = Received()
+    target = await inbox_store.local_target(tx, handle)
+    if target is not None and await store.remove_child(tx, target.id, sender_iri):
+        done.actor_updates.append(handle)
+        log.info("subchapter left", chapter=handle, child=sender_iri)
+    return done
+
+
+async def join_answered(
+    tx: Tx, parent_iri: str, join_iri: str | None, accepted: bool
+) -> Received | None:
+    """A parent elsewhere answers one of our chapters' Joins (matched by the Join's id when
+    given); None when the answer is to no Join of ours."""
+    chapter_id = await store.answer_from_parent(tx, parent_iri, join_iri, accepted=accepted)
+    if chapter_id is None:
+        return None
+    done = Received()
+    handle = await inbox_store.handle_of_tx(tx, chapter_id)
+    if handle and accepted:
+        done.actor_updates.append(handle)
+    log.info("affiliation answered", parent=parent_iri,
+             type="Accept" if accepted else "Reject")
+    return done

@@ -5,17 +5,21 @@ each level keeping them (shown on its page) and announcing them to its followers
 (FEP-1b12: an `Announce` of the object itself, with its proof); what a parent itself
 publishes, its subchapters announce to their followers, not back up.
 
-A chapter elsewhere does its part when the item reaches its inbox (inbox/handlers.py
-calls `pass_on`). A chapter of this node has no inbox in between (a request to ourselves
-is refused on a default node), so it does its part in the transaction that publishes or
-passes on the item (`item_published`, `pass_on`): every effect is a row committed with
-the item, and the same Announces go out as between nodes.
+A chapter elsewhere does its part when the item reaches its inbox: inbox/handlers.py
+calls `relay_received`, `pass_on_delete`, `announced_delete`, `takers_of_announced` and
+`pass_announced_up`, the rules below applied to what the inbox received. A chapter of
+this node has no inbox in between (a request to ourselves is refused on a default node),
+so it does its part in the transaction that publishes or passes on the item
+(`item_published`, `pass_on`): every effect is a row committed with the item, and the
+same Announces go out as between nodes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+import structlog
 
 from federation.urls import NODE, Urls
 from outbox import activities
@@ -24,6 +28,8 @@ from storage import hierarchy as store
 from storage import inbox as inbox_store
 from storage import outbox as outbox_store
 from storage.database import Tx
+
+log = structlog.get_logger(__name__)
 
 
 def local_chapter_handle(urls: Urls, iri: str) -> str | None:
@@ -115,4 +121,103 @@ async def item_published(
     if handle is not None:
         for child_id in await store.children_of_remote_parent(tx, urls.actor(handle)):
             announced += await pass_on(tx, urls, child_id, document, upward=False)
+    return announced
+
+
+# The receiving side: what one of our chapters does with what reached the inbox, in the
+# transaction that records it. Each returns the ids of the Announces it queued.
+
+async def announce(
+    tx: Tx, urls: Urls, chapter_id: int, obj: dict[str, Any], upward: bool,
+) -> list[str]:
+    """One of our chapters passes an object on: to its followers, and (upward) to its own
+    parent, so that it climbs the hierarchy; a parent of this node passes it on at once."""
+    announced = await pass_on(tx, urls, chapter_id, obj, upward)
+    log.info("announced", chapter=await inbox_store.handle_of_tx(tx, chapter_id),
+             object=obj.get("id"), upward=upward, announces=len(announced))
+    return announced
+
+
+async def relay_received(
+    tx: Tx, urls: Urls, sender_iri: str, obj: dict[str, Any], author_iri: str | None,
+    addressed: list[int],
+) -> list[str]:
+    """A new object or version from `sender_iri`, kept by our chapters `addressed`.
+    Upward: what an accepted subchapter sends to one of ours goes on up. Downward: what
+    our chapters' parent itself publishes (`author_iri` is the sender) goes on to their
+    followers. Once per version: a new object, or a newer version of it (edited minutes
+    climb like the first ones)."""
+    announced: list[str] = []
+    for chapter_id in await store.parents_of_child(tx, sender_iri):
+        if chapter_id in addressed:
+            announced += await announce(tx, urls, chapter_id, obj, upward=True)
+    if author_iri == sender_iri:
+        for chapter_id in await store.children_of_remote_parent(tx, sender_iri):
+            announced += await announce(tx, urls, chapter_id, obj, upward=False)
+    return announced
+
+
+async def pass_on_delete(
+    tx: Tx, urls: Urls, sender_iri: str, delete: dict[str, Any], downward: bool,
+) -> list[str]:
+    """A deletion goes where the object went: up from a subchapter (and down from a parent)
+    as an Announce of the Delete, with the author's proof that lets nodes further on trust
+    it. A Delete without a proof could not be checked there, so it stops here."""
+    announced: list[str] = []
+    if "proof" not in delete:
+        return announced
+    for chapter_id in await store.parents_of_child(tx, sender_iri):
+        announced += await announce(tx, urls, chapter_id, delete, upward=True)
+    if downward:
+        for chapter_id in await store.children_of_remote_parent(tx, sender_iri):
+            announced += await announce(tx, urls, chapter_id, delete, upward=False)
+    return announced
+
+
+async def announced_delete(
+    tx: Tx, urls: Urls, sender_iri: str, delete: dict[str, Any], target_iri: str | None,
+    author_iri: str | None,
+) -> list[str]:
+    """A deletion of `target_iri` by `author_iri` passed on by a subchapter or our parent,
+    proven by its author's key (checked before the transaction): the object goes if that
+    author wrote it, and the deletion goes on up."""
+    if not await store.parents_of_child(tx, sender_iri) and not \
+            await store.children_of_remote_parent(tx, sender_iri):
+        return []
+    if target_iri is None or await inbox_store.remote_object_author(tx, target_iri) != \
+            author_iri:
+        return []
+    if not await inbox_store.delete_remote_object(tx, target_iri):
+        return []
+    log.info("announced delete applied", object=target_iri, via=sender_iri)
+    return await pass_on_delete(tx, urls, sender_iri, delete, downward=False)
+
+
+@dataclass(frozen=True)
+class Takers:
+    """Our chapters that take an object a chapter elsewhere announced to us."""
+
+    from_children: list[int]  # the sender is their accepted subchapter: kept, passed on up
+    from_parent: list[int]  # the sender is their parent: kept
+
+    @property
+    def audience(self) -> list[int]:
+        return list(dict.fromkeys(self.from_children + self.from_parent))
+
+
+async def takers_of_announced(tx: Tx, sender_iri: str) -> Takers:
+    """An announced object is kept only when it comes from one of our accepted subchapters
+    (upward) or from our chapters' parent."""
+    return Takers(await store.parents_of_child(tx, sender_iri),
+                  await store.children_of_remote_parent(tx, sender_iri))
+
+
+async def pass_announced_up(
+    tx: Tx, urls: Urls, takers: Takers, obj: dict[str, Any]
+) -> list[str]:
+    """A new version of an announced object, once kept, climbs on from the chapters whose
+    subchapter passed it on (what came down from a parent does not go back up)."""
+    announced: list[str] = []
+    for chapter_id in takers.from_children:
+        announced += await announce(tx, urls, chapter_id, obj, upward=True)
     return announced

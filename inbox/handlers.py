@@ -16,12 +16,12 @@ import structlog
 from federation.languages import FIELDS, clean_maps
 from federation.sanitize import clean_html, clean_text
 from federation.urls import NODE, Urls
+from hierarchy.levels import may_join
+from hierarchy.relay import pass_on
 from inbox.activity import Activity, Refused, id_of, type_of
 from outbox import activities
-from outbox.hierarchy import may_join
 from outbox.items import JOINABLE_KINDS
 from outbox.publish import send_to
-from outbox.relay import pass_on
 from storage import hierarchy as hierarchy_store
 from storage import inbox as store
 from storage import items as item_store

@@ -20,6 +20,7 @@ from federation.proofs import ProofError, verification_method_of, verify_proof
 from federation.remote_actors import InvalidActor, Lru, RemoteActor, RemoteActors, same_origin
 from federation.transport import Transport
 from federation.verification import Unverified, verify_signed
+from hierarchy.affiliation import queue_actor_update
 from inbox import handlers
 from inbox.activity import (
     Activity,
@@ -32,7 +33,6 @@ from inbox.activity import (
     type_of,
 )
 from outbox.content import queue_counts
-from outbox.hierarchy import queue_actor_update
 from storage import actors as actor_store
 from storage import inbox as store
 from storage import remote as remote_store

@@ -15,7 +15,8 @@ import structlog
 
 from chapterhouse.reasons import reason
 from federation.urls import Urls
-from outbox import activities, relay
+from hierarchy import relay
+from outbox import activities
 from outbox.items import (
     MAX_LISTED_PARTICIPANTS,
     Counts,

@@ -1,6 +1,6 @@
 """A member's profile changed: its followers get an `Update` of the Person.
 
-Like a chapter's Update when its parent or subchapters change (outbox/hierarchy.py), the
+Like a chapter's Update when its parent or subchapters change (hierarchy/affiliation.py), the
 Update is queued in the transaction that changed the profile and carries the actor
 document as that transaction sees it: the new name, summary and icon.
 """

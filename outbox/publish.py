@@ -7,7 +7,8 @@ from typing import Any
 from chapterhouse.reasons import Reason, reason
 from federation.languages import is_language
 from federation.urls import Urls
-from outbox import activities, relay
+from hierarchy import relay
+from outbox import activities
 from outbox.items import CONTENT_CONTEXT
 from outbox.proving import prove
 from storage import actors as actor_store

@@ -4,7 +4,7 @@ Name, summary (plain text), location, founded date, about text (Markdown, kept w
 sanitised HTML made from it, as a member's profile summary is), picture (made and served
 as members' avatars are, web/profiles.py), and whether followers and joins need approval.
 Validation is the command line's (actors/registry.py); bad input changes nothing. A saved
-change federates as an `Update` of the chapter's Group (outbox/hierarchy.py
+change federates as an `Update` of the chapter's Group (hierarchy/affiliation.py
 queue_actor_update), queued in the transaction that saved it.
 """
 
@@ -29,7 +29,7 @@ from actors.registry import (
     founding_day,
 )
 from federation.languages import is_language
-from outbox.hierarchy import queue_actor_update
+from hierarchy.affiliation import queue_actor_update
 from outbox.items import body_html
 from storage import chapter_settings as store
 from storage import profiles as profile_store

@@ -16,7 +16,7 @@ import structlog
 from aiohttp import web
 from markupsafe import Markup
 
-from outbox.hierarchy import LEVEL_WORDS
+from hierarchy.levels import LEVEL_WORDS
 from storage import chapter_tree as store
 from storage.chapter_tree import KnownChapter
 from web import i18n

@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from chapterhouse.reasons import N_
 from federation.text import plain_to_html
-from outbox.hierarchy import LEVEL_WORDS
+from hierarchy.levels import LEVEL_WORDS
 from outbox.items import KINDS
 from storage import actors as store
 from storage import hierarchy as hierarchy_store

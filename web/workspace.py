@@ -9,7 +9,7 @@ confirm) and POST /@{slug}/members/{handle}/remove, POST
 The settings are web/chapter_settings.py's. Only the chapter's organisers and the node's
 administrators get in; the session middleware (web/session.py) has already checked every
 POST's origin and CSRF token. What federates goes through outbox/follows.py and
-outbox/hierarchy.py, as the command line's `followers` and `chapter` commands do.
+hierarchy/affiliation.py, as the command line's `followers` and `chapter` commands do.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from federation import webfinger
 from federation.client import FetchError, NonPublicAddress
 from federation.remote_actors import InvalidActor
 from federation.urls import NODE as NODE_HANDLE
-from outbox import follows, hierarchy
+from hierarchy import affiliation, levels
+from outbox import follows
 from outbox.publish import PublishError
 from storage import accounts as account_store
 from storage import actors as actor_store
@@ -301,7 +302,7 @@ async def _decide_subchapter(request: web.Request, accept: bool) -> web.Response
     child = _field(await request.post(), "child", 2000)
     node = request.app[NODE]
     try:
-        await hierarchy.decide(request.app[DB], node.urls, chapter.handle or "", child, accept,
+        await affiliation.decide(request.app[DB], node.urls, chapter.handle or "", child, accept,
                                node.username)
     except PublishError:
         return notice(request, _("No such request"),
@@ -331,8 +332,8 @@ async def _parent_page(request: web.Request, chapter: ActorRecord, value: str = 
                                                                    local_prefix)
                       if parent else None,
                       value=value, error=error, max_parent=MAX_PARENT,
-                      higher=[level for level, rank in hierarchy.RANKS.items()
-                              if rank > hierarchy.RANKS.get(chapter.level or "", 9)],
+                      higher=[level for level, rank in levels.RANKS.items()
+                              if rank > levels.RANKS.get(chapter.level or "", 9)],
                       csrf_token=session.csrf_token(request))
     response.set_status(status)
     return response
@@ -371,7 +372,7 @@ async def _ask_parent(request: web.Request, chapter: ActorRecord, target: str) -
             raise PublishError(reason("parent.not_chapter",
                                       "%(target)s is not a chapter of this node",
                                       target=target))
-        _join, state = await hierarchy.affiliate_local(
+        _join, state = await affiliation.affiliate_local(
             db, node.urls, handle, local, node.username,
             accept=request.app[AFFILIATION].accept_local)
         return state
@@ -393,7 +394,7 @@ async def _ask_parent(request: web.Request, chapter: ActorRecord, target: str) -
                                       target=target)) from None
         except (webfinger.BadResource, webfinger.NotHere) as exc:
             raise PublishError(exc.args[0]) from None  # a Reason, worded on the page
-    await hierarchy.affiliate(db, node.urls, actors, handle, iri)
+    await affiliation.affiliate(db, node.urls, actors, handle, iri)
     return "requested"
 
 
@@ -444,7 +445,7 @@ async def leave_parent(request: web.Request) -> web.Response:
         return chapter
     node = request.app[NODE]
     try:
-        await hierarchy.leave(request.app[DB], node.urls, chapter.handle or "", node.username)
+        await affiliation.leave(request.app[DB], node.urls, chapter.handle or "", node.username)
     except PublishError:
         return notice(request, _("No parent to leave"),
                       _("%(chapter)s has no parent, and asks none to take it in.",

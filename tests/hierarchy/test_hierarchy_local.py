@@ -12,8 +12,8 @@ import pytest
 
 from actors.registry import create_chapter
 from chapterhouse.services import Services
+from hierarchy.affiliation import affiliate_local, leave
 from outbox.content import delete_item, edit_item, publish_item
-from outbox.hierarchy import affiliate_local, leave
 from outbox.items import Item
 from outbox.publish import post_note
 from storage import hierarchy as hierarchy_store

@@ -12,7 +12,7 @@ import pytest
 
 from actors.registry import create_chapter
 from chapterhouse.services import Services
-from outbox import hierarchy
+from hierarchy import affiliation
 from outbox.content import close_due_polls, publish_item
 from outbox.items import Item
 from storage import hierarchy as hierarchy_store
@@ -56,7 +56,7 @@ async def test_accepting_a_subchapter_commits_the_actor_update_with_it(
     die_after_commit(monkeypatch, node.db,
                      "SELECT count(*) FROM subchapters WHERE state = 'accepted'")
     with pytest.raises(Killed):
-        await hierarchy.decide(node.db, node.urls, "ireland", child, True, DOMAIN)
+        await affiliation.decide(node.db, node.urls, "ireland", child, True, DOMAIN)
     assert len(await actor_updates(node, "ireland")) == 1
 
 
@@ -71,7 +71,7 @@ async def test_leaving_a_parent_commits_the_actor_update_with_it(
         await hierarchy_store.answer_from_parent(tx, parent, None, accepted=True)
     die_after_commit(monkeypatch, node.db, "SELECT count(*) = 0 FROM parents")
     with pytest.raises(Killed):
-        await hierarchy.leave(node.db, node.urls, "dublin", DOMAIN)
+        await affiliation.leave(node.db, node.urls, "dublin", DOMAIN)
     (update,) = await actor_updates(node, "dublin")
     assert "parent" not in update  # and it says what the commit made true
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from storage.database import Database
 
 ROOT = Path(__file__).resolve().parents[2]
-ABOVE_STORAGE = ["actors", "chapterhouse", "federation", "inbox", "outbox", "web"]
+ABOVE_STORAGE = ["actors", "chapterhouse", "federation", "hierarchy", "inbox", "outbox", "web"]
 # The test harness runs tests' own SQL on either engine (Node.sql), and the throwaway
 # cluster creates databases: both are tools for tests and benchmarks, not the node.
 TOOLS = {"chapterhouse/harness.py", "chapterhouse/pg_cluster.py"}

@@ -35,8 +35,8 @@ from chapterhouse.app import create_app
 from chapterhouse.config import Config, parse, render_initial
 from chapterhouse.services import initialise
 from federation.urls import Urls
+from hierarchy.affiliation import affiliate_local
 from outbox.content import publish_item
-from outbox.hierarchy import affiliate_local
 from outbox.items import Item, body_html
 from outbox.publish import post_note
 from storage import access_tokens as token_store

@@ -16,8 +16,8 @@ from markupsafe import escape
 from actors.accounts import create_account
 from actors.registry import create_chapter
 from federation.urls import Urls
+from hierarchy.affiliation import affiliate_local
 from outbox.content import publish_item
-from outbox.hierarchy import affiliate_local
 from outbox.items import Item
 from storage import accounts as account_store
 from storage.timestamps import now

@@ -18,8 +18,8 @@ from actors.accounts import AccountError, check_password, create_account
 from actors.handles import InvalidHandle, validate_handle
 from actors.registry import RegistryError, founding_day
 from chapterhouse.reasons import Reason
+from hierarchy.levels import may_join
 from outbox.content import publish_item
-from outbox.hierarchy import may_join
 from outbox.items import InvalidItem, Item, validate
 from outbox.taking_part import Refusal
 from storage import accounts as account_store

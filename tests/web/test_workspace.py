@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient
 from actors.accounts import hash_password
 from actors.registry import add_member, create_chapter
 from federation.urls import Urls
-from outbox import hierarchy
+from hierarchy import affiliation
 from storage import accounts as account_store
 from storage import hierarchy as hierarchy_store
 from storage import inbox as inbox_store
@@ -394,7 +394,7 @@ async def parent_to_leave(people: Any, role: str) -> tuple[str, dict[str, str]]:
     await _regional(people)
     dublin = await people.chapter("dublin")
     if await hierarchy_store.parent_of(site.db, dublin) is None:
-        await hierarchy.affiliate_local(site.db, Urls(site.config.base_url), "dublin",
+        await affiliation.affiliate_local(site.db, Urls(site.config.base_url), "dublin",
                                         "leinster", site.config.hostname)
     return "/@dublin/parent/leave", {}
 
