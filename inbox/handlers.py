@@ -16,13 +16,11 @@ import structlog
 from federation.languages import FIELDS, clean_maps
 from federation.sanitize import clean_html, clean_text
 from federation.urls import NODE, Urls
-from hierarchy.levels import may_join
-from hierarchy.relay import pass_on
+from hierarchy import affiliation, relay
 from inbox.activity import Activity, Refused, id_of, type_of
 from outbox import activities
 from outbox.items import JOINABLE_KINDS
 from outbox.publish import send_to
-from storage import hierarchy as hierarchy_store
 from storage import inbox as store
 from storage import items as item_store
 from storage import taking_part as taking_part_store
@@ -52,6 +50,11 @@ class Context:
     # Local chapters whose actor document changed (parent, subchapters): Update queued
     # before the commit.
     actor_updates: list[str] = field(default_factory=list)
+
+    def took(self, received: affiliation.Received) -> None:
+        """Keep what a hierarchy rule queued, for the commit."""
+        self.queued.extend(received.queued)
+        self.actor_updates.extend(received.actor_updates)
 
     def local_handle(self, url: str | None) -> str | None:
         """The handle (or NODE) of a local actor named by url."""
@@ -109,13 +112,10 @@ async def handle_answer(tx: Tx, ctx: Context, activity: Activity) -> None:
     inner = activity.raw_object
     if type_of(inner) in (None, "Join"):
         # An answer to one of our chapters' Joins (matched by the Join's id when given).
-        chapter_id = await hierarchy_store.answer_from_parent(
+        answered = await affiliation.join_answered(
             tx, ctx.sender.iri, activity.object_id, accepted=activity.type == "Accept")
-        if chapter_id is not None:
-            handle = await store.handle_of_tx(tx, chapter_id)
-            if handle and activity.type == "Accept":
-                ctx.actor_updates.append(handle)
-            log.info("affiliation answered", parent=ctx.sender.iri, type=activity.type)
+        if answered is not None:
+            ctx.took(answered)
             return
         # An organiser's answer to a member's Join of their event: only the actor the
         # Join went to decides it.
@@ -254,31 +254,6 @@ async def _votes(tx: Tx, ctx: Context, activity: Activity) -> bool:
     return True
 
 
-async def _announce(
-    tx: Tx, ctx: Context, chapter_id: int, obj: dict[str, Any], upward: bool,
-) -> None:
-    """One of our chapters passes an object on: to its followers, and (upward) to its own
-    parent, so that it climbs the hierarchy; a parent of this node passes it on at once."""
-    announced = await pass_on(tx, ctx.urls, chapter_id, obj, upward)
-    ctx.queued.extend(announced)
-    log.info("announced", chapter=await store.handle_of_tx(tx, chapter_id),
-             object=obj.get("id"), upward=upward, announces=len(announced))
-
-
-async def _relay(
-    tx: Tx, ctx: Context, obj: dict[str, Any], addressed: list[int],
-) -> None:
-    """Upward: what an accepted subchapter sends to one of ours goes on up. Downward: what
-    our chapters' parent itself publishes goes on to their followers. Once per version:
-    a new object, or a newer version of it (edited minutes climb like the first ones)."""
-    for chapter_id in await hierarchy_store.parents_of_child(tx, ctx.sender.iri):
-        if chapter_id in addressed:
-            await _announce(tx, ctx, chapter_id, obj, upward=True)
-    if id_of(obj.get("attributedTo")) == ctx.sender.iri:
-        for chapter_id in await hierarchy_store.children_of_remote_parent(tx, ctx.sender.iri):
-            await _announce(tx, ctx, chapter_id, obj, upward=False)
-
-
 @handles("Create", "Update")
 async def handle_create(tx: Tx, ctx: Context, activity: Activity) -> None:
     obj = activity.object
@@ -308,7 +283,8 @@ async def handle_create(tx: Tx, ctx: Context, activity: Activity) -> None:
     if stored.changed:
         addressed = await store.actor_ids(
             tx, [h for h in map(ctx.local_handle, activity.audience()) if h and h != NODE])
-        await _relay(tx, ctx, obj, addressed)
+        ctx.queued.extend(await relay.relay_received(
+            tx, ctx.urls, ctx.sender.iri, obj, id_of(obj.get("attributedTo")), addressed))
 
 
 @handles("Delete")
@@ -321,37 +297,8 @@ async def handle_delete(tx: Tx, ctx: Context, activity: Activity) -> None:
         return
     author = await store.remote_object_author(tx, activity.object_id)
     if author == ctx.sender.iri and await store.delete_remote_object(tx, activity.object_id):
-        await _pass_on_delete(tx, ctx, activity.document, downward=True)
-
-
-async def _pass_on_delete(
-    tx: Tx, ctx: Context, delete: dict[str, Any], downward: bool,
-) -> None:
-    """A deletion goes where the object went: up from a subchapter (and down from a parent)
-    as an Announce of the Delete, with the author's proof that lets nodes further on trust
-    it. A Delete without a proof could not be checked there, so it stops here."""
-    if "proof" not in delete:
-        return
-    for chapter_id in await hierarchy_store.parents_of_child(tx, ctx.sender.iri):
-        await _announce(tx, ctx, chapter_id, delete, upward=True)
-    if downward:
-        for chapter_id in await hierarchy_store.children_of_remote_parent(tx, ctx.sender.iri):
-            await _announce(tx, ctx, chapter_id, delete, upward=False)
-
-
-async def _announced_delete(tx: Tx, ctx: Context, delete: dict[str, Any]) -> None:
-    """A deletion passed on by a subchapter or our parent, proven by its author's key
-    (checked before the transaction): the object goes if that author wrote it."""
-    if not await hierarchy_store.parents_of_child(tx, ctx.sender.iri) and not \
-            await hierarchy_store.children_of_remote_parent(tx, ctx.sender.iri):
-        return
-    target = id_of(delete.get("object"))
-    if target is None or await store.remote_object_author(tx, target) != id_of(
-            delete.get("actor")):
-        return
-    if await store.delete_remote_object(tx, target):
-        log.info("announced delete applied", object=target, via=ctx.sender.iri)
-        await _pass_on_delete(tx, ctx, delete, downward=False)
+        ctx.queued.extend(await relay.pass_on_delete(
+            tx, ctx.urls, ctx.sender.iri, activity.document, downward=True))
 
 
 async def _announced_object(tx: Tx, ctx: Context, activity: Activity) -> None:
@@ -359,13 +306,13 @@ async def _announced_object(tx: Tx, ctx: Context, activity: Activity) -> None:
     from one of our accepted subchapters (upward) or from our chapters' parent (kept)."""
     obj = activity.object
     if obj is not None and type_of(obj) == "Delete":
-        await _announced_delete(tx, ctx, obj)
+        ctx.queued.extend(await relay.announced_delete(
+            tx, ctx.urls, ctx.sender.iri, obj, id_of(obj.get("object")), id_of(obj.get("actor"))))
         return
     if obj is None or type_of(obj) not in OBJECT_TYPES:
         return
-    from_children = await hierarchy_store.parents_of_child(tx, ctx.sender.iri)
-    from_parent = await hierarchy_store.children_of_remote_parent(tx, ctx.sender.iri)
-    audience = list(dict.fromkeys(from_children + from_parent))
+    takers = await relay.takers_of_announced(tx, ctx.sender.iri)
+    audience = takers.audience
     if not audience:
         log.info("announce not relayed: not from a subchapter or parent", by=ctx.sender.iri)
         return
@@ -377,8 +324,7 @@ async def _announced_object(tx: Tx, ctx: Context, activity: Activity) -> None:
     if stored is store.Stored.NOT_THE_AUTHORS:
         raise Refused(403, f"{obj['id']} is stored here as someone else's")
     if stored.changed:
-        for chapter_id in from_children:
-            await _announce(tx, ctx, chapter_id, obj, upward=True)
+        ctx.queued.extend(await relay.pass_announced_up(tx, ctx.urls, takers, obj))
 
 
 @handles("Like", "Announce")
@@ -403,29 +349,10 @@ async def _affiliation_request(
     tx: Tx, ctx: Context, activity: Activity, handle: str
 ) -> None:
     """A chapter elsewhere asks to join one of ours."""
-    target = await store.local_target(tx, handle)
-    if target is None or target.kind != "chapter":
-        return
     join = {k: v for k, v in activity.document.items() if k != "@context"}
-    own_level = await hierarchy_store.level_of_local(tx, target.id)
-    child = await hierarchy_store.remote_ref_tx(tx, ctx.sender.iri)
-    refusal = "only chapters join chapters" if ctx.sender.type != "Group" else \
-        may_join(child.level, own_level)
-    if refusal:
-        answer = activities.answer(ctx.urls, handle, join, ctx.sender.iri, False)
-        await send_to(tx, target.id, answer, [ctx.sender.inbox])
-        ctx.queued.append(ctx.sender.inbox)
-        log.info("affiliation refused", chapter=handle, child=ctx.sender.iri, reason=refusal)
-        return
-    auto = ctx.sender.host in ctx.accept_subchapters_from
-    state = await hierarchy_store.add_request(
-        tx, target.id, ctx.sender.iri, activity.id, "accepted" if auto else "requested")
-    if state == "accepted":
-        answer = activities.answer(ctx.urls, handle, join, ctx.sender.iri, True)
-        await send_to(tx, target.id, answer, [ctx.sender.inbox])
-        ctx.queued.append(ctx.sender.inbox)
-        ctx.actor_updates.append(handle)
-    log.info("affiliation request", chapter=handle, child=ctx.sender.iri, state=state)
+    ctx.took(await affiliation.join_requested(
+        tx, ctx.urls, handle, join, activity.id, ctx.sender.iri, ctx.sender.inbox,
+        ctx.sender.type, ctx.sender.host, ctx.accept_subchapters_from))
 
 
 @handles("Join")
@@ -461,10 +388,7 @@ async def _leave(tx: Tx, ctx: Context, event_iri: str | None) -> None:
 
 
 async def _child_leaves(tx: Tx, ctx: Context, handle: str) -> None:
-    target = await store.local_target(tx, handle)
-    if target is not None and await hierarchy_store.remove_child(tx, target.id, ctx.sender.iri):
-        ctx.actor_updates.append(handle)
-        log.info("subchapter left", chapter=handle, child=ctx.sender.iri)
+    ctx.took(await affiliation.child_left(tx, handle, ctx.sender.iri))
 
 
 @handles("Leave")
