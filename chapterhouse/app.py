@@ -49,7 +49,7 @@ from web import workspace as workspace_routes
 from web import writing as writing_routes
 from web.errors import handle_errors
 from web.mail import MAIL, Mailer
-from web.state import DB, NODE, REMOTE_ACTORS, SETTINGS, TEMPLATES, Node, Settings
+from web.state import DB, NODE, REMOTE_ACTORS, SETTINGS, TALLIES, TEMPLATES, Node, Settings
 
 SUPERVISOR = web.AppKey("supervisor", Supervisor)
 
@@ -84,9 +84,11 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
             app[DB] = node.db
             app[REMOTE_ACTORS] = node.actors
             app[inbox_routes.INBOX] = node.inbox
+            app[TALLIES] = node.tallies
             supervisor = app[SUPERVISOR] = Supervisor()
             if deliver:
                 supervisor.start("delivery worker", node.worker.run)
+                supervisor.start("tally worker", node.tallies.run)
                 supervisor.start("poll scheduler",
                                  lambda: run_scheduler(node.db, node.urls, node.worker.wake))
                 supervisor.start("pruner", lambda: run_pruning(

@@ -16,6 +16,7 @@ from actors.registry import ensure_node_actor
 from actors.signing import LocalKeys
 from chapterhouse import __version__
 from chapterhouse.config import Config
+from decisions.counting import TallySettings, TallyWorker
 from federation.client import GuardedClient
 from federation.remote_actors import RemoteActors
 from federation.transport import Transport
@@ -37,6 +38,7 @@ class Services:
     actors: RemoteActors
     worker: DeliveryWorker
     inbox: Inbox
+    tallies: TallyWorker
 
 
 def user_agent(config: Config) -> str:
@@ -77,16 +79,23 @@ async def running(config: Config) -> AsyncIterator[Services]:
                 backoff_scale=config.delivery_backoff_scale,
                 unavailable_after=config.delivery_unavailable_after,
             ), owner=f"{socket.gethostname()}:{config.listen_host}:{config.listen_port}")
+            tally_settings = TallySettings(
+                debounce=timedelta(seconds=config.tally_debounce_seconds),
+                grace=timedelta(minutes=config.late_tally_grace_minutes))
+            tallies = TallyWorker(db, urls, tally_settings, on_queued=worker.wake)
             inbox = Inbox(
                 db=db, actors=actors, transport=transport,
                 context=lambda **kw: handlers.Context(
-                    urls=urls, accept_subchapters_from=config.accept_subchapters_from, **kw),
+                    urls=urls, accept_subchapters_from=config.accept_subchapters_from,
+                    tally_settings=tally_settings, **kw),
                 window=timedelta(seconds=config.signature_window_seconds),
                 on_queued=worker.wake,
+                on_tallies=tallies.wake,
                 node_username=config.hostname,
                 local_base=config.base_url,
             )
-            yield Services(config, urls, db, client, keys, transport, actors, worker, inbox)
+            yield Services(config, urls, db, client, keys, transport, actors, worker, inbox,
+                           tallies)
         finally:
             await client.close()
     finally:

@@ -21,7 +21,9 @@ from typing import Any
 
 import structlog
 
+from decisions.wire import is_decision
 from federation.urls import NODE, Urls
+from hierarchy import scope
 from outbox import activities
 from storage import actors as actor_store
 from storage import hierarchy as store
@@ -152,7 +154,9 @@ async def relay_received(
         if chapter_id in addressed:
             announced += await announce(tx, urls, chapter_id, obj, upward=True)
     if author_iri == sender_iri:
-        for chapter_id in await store.children_of_remote_parent(tx, sender_iri):
+        children = await store.children_of_remote_parent(tx, sender_iri)
+        await scope.decision_reached(tx, urls, children, obj, sender_iri)
+        for chapter_id in children:
             announced += await announce(tx, urls, chapter_id, obj, upward=False)
     return announced
 
@@ -220,4 +224,19 @@ async def pass_announced_up(
     announced: list[str] = []
     for chapter_id in takers.from_children:
         announced += await announce(tx, urls, chapter_id, obj, upward=True)
+    return announced
+
+
+async def pass_decision_down(
+    tx: Tx, urls: Urls, takers: Takers, obj: dict[str, Any], sender_iri: str
+) -> list[str]:
+    """A decision goes all the way down, unlike what a parent passes on from above it:
+    the chapters that got it (or a new version of it, with new totals) from their parent
+    take part, and announce it to their followers, their own subchapters among them."""
+    if not takers.from_parent or not is_decision(obj):
+        return []
+    await scope.decision_reached(tx, urls, takers.from_parent, obj, sender_iri)
+    announced: list[str] = []
+    for chapter_id in takers.from_parent:
+        announced += await announce(tx, urls, chapter_id, obj, upward=False)
     return announced

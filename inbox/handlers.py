@@ -13,14 +13,18 @@ from typing import Any
 
 import structlog
 
+from decisions import counting
+from decisions.counting import TallySettings
 from federation.languages import FIELDS, clean_maps
 from federation.sanitize import clean_html, clean_text
 from federation.urls import NODE, Urls
 from hierarchy import affiliation, relay
+from hierarchy.tallies import TALLY
 from inbox.activity import Activity, Refused, id_of, type_of
 from outbox import activities
 from outbox.items import JOINABLE_KINDS
 from outbox.publish import send_to
+from storage import decisions as decision_store
 from storage import inbox as store
 from storage import items as item_store
 from storage import taking_part as taking_part_store
@@ -50,6 +54,9 @@ class Context:
     # Local chapters whose actor document changed (parent, subchapters): Update queued
     # before the commit.
     actor_updates: list[str] = field(default_factory=list)
+    # How tallies of decisions are taken in; True once some were (the tally worker wakes).
+    tally_settings: TallySettings = field(default_factory=TallySettings)
+    tallies_taken: bool = False
 
     def took(self, received: affiliation.Received) -> None:
         """Keep what a hierarchy rule queued, for the commit."""
@@ -221,6 +228,10 @@ async def _votes(tx: Tx, ctx: Context, activity: Activity) -> bool:
     poll_iri = id_of(notes[0].get("inReplyTo"))
     if not all(_is_vote(n) and id_of(n.get("inReplyTo")) == poll_iri for n in notes):
         return False
+    if poll_iri is not None and await decision_store.by_iri(tx, poll_iri) is not None:
+        raise Refused(403, "a decision is voted on by the members of the chapters it was "
+                           "put to, each logged in on their own chapter's node; a vote sent "
+                           "from elsewhere does not count")
     if poll_iri is None or not ctx.urls.is_local(poll_iri):
         return False
     poll = await item_store.by_iri_tx(tx, poll_iri)
@@ -325,6 +336,8 @@ async def _announced_object(tx: Tx, ctx: Context, activity: Activity) -> None:
         raise Refused(403, f"{obj['id']} is stored here as someone else's")
     if stored.changed:
         ctx.queued.extend(await relay.pass_announced_up(tx, ctx.urls, takers, obj))
+        ctx.queued.extend(await relay.pass_decision_down(tx, ctx.urls, takers, obj,
+                                                         ctx.sender.iri))
 
 
 @handles("Like", "Announce")
@@ -408,3 +421,20 @@ async def handle_block(tx: Tx, ctx: Context, activity: Activity) -> None:
     target = await store.local_target(tx, handle)
     if target is not None:
         await store.add_block(tx, target.id, ctx.sender.iri)
+
+
+@handles("Add")
+async def handle_add(tx: Tx, ctx: Context, activity: Activity) -> None:
+    """A subchapter passes up tallies of a decision (their proofs were checked before the
+    transaction): taken in by the chapter it was below at the opening, or refused whole."""
+    tallies = [obj for obj in activity.objects if type_of(obj) == TALLY]
+    target = id_of(activity.document.get("target"))
+    if not tallies or target is None:
+        return
+    try:
+        kept = await counting.take_from_inbox(tx, ctx.urls, ctx.sender.iri, target, tallies,
+                                              ctx.tally_settings)
+    except counting.TallyRefused as exc:
+        log.warning("tallies refused", by=ctx.sender.iri, decision=target, reason=str(exc))
+        raise Refused(exc.status, str(exc)) from None
+    ctx.tallies_taken = ctx.tallies_taken or kept > 0

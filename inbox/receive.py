@@ -21,6 +21,7 @@ from federation.remote_actors import InvalidActor, Lru, RemoteActor, RemoteActor
 from federation.transport import Transport
 from federation.verification import Unverified, verify_signed
 from hierarchy.affiliation import queue_actor_update
+from hierarchy.tallies import TALLY
 from inbox import handlers
 from inbox.activity import (
     Activity,
@@ -44,6 +45,8 @@ log = structlog.get_logger(__name__)
 MAX_BODY = 1024 * 1024  # what Mastodon accepts, too
 OBJECT_CARRIERS = frozenset({"Create", "Update"})
 MAX_OBJECTS = 50
+# A level passes up the tallies of every chapter below it in one Add (about 1.5 KB each).
+MAX_TALLIES = 500
 RECENT_IDS = 10_000
 HOST_CHECK_EVERY = 60.0
 
@@ -56,6 +59,7 @@ class Inbox:
     context: Callable[..., handlers.Context]
     window: timedelta
     on_queued: Callable[[], None] = lambda: None
+    on_tallies: Callable[[], None] = lambda: None
     node_username: str = ""
     local_base: str = ""
     # Memory that spares the database a question on every POST. Local handles are only
@@ -115,6 +119,8 @@ class Inbox:
             self.actors.forget(activity.actor)
         if ctx.queued or ctx.recount or ctx.actor_updates:
             self.on_queued()
+        if ctx.tallies_taken:
+            self.on_tallies()
         await self._host_is_alive(sender.host)
         log.info("activity accepted", type=activity.type, id=activity.id, actor=activity.actor)
         return 202
@@ -143,6 +149,9 @@ class Inbox:
         signed by its actor; otherwise it is fetched from where its id points.
         """
         raw = activity.raw_object
+        if activity.type == "Add":
+            await self._tallies(activity, raw)
+            return
         if activity.type == "Announce" and isinstance(raw, dict):
             await self._announced_object(activity, raw)
             return
@@ -214,6 +223,25 @@ class Inbox:
             raise Refused(403, f"the Delete of {target} is not on the origin of {author}")
         await self._check_proof(delete, author=author)
         activity.object = delete
+
+    async def _tallies(self, activity: Activity, raw: object) -> None:
+        """Tallies a subchapter passes up (`Add` to a decision): each must be proven by its
+        own chapter's key, whichever level passes it on, so that no level in between can
+        change another chapter's count. One that does not verify refuses the whole `Add`."""
+        objects = raw if isinstance(raw, list) else [raw]
+        tallies = [obj for obj in objects if isinstance(obj, dict) and type_of(obj) == TALLY]
+        if not tallies:
+            return
+        if len(tallies) != len(objects) or len(tallies) > MAX_TALLIES:
+            raise Refused(400, f"an Add of tallies holds only tallies, 1 to {MAX_TALLIES}")
+        for tally in tallies:
+            chapter, tally_id = id_of(tally.get("attributedTo")), id_of(tally)
+            if chapter is None or tally_id is None or not same_origin(tally_id, chapter):
+                raise Refused(400, f"the tally {str(tally_id)[:200]} is not on the origin of "
+                                   "its chapter")
+            await self._check_proof(tally, author=chapter)
+        activity.objects = tallies
+        activity.object = tallies[0]
 
     def _local(self, url: str) -> bool:
         return same_origin(url, self.local_base) if self.local_base else False

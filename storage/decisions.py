@@ -403,3 +403,21 @@ async def parts_of_chapter_below(db: Reader, decision_id: int) -> list[int]:
     rows = await db.fetchall(
         "SELECT chapter_id FROM decision_chapters WHERE decision_id = ?", (decision_id,))
     return [int(r[0]) for r in rows]
+
+
+async def organises(db: Reader, member_id: int, chapter_id: int) -> bool:
+    return await db.fetchvalue(
+        "SELECT 1 FROM organisers WHERE member_id = ? AND chapter_id = ?",
+        (member_id, chapter_id)) is not None
+
+
+async def local_document(db: Reader, iri: str) -> dict[str, Any] | None:
+    found = await db.fetchvalue("SELECT document FROM objects WHERE iri = ?", (iri,))
+    return None if found is None else dict(json.loads(found))
+
+
+async def remote_document(db: Reader, iri: str) -> dict[str, Any] | None:
+    """The newest version of a decision from elsewhere, as it reached this node."""
+    found = await db.fetchvalue(
+        "SELECT document FROM remote_objects WHERE iri = ? AND deleted_at IS NULL", (iri,))
+    return None if found is None else dict(json.loads(found))

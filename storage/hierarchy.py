@@ -90,8 +90,9 @@ async def answer_from_parent(
         return None
     chapter_id = int(found)
     if accepted:
-        await tx.execute("UPDATE parents SET state = 'accepted' WHERE chapter_id = ?",
-                         (chapter_id,))
+        # Since when it is below its parent: a decision opened before then is not its.
+        await tx.execute("UPDATE parents SET state = 'accepted', accepted_at = ?"
+                         " WHERE chapter_id = ?", (utcnow(), chapter_id))
     else:
         await tx.execute("DELETE FROM parents WHERE chapter_id = ?", (chapter_id,))
     return chapter_id

@@ -8,6 +8,7 @@ from datetime import timedelta
 import jinja2
 from aiohttp import web
 
+from decisions.counting import TallyWorker
 from federation.remote_actors import RemoteActors
 from federation.urls import Urls
 from storage.database import Database
@@ -35,3 +36,4 @@ SETTINGS = web.AppKey("settings", Settings)
 REMOTE_ACTORS = web.AppKey("remote_actors", RemoteActors)
 NODE = web.AppKey("node", Node)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
+TALLIES = web.AppKey("tallies", TallyWorker)
