@@ -312,7 +312,7 @@ async def close_due(db: Database, now: datetime | None = None) -> int:
                 continue
             for part in await store.parts(tx, decision.id):
                 if part.in_scope:
-                    await store.mark_due(tx, decision.id, part.chapter_id, now)
+                    await store.mark_due(tx, decision.id, part.chapter_id, utcnow())
         closed += 1
         log.info("decision closed", decision=decision.iri)
     return closed

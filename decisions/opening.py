@@ -92,7 +92,11 @@ async def open_decision(db: Database, urls: Urls, handle: str, opening: Opening)
         raise PublishError(no_actor(handle))
     if chapter.kind != "chapter":
         raise PublishError(reason("decision.not_chapter", "only a chapter opens decisions"))
-    now = utcnow().replace(microsecond=0)
+    # The wire says whole seconds: the opening is the end of this one, so that a chapter
+    # accepted a moment before is in the scope on every node that reads it.
+    moment = utcnow()
+    now = moment.replace(microsecond=0) + (timedelta(seconds=1) if moment.microsecond else
+                                           timedelta(0))
     check(opening, now)
     assert opening.closes_at is not None  # checked
     iri = urls.object(activities.new_id())

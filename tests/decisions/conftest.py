@@ -1,0 +1,1 @@
+from tests.outbox.conftest import services  # noqa: F401  (a node's services in this process)
