@@ -74,7 +74,7 @@ class Config:
     # Decisions: a chapter's tally waits this long for more ballots before it goes up, and
     # a tally that reaches the deciding chapter later than this after the close is late.
     tally_debounce_seconds: float = 5.0
-    late_tally_grace_minutes: int = 60
+    late_tally_grace_seconds: int = 3600
     keep_delivered_days: int = 7
     keep_received_days: int = 14
     session_idle_days: int = 14
@@ -271,7 +271,7 @@ def parse(raw: dict[str, Any], data_dir: Path) -> Config:
         raw, "delivery", {"concurrency", "max_attempts", "backoff_scale", "unavailable_after"}
     )
     hierarchy = _section(raw, "hierarchy", {"accept_subchapters_from", "tally_debounce_seconds",
-                                            "late_tally_grace_minutes"})
+                                            "late_tally_grace_seconds"})
     accounts = _section(raw, "accounts", {"session_idle_days", "commitments"})
     accept_from = hierarchy.get("accept_subchapters_from", [])
     if not isinstance(accept_from, list) or not all(isinstance(h, str) for h in accept_from):
@@ -339,8 +339,8 @@ def parse(raw: dict[str, Any], data_dir: Path) -> Config:
         accept_subchapters_from=frozenset(h.lower() for h in accept_from),
         tally_debounce_seconds=_number(hierarchy, "hierarchy", "tally_debounce_seconds", 5.0,
                                        0.0, 3600.0, integer=False),
-        late_tally_grace_minutes=_number(hierarchy, "hierarchy", "late_tally_grace_minutes",
-                                         60, 0, 60 * 24 * 30),
+        late_tally_grace_seconds=_number(hierarchy, "hierarchy", "late_tally_grace_seconds",
+                                         3600, 0, 30 * 86400),
         keep_delivered_days=_number(storage, "storage", "keep_delivered_days", 7, 1, 3650),
         # At least 4 days: a sender retries for about 3 (Mastodon), and a retry must still
         # find the record of the first copy to be recognised as one.

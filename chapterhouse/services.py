@@ -81,7 +81,7 @@ async def running(config: Config) -> AsyncIterator[Services]:
             ), owner=f"{socket.gethostname()}:{config.listen_host}:{config.listen_port}")
             tally_settings = TallySettings(
                 debounce=timedelta(seconds=config.tally_debounce_seconds),
-                grace=timedelta(minutes=config.late_tally_grace_minutes))
+                grace=timedelta(seconds=config.late_tally_grace_seconds))
             tallies = TallyWorker(db, urls, tally_settings, on_queued=worker.wake)
             inbox = Inbox(
                 db=db, actors=actors, transport=transport,
