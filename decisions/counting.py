@@ -50,7 +50,7 @@ from storage import remote as remote_store
 from storage.database import Database, Reader, Tx
 from storage.decisions import Decision, Part, StoredTally
 from storage.outbox import insert_activity, queue_fanout
-from storage.timestamps import utcnow
+from storage.timestamps import from_wire, utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -254,7 +254,10 @@ async def _publish_result(
     found = await store.local_document(tx, decision.iri)
     if found is not None and _same(found, document):
         return final
-    document["updated"] = activities.now_iso()
+    # To the millisecond, and after the version before: nodes below keep only a newer one.
+    before = from_wire(found.get("updated")) if found else None
+    document["updated"] = _stamp(max(now, before + timedelta(milliseconds=1)) if before
+                                 else now)
     document = await prove(tx, urls, part.chapter_id, document)
     await store.replace_document(tx, decision.iri, document)
     update = activities.create(urls, part.handle, document, kind="Update")
