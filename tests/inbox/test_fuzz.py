@@ -49,7 +49,8 @@ PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 TOKEN = re.compile(r"fz\d{5}q")
 # Tables of the node's own content: nothing from outside may change them.
 LOCAL_TABLES = ("actors", "actor_keys", "chapters", "memberships", "objects", "items",
-                "poll_votes", "event_participants", "parents", "subchapters")
+                "poll_votes", "event_participants", "parents", "subchapters", "decisions",
+                "decision_chapters", "ballots", "tallies")
 
 
 @dataclass
@@ -181,14 +182,16 @@ class Fuzzer:
         note: dict[str, Any] = {
             "id": f"{actor}/notes/{token}",
             "type": rng.choice(["Note", "Article", "Question", "Event", "Image", "Page",
-                                "Tombstone", "Person", ["Note", "Article"], 7, "Chapter"]),
+                                "Tombstone", "Person", ["Note", "Article"], 7, "Chapter",
+                                "Tally"]),
             "attributedTo": actor if rng.random() < 0.6 else self.any_url(),
             "content": f"{token} {self.text()}",
             "to": self.audience(),
         }
         for name in rng.sample(["summary", "name", "cc", "inReplyTo", "contentMap", "tag",
                                 "attachment", "published", "updated", "url", "proof",
-                                "oneOf", "endTime", "sensitive", "@context"],
+                                "oneOf", "endTime", "sensitive", "@context", "countMethod",
+                                "eligible", "voters", "ballots", "subchapters", "object"],
                                rng.randrange(0, 6)):
             note[name] = {
                 "summary": self.text(), "name": self.text()[:200], "cc": self.audience(),
@@ -203,6 +206,13 @@ class Fuzzer:
                           "proofValue": "z" + "2" * rng.choice([86, 86, 200, 300_000])},
                 "oneOf": [{"type": "Note", "name": self.text()[:50]}], "endTime": 1e308,
                 "sensitive": "yes", "@context": [CONTEXT, {"x": {"@id": "y"}}],
+                "countMethod": rng.choice(["members", "ballots", 3, ["members"]]),
+                "eligible": rng.choice([-1, 0, 2**63, 1e9, "40", None]),
+                "voters": rng.choice([-5, 41, 10**7 + 1, True]),
+                "ballots": [{"type": "Note", "name": self.text()[:20],
+                             "replies": {"totalItems": rng.choice([-1, 10**9, "x"])}}],
+                "subchapters": [self.any_url() for _ in range(rng.randrange(0, 4))],
+                "object": self.any_url(),
             }[name]
         return note
 
@@ -443,10 +453,16 @@ class Fuzzer:
         elif kind == "Delete":
             obj = rng.choice([self.any_url(), {"id": f"{actor}/notes/x", "type": "Tombstone"},
                               self.value()])
+        elif kind == "Add":
+            # Tallies of a decision passed up: made-up, unproven or badly proven ones.
+            obj = [self.note(f"{case.token}-{i}", actor) | {"type": "Tally"}
+                   for i in range(rng.choice([1, 2, 3, 501]))]
         else:
             # fetchable: a type such as ["Create", "Note"] reads as a Create
             obj = rng.choice([f"{self.node}/actors/dublin", self.fetchable_url(), self.value()])
         document = self.envelope(case, actor=actor, kind=kind, obj=obj)
+        if kind == "Add":
+            document["target"] = rng.choice([self.any_url(), f"{self.node}/objects/{'a' * 32}"])
         if rng.random() < 0.5:
             for name in ("to", "cc", "bto", "audience"):
                 if rng.random() < 0.5:
