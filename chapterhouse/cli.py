@@ -25,6 +25,7 @@ from chapterhouse import (
     cli_accounts,
     cli_config,
     cli_db,
+    cli_decisions,
     cli_federation,
     cli_mail,
     cli_pages,
@@ -173,6 +174,7 @@ def build_parser() -> Parser:
     cli_mail.add_commands(commands)
     cli_pages.add_commands(commands)
     cli_projects.add_commands(commands)
+    cli_decisions.add_commands(commands)
     demo.add_command(commands)
     return parser
 
