@@ -203,18 +203,27 @@ async def _pass_up(
             log.warning("parent unknown: tallies wait", decision=decision.iri,
                         parent=part.parent_iri)
             return 0
-        add = {
-            "@context": DECISION_CONTEXT,
-            "id": urls.activity(activities.new_id()),
-            "type": "Add",
-            "actor": chapter,
-            "to": [part.parent_iri],
-            "object": [stored.document for stored in pending],
-            "target": decision.iri,
-        }
+        add = tallies_add(urls, chapter, part.parent_iri, decision.iri,
+                          [stored.document for stored in pending])
         await send_to(tx, part.chapter_id, add, [remote.shared_inbox or remote.inbox])
     await store.set_forwarded(tx, decision.id, part.chapter_id, pending)
     return len(pending)
+
+
+def tallies_add(
+    urls: Urls, chapter: str, parent: str, decision: str, tallies: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The `Add` that passes tallies up to a parent on another node: each tally keeps its
+    own chapter's proof; the Add itself is only HTTP-signed by the sending chapter."""
+    return {
+        "@context": DECISION_CONTEXT,
+        "id": urls.activity(activities.new_id()),
+        "type": "Add",
+        "actor": chapter,
+        "to": [parent],
+        "object": tallies,
+        "target": decision,
+    }
 
 
 async def result_of(
