@@ -25,6 +25,7 @@ from web import archives as archive_routes
 from web import chapter_settings as chapter_settings_routes
 from web import chapter_tree as chapter_tree_routes
 from web import client_to_server as client_to_server_routes
+from web import decisions as decision_routes
 from web import (
     discovery,
     i18n,
@@ -127,6 +128,7 @@ def create_app(config: Config, deliver: bool = True) -> web.Application:
     writing_routes.setup(app)
     publishing_routes.setup(app)
     project_routes.setup(app)
+    decision_routes.setup(app)
     taking_part_routes.setup(app)
     actor_routes.setup(app)
     objects.setup(app)

@@ -14,9 +14,11 @@ from aiohttp import web
 from federation import collections
 from outbox.activities import tombstone
 from storage import actors as actor_store
+from storage import decisions as decision_store
 from storage import items as item_store
 from storage import outbox as store
 from web import feeds
+from web.accounts import see_other
 from web.actors import as2_response, page_document, requested_page, require_signature
 from web.errors import refuse
 from web.i18n import _
@@ -70,6 +72,11 @@ async def object_page(
     """The page of an item (news, blog, minutes, event, poll), or of a note, with the
     replies that reached us from the fediverse under it."""
     db = request.app[DB]
+    if document.get("type") == "Question":
+        # A decision has its own page, with the ballot form and the count both ways.
+        decision = await decision_store.by_iri(db, iri)
+        if decision is not None:
+            return see_other(f"/decisions/{decision.id}")
     replies = await reply_section(request, iri)
     counts = await store.reaction_counts(db, iri)
     row = await item_store.by_iri(db, iri)

@@ -13,6 +13,7 @@ from federation.text import plain_to_html
 from hierarchy.levels import LEVEL_WORDS
 from outbox.items import KINDS
 from storage import actors as store
+from storage import decisions as decision_store
 from storage import hierarchy as hierarchy_store
 from storage import items as item_store
 from storage import paging
@@ -36,6 +37,7 @@ MEMBER_POSTS = 10  # the newest a member's page lists
 CHAPTER_MEMBERS = 20
 MEMBERS_PAGE = 100
 CHAPTER_PROJECTS = 5  # the newest a chapter page lists, linking to all of them
+CHAPTER_DECISIONS = 5  # the open ones a chapter page lists, closing soonest first
 # The home page's newest chapters and projects; each block links to all of them.
 HOME_CHAPTERS = 12
 HOME_PROJECTS = 5
@@ -117,6 +119,8 @@ async def render_actor_page(request: web.Request, actor: ActorRecord) -> web.Res
             **await chapter_membership(request, actor.id, actor.handle or ""),
             received=await received_sections(db, actor.id),
             projects=await newest_projects(db, actor.id, CHAPTER_PROJECTS),
+            decisions=[decision for decision, _part in await decision_store.decisions_of_chapter(
+                db, actor.id, CHAPTER_DECISIONS) if decision.is_open],
             chapter_pages=await chapter_pages(db, actor.id,
                                               request.app[i18n.NODE_LANGUAGE]),
         )
