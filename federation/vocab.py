@@ -57,6 +57,8 @@ DECISION_TERMS: dict[str, Any] = {
     "chapter": {"@id": "chapterhouse:chapter", "@type": "@id"},
     "weightedVotes": "chapterhouse:weightedVotes",
     "resultFinal": "chapterhouse:resultFinal",
+    # On a Tally: the chapters that were below its chapter when the decision opened.
+    "subchapters": CHAPTERHOUSE_TERMS["subchapters"],
 }
 
 # Terms from Mastodon's namespace and ActivityStreams extensions that Mastodon reads.
