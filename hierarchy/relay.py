@@ -228,15 +228,18 @@ async def pass_announced_up(
 
 
 async def pass_decision_down(
-    tx: Tx, urls: Urls, takers: Takers, obj: dict[str, Any], sender_iri: str
+    tx: Tx, urls: Urls, takers: Takers, obj: dict[str, Any], sender_iri: str,
+    new_only: bool = False,
 ) -> list[str]:
     """A decision goes all the way down, unlike what a parent passes on from above it:
     the chapters that got it (or a new version of it, with new totals) from their parent
-    take part, and announce it to their followers, their own subchapters among them."""
+    take part, and announce it to their followers, their own subchapters among them.
+    With `new_only` (a version this node already kept, from another parent of chapters
+    here), only the chapters that take part from now on announce it."""
     if not takers.from_parent or not is_decision(obj):
         return []
-    await scope.decision_reached(tx, urls, takers.from_parent, obj, sender_iri)
+    added = await scope.decision_reached(tx, urls, takers.from_parent, obj, sender_iri)
     announced: list[str] = []
-    for chapter_id in takers.from_parent:
+    for chapter_id in added if new_only else takers.from_parent:
         announced += await announce(tx, urls, chapter_id, obj, upward=False)
     return announced

@@ -338,6 +338,11 @@ async def _announced_object(tx: Tx, ctx: Context, activity: Activity) -> None:
         ctx.queued.extend(await relay.pass_announced_up(tx, ctx.urls, takers, obj))
         ctx.queued.extend(await relay.pass_decision_down(tx, ctx.urls, takers, obj,
                                                          ctx.sender.iri))
+    else:
+        # Two parents elsewhere (nat0 and nat1 on one node) announce the same decision to
+        # their subchapters here: the second one's chapters take part too.
+        ctx.queued.extend(await relay.pass_decision_down(tx, ctx.urls, takers, obj,
+                                                         ctx.sender.iri, new_only=True))
 
 
 @handles("Like", "Announce")
