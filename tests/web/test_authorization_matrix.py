@@ -29,6 +29,7 @@ from outbox.items import Item
 from storage import accounts as account_store
 from storage import joins as join_store
 from storage.timestamps import now
+from tests.web import test_decisions as decisions_web
 from tests.web import test_site_pages as site_pages
 from tests.web import test_workspace as workspace
 from tests.web.test_accounts import (
@@ -454,6 +455,18 @@ TABLE: list[Row] = [
     row("POST /@{slug}/pages/{page}/delete",
         site_pages.existing_page("/@dublin/pages", "dublin", "delete"), site_pages.PAGE_PROBE,
         **organisers_of_dublin(acted(303, "/@dublin/pages?deleted=1"))),
+    # Decisions (web/decisions.py): a chapter's organisers (and the administrators) open
+    # one for it; only members of the chapters it was put to vote in it (the administrator
+    # of galway has no say in dublin's decision), and their ballot may be changed.
+    row("POST /@{slug}/decisions", decisions_web.opening_for_dublin,
+        "SELECT id, question FROM decisions ORDER BY id",
+        **organisers_of_dublin(acted(303, "/decisions/"))),
+    row("POST /decisions/{id}/ballot", decisions_web.ballot_in_dublin,
+        "SELECT decision_id, member_id, choices, cast_at FROM ballots"
+        " ORDER BY decision_id, member_id",
+        visitor=TO_LOGIN, other_member=refused(403), member=acted(303, "/decisions/"),
+        other_organiser=refused(403), organiser=acted(303, "/decisions/"),
+        admin=refused(403)),
 ]
 BY_ROUTE = {entry.route: entry for entry in TABLE}
 

@@ -24,6 +24,7 @@ from actors.registry import add_member, create_chapter
 from chapterhouse.app import create_app
 from chapterhouse.config import parse, render_initial
 from chapterhouse.services import initialise
+from decisions.opening import Opening, open_decision
 from federation.urls import Urls
 from hierarchy.affiliation import affiliate_local
 from storage import accounts as account_store
@@ -314,3 +315,25 @@ async def test_a_closed_decision_takes_no_ballot_and_shows_its_final_result(
     stored = await decision_store.by_id(site.db, int(path.rsplit("/", 1)[1]))
     assert stored is not None and stored.closed_at is not None
     assert [json.loads(row[1]) for row in await ballots(site)] == [["Adopt it"]]
+
+
+# --- Targets for tests/web/test_authorization_matrix.py (its People: a site with dublin,
+# its organiser dara and its member ana, and members of cork and galway).
+
+async def opening_for_dublin(people: Any, role: str) -> tuple[str, dict[str, str]]:
+    """The form opening a decision for dublin, as its organisers would send it."""
+    return "/@dublin/decisions", opening(question=f"Meet on Tuesdays? ({role})",
+                                         options="Yes\nNo")
+
+
+async def ballot_in_dublin(people: Any, role: str) -> tuple[str, dict[str, str]]:
+    """A ballot in a decision of dublin's (opened once): only its members have a say."""
+    site = people.site
+    if "decision" not in people.made:
+        iri = await open_decision(site.db, Urls(site.config.base_url), "dublin", Opening(
+            question="Meet on Tuesdays?", options=["Yes", "No"],
+            closes_at=utcnow() + timedelta(days=7)))
+        decision = await decision_store.by_iri(site.db, iri)
+        assert decision is not None
+        people.made["decision"] = f"/decisions/{decision.id}"
+    return f"{people.made['decision']}/ballot", {"option": "Yes"}
