@@ -387,3 +387,50 @@ def test_projects_pass_axe(
                                                 'form[action="/logout"] button'))
     visit(browser, object_url(node, "project"))
     check_page(browser, axe_source, "a project, for a visitor")
+
+
+def test_decision_pages_pass_axe(
+    browser: webdriver.Chrome, a11y_node: Node, axe_source: str
+) -> None:
+    node = a11y_node
+    browser.get(f"{node.base}/")
+    if not browser.find_elements(By.CSS_SELECTOR, "a.me"):
+        log_in(browser, node)
+    visit(browser, f"{node.base}/@dublin/decisions/new")
+    check_page(browser, axe_source, "open a decision")
+    # One option the browser takes and the node refuses, with its reason at the field.
+    fill(browser, {"question": "Adopt the 2027 campaign plan?", "options": "Adopt it",
+                   "timezone": "Europe/Dublin"})
+    # A datetime-local field is typed in the browser's own format: set as its value.
+    closes = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
+    set_closing = f"document.getElementById('closes_at').value = '{closes}'"
+    browser.execute_script(set_closing)
+    submit(browser, "form.decision")
+    assert "at least two options" in browser.find_element(By.ID, "options-error").text
+    check_page(browser, axe_source, "open a decision, with an error")
+    fill(browser, {"options": "Adopt it\nReject it\nNot yet"})
+    browser.execute_script(set_closing)
+    submit(browser, "form.decision")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Adopt the 2027 campaign plan?"
+    check_page(browser, axe_source, "a decision, with the ballot form")
+    browser.find_element(By.ID, "option-1").click()
+    submit(browser, "form.vote")
+    assert "Your ballot was recorded." in browser.find_element(By.TAG_NAME, "main").text
+    check_page(browser, axe_source, "a decision, with a ballot and the result")
+    # A ballot the node refuses (none chosen, the browser's check left out): the reason
+    # next to the options.
+    browser.execute_script("document.querySelector('form.vote').noValidate = true;"
+                           " document.querySelectorAll('input[name=option]')"
+                           ".forEach(e => { e.checked = false; })")
+    submit(browser, "form.vote")
+    assert browser.find_element(By.ID, "option-error").text
+    check_page(browser, axe_source, "a decision, with a refused ballot")
+    decision = browser.current_url.split("?")[0]
+    for what, path in {"chapter with a decision": "/@dublin",
+                       "a chapter's decisions": "/@dublin/decisions"}.items():
+        visit(browser, f"{node.base}{path}")
+        check_page(browser, axe_source, what)
+    click_through(browser, browser.find_element(By.CSS_SELECTOR,
+                                                'form[action="/logout"] button'))
+    visit(browser, decision)
+    check_page(browser, axe_source, "a decision, for a visitor")
