@@ -34,6 +34,8 @@ from actors.registry import add_member, create_chapter
 from chapterhouse.app import create_app
 from chapterhouse.config import Config, parse, render_initial
 from chapterhouse.services import initialise
+from decisions.ballots import cast_ballot
+from decisions.opening import Opening, open_decision
 from federation.urls import Urls
 from hierarchy.affiliation import affiliate_local
 from outbox.content import publish_item
@@ -117,6 +119,9 @@ REQUEST = ("cara", "Cara Doyle", "I live in Phibsborough and came to the bookfai
 TOKEN_NAME = "minutes script"
 FAILED_INBOX = "https://gone.example/inbox"
 RELAYED = ("Galway minutes of November", "Relayed from Galway.")
+# A decision of Ireland's, Dublin below it: (question, description, options).
+DECISION = ("Adopt the 2027 campaign plan?", "Three campaigns and a **budget**.",
+            ["Adopt it", "Reject it"])
 
 
 PEOPLE_WROTE: list[str] = []  # written in the node's config
@@ -124,6 +129,7 @@ PEOPLE_WROTE: list[str] = []  # written in the node's config
 
 def people_wrote() -> list[str]:
     texts = [*PEOPLE_WROTE, NODE_NAME, HOST, NOTE, *REQUEST, TOKEN_NAME, FAILED_INBOX, *RELAYED,
+             DECISION[0], DECISION[1], *DECISION[2],
              "HTTP 410", *i18n.LANGUAGES.values()]
     for handle, (name, _level, location, summary, _founded) in CHAPTERS.items():
         texts += [handle, name, location, summary]
@@ -204,6 +210,9 @@ PAGES: dict[str, list[str]] = {
     "/@{slug}/pages/{page}": ["/@dublin/pages/resources"],
     "/@{slug}/pages/{page}/edit": ["/@dublin/pages/resources/edit"],
     "/admin/pages/{page}/delete": ["/admin/pages/about/delete"],
+    "/@{slug}/decisions/new": ["/@dublin/decisions/new", "/@ireland/decisions/new"],
+    "/@{slug}/decisions": ["/@dublin/decisions", "/@ireland/decisions"],
+    "/decisions/{id}": ["{decision}", "/decisions/999999"],
     "/@{slug}/pages/{page}/delete": ["/@dublin/pages/resources/delete"],
 }
 
@@ -226,7 +235,7 @@ NOT_PAGES = {
 # URLs no role gets a 200 for, by design: the page that says so, with its status.
 NOT_FOUND_ON_PURPOSE = {
     "/@nobody-here": 404, "/objects/not-a-uuid": 404, "/password/set?token=wrong": 404,
-    "/join/confirm?token=wrong": 404, "/pages/nowhere": 404,
+    "/join/confirm?token=wrong": 404, "/pages/nowhere": 404, "/decisions/999999": 404,
 }
 
 
@@ -346,6 +355,12 @@ async def build(tmp_path: Path, location: Path | str, aiohttp_client: Any) -> Wo
                 page_store.PageText(code, title, body, body_html(body))
                 for code, (title, body) in versions.items()], now())
     world.values["relayed"] = f"/remote/{remote}"
+    decision = await open_decision(db, urls, "ireland", Opening(
+        question=DECISION[0], description=DECISION[1], options=DECISION[2],
+        closes_at=now() + timedelta(days=7), count_method="members", language="en"))
+    for voter in ("ana", "siobhan"):  # ana's ballot shows on her page of it
+        await cast_ballot(db, decision, voter, [DECISION[2][0]], timedelta(0))
+    world.values["decision"] = f"/decisions/{await _id(db, 'SELECT id FROM decisions')}"
 
     for role, handle in LOGINS.items():
         # A session as logging in makes one (the login form is tested elsewhere).
@@ -669,6 +684,9 @@ MISTAKES: list[tuple[str, str, str, dict[str, str], int]] = [
     ("organiser", "/account/password", "/account/password",
      {"current": "not it", "password": "a new password", "confirm": "another one"}, 400),
     ("admin", "/admin/pages/new", "/admin/pages/new", {"slug": "Not a slug!"}, 400),
+    ("organiser", "/@dublin/decisions/new", "/@dublin/decisions",
+     {"question": "Tuesdays?", "options": "Only one",
+      "closes_at": (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")}, 400),
 ]
 
 
