@@ -24,6 +24,7 @@ from actors.registry import add_member, create_chapter
 from chapterhouse.app import create_app
 from chapterhouse.config import parse, render_initial
 from chapterhouse.services import initialise
+from decisions.ballots import cast_ballot
 from decisions.opening import Opening, open_decision
 from federation.urls import Urls
 from hierarchy.affiliation import affiliate_local
@@ -337,3 +338,20 @@ async def ballot_in_dublin(people: Any, role: str) -> tuple[str, dict[str, str]]
         assert decision is not None
         people.made["decision"] = f"/decisions/{decision.id}"
     return f"{people.made['decision']}/ballot", {"option": "Yes"}
+
+
+async def test_a_paper_ballot_says_who_entered_it(site: Site) -> None:
+    siobhan = await browser(site, "siobhan")
+    path = await open_one(site, siobhan)
+    cork = await account_store.chapter_id(site.db, "cork")
+    organiser = await account_store.member_id(site.db, "siobhan")
+    assert cork is not None and organiser is not None
+    await account_store.add_organiser(site.db, cork, organiser, now())
+    decision = await decision_store.by_id(site.db, int(path.rsplit("/", 1)[1]))
+    assert decision is not None
+    await cast_ballot(site.db, decision.iri, "cian", ["Reject it"], timedelta(0),
+                      entered_by="siobhan")
+    cian = await browser(site, "cian")
+    shown = await page(cian, path)
+    assert "Your ballot for Reject it was entered from paper by siobhan on" in shown
+    assert re.search(r'value="Reject it" checked', shown)
