@@ -80,8 +80,12 @@ _BALLOT_STATUS = {"decision.not_electorate": 403, "decision.joined_later": 403,
 
 
 def percent(share: float) -> str:
-    """"42.9%" / "42,9 %": a share as the reader's language writes it."""
-    return format_percent(share, "#,##0.#%", locale=i18n.current().locale)
+    """"42.9%" / "42,9 %": a share as the reader's language writes it, to a tenth."""
+    locale = i18n.current().locale
+    pattern = locale.percent_formats[None].pattern  # "#,##0%" / "#,##0 %"
+    last = pattern.rfind("0")
+    return format_percent(share, f"{pattern[:last + 1]}.#{pattern[last + 1:]}",
+                          locale=locale)
 
 
 def listing(names: list[str]) -> str:
