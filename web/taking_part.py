@@ -27,6 +27,7 @@ from outbox.taking_part import (
     vote_local,
     vote_remote,
 )
+from storage import decisions as decision_store
 from storage import taking_part as store
 from storage.items import StoredItem
 from storage.remote import RemoteActor
@@ -154,6 +155,12 @@ async def remote_page(request: web.Request) -> web.Response:
     if obj is None or not await _visible(request, obj):
         return _notice(request, _("Not found"),
                        _("This node holds no such post, poll or event."), 404)
+    if obj.type == "Question":
+        # A decision that reached one of our chapters from above is voted on its own page,
+        # here, never by a poll vote sent to the deciding node (which refuses it).
+        decision = await decision_store.by_iri(db, obj.iri)
+        if decision is not None:
+            return see_other(f"/decisions/{decision.id}")
     view = remote_view(obj)
     return render(request, "remote.html", remote=view,
                   part=await _remote_part(request, obj, view),

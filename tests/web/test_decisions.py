@@ -30,6 +30,7 @@ from federation.urls import Urls
 from hierarchy.affiliation import affiliate_local
 from storage import accounts as account_store
 from storage import decisions as decision_store
+from storage import inbox as inbox_store
 from storage.timestamps import now, utcnow
 from tests.web.test_accounts import HTML, PASSWORD, Site, form_token, log_in
 from web.state import DB, TALLIES
@@ -355,3 +356,55 @@ async def test_a_paper_ballot_says_who_entered_it(site: Site) -> None:
     shown = await page(cian, path)
     assert "Your ballot for Reject it was entered from paper by siobhan on" in shown
     assert re.search(r'value="Reject it" checked', shown)
+
+
+FAR = "https://far.example"
+
+
+async def test_a_decision_from_another_node_is_voted_on_its_page_here(site: Site) -> None:
+    """Galway's parent is elsewhere: the decision reached it from above, as a Question with
+    the totals the deciding node counted. Its page here shows them, and Galway's members
+    vote here; the copy kept as a received post leads there too."""
+    iri, deciding = f"{FAR}/objects/d1", f"{FAR}/actors/europe"
+    question = "Join the European network?"
+    opened, closes = utcnow() - timedelta(hours=1), utcnow() + timedelta(days=3)
+    document: dict[str, Any] = {
+        "@context": "https://www.w3.org/ns/activitystreams", "id": iri, "type": "Question",
+        "attributedTo": deciding, "name": question,
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        "oneOf": [{"type": "Note", "name": name, "replies": {"totalItems": total}}
+                  for name, total in (("Yes", 3), ("No", 1))],
+        "countMethod": "ballots", "resultFinal": False,
+        "breakdown": [{"chapter": deciding, "name": "Europe", "eligible": 10, "voters": 4,
+                       "ballots": [{"name": "Yes", "totalItems": 3},
+                                   {"name": "No", "totalItems": 1}],
+                       "final": False, "updated": "2026-11-30T10:00:00Z"}]}
+    galway = await account_store.chapter_id(site.db, "galway")
+    assert galway is not None
+    async with site.db.transaction() as tx:
+        decision_id = await decision_store.insert(
+            tx, iri, deciding, None, question, "", ["Yes", "No"], False, "ballots",
+            None, opened, closes)
+        await decision_store.add_part(tx, decision_id, galway, deciding, True, [], None)
+        await inbox_store.store_remote_object(tx, inbox_store.RemoteObjectVersion(
+            iri=iri, type="Question", attributed_to=deciding, content="", summary=None,
+            in_reply_to=None, published=opened, updated=None, meeting_date=None,
+            document=document), [galway])
+    received = (await site.sql("SELECT id FROM remote_objects WHERE iri = ?", iri))[0][0]
+
+    gearoid = await browser(site, "gearoid")
+    response = await gearoid.get(f"/remote/{received}", headers=HTML, allow_redirects=False)
+    assert response.status == 303
+    assert response.headers["Location"] == f"/decisions/{decision_id}"
+    shown = await page(gearoid, f"/decisions/{decision_id}")
+    assert "Join the European network?" in shown and f'href="{deciding}"' in shown
+    assert "Yes 3 · 75%" in text_of(shown) and "Europe" in shown
+    response = await send(site, gearoid, f"/decisions/{decision_id}/ballot", {"option": "No"},
+                          f"/decisions/{decision_id}")
+    assert response.status == 303
+    [(chapter_id, choices)] = await site.sql("SELECT chapter_id, choices FROM ballots")
+    assert chapter_id == galway and json.loads(choices) == ["No"]
+    # A member of Dublin (whose chapters never got it) has no say in it.
+    ana = await browser(site, "ana")
+    assert "Only members of the chapters this decision was put to" in await page(
+        ana, f"/decisions/{decision_id}")
