@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +28,17 @@ from outbox.publish import PublishError
 from storage import decisions as store
 from storage.database import Database
 from storage.timestamps import utcnow
+from tests.nodes import ROOT, Node
+
+
+def drive(node: Node, order: dict[str, Any]) -> Any:
+    """This module against a node's data directory, in a process of its own; what it
+    printed."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.decisions.driver", str(node.data.absolute()),
+         json.dumps(order)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 async def _run(data: Path, order: dict[str, Any]) -> Any:

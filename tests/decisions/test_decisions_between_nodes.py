@@ -1,8 +1,12 @@
 """Decisions between real node processes: an international chapter with two national ones
 below it on node A, local chapters on nodes B, C and D, 42 members. Ballots stay on each
 local node; signed tallies climb over HTTP to A, which publishes the result as the
-decision's `Question`. Everything is checked as a peer or a person reads it: the Question A
-serves, and the decision as `decide show` words it.
+decision's `Question`. Decisions are opened with `chapterhouse decide open`; Dublin's
+members vote through the web form, logged in on their node, Cork's ballots are entered
+from paper by its organiser (`decide vote --by`), and the other chapters' ballots go
+through the same cast_ballot path in bulk (tests/decisions/driver.py). Everything is
+checked as a peer or a person reads it: the Question A serves, the decision's page and
+`decide show`.
 
 The national chapters live on A with the international one: the climb from a national
 chapter to the top then runs inside one node (the path a node holding several levels
@@ -13,13 +17,12 @@ module quick on two cores.
 from __future__ import annotations
 
 import json
+import re
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -31,7 +34,9 @@ from decisions.wire import DECISION_CONTEXT
 from federation.proofs import add_proof
 from federation.signatures import CAVAGE, SigningKey, load_private_key, sign_request
 from hierarchy.tallies import tally_document
-from tests.nodes import ROOT, Node, request, wait_for
+from tests.decisions.driver import drive
+from tests.member_browser import Browser, member
+from tests.nodes import Node, request, wait_for
 
 AS2 = "application/activity+json"
 GRACE = 6  # seconds after the close in which a tally still counts without being late
@@ -59,25 +64,19 @@ PLAN = {
     "lyon": ["Reject", "Reject", "Reject", "Reject", "Reject", "Adopt"],
 }
 OPTIONS = ["Adopt", "Reject"]
+# Members with an account, who log in and vote on the web (the first ones of a chapter).
+ACCOUNTS = {"dublin": 3, "galway": 1}
+PAPER = {"cork": "cork1"}  # the organiser who enters the chapter's paper ballots
 
 
 def members(slug: str) -> list[str]:
     return [f"{slug}{n}" for n in range(1, SIZES[slug] + 1)]
 
 
-def drive(node: Node, order: dict[str, Any]) -> Any:
-    """tests/decisions/driver.py against the node's data: the code paths `decide` and the
-    ballot form call."""
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.decisions.driver", str(node.data.absolute()),
-         json.dumps(order)], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 @dataclass
 class Federation:
     nodes: dict[str, Node]
+    browsers: dict[str, Browser] = field(default_factory=dict)  # members logged in
 
     def node(self, slug: str) -> Node:
         return self.nodes[CHAPTERS[slug][0]]
@@ -90,13 +89,58 @@ class Federation:
         return drive(self.node(slug), {"do": "vote", "decision": decision,
                                        "ballots": ballots})
 
-    def open(self, slug: str, question: str, closes_in: float, count: str,
+    def open(self, slug: str, question: str, closes_in: int, count: str,
              options: list[str] | None = None) -> str:
-        iri = drive(self.node(slug), {"do": "open", "chapter": slug, "question": question,
-                                      "options": options or OPTIONS, "closes_in": closes_in,
-                                      "count": count})
-        assert isinstance(iri, str) and iri.startswith(self.node(slug).base)
+        """`decide open`: the decision's id."""
+        node = self.node(slug)
+        output = node.run("decide", "open", "--chapter", slug, "--question", question,
+                          *(f"--option={option}" for option in options or OPTIONS),
+                          "--closes", f"+{closes_in}s", "--count", count)
+        iri, page = output.split()
+        assert iri.startswith(node.base) and page.startswith(f"{node.base}/decisions/")
         return iri
+
+    def paper(self, decision: str, slug: str, ballots: list[tuple[str, list[str]]]
+              ) -> list[str]:
+        """`decide vote --by` the chapter's organiser, one paper ballot at a time."""
+        return [self.node(slug).run("decide", "vote", decision, "--member", member,
+                                    *(f"--option={c}" for c in choices),
+                                    "--by", PAPER[slug]).strip()
+                for member, choices in ballots]
+
+    def page_of(self, slug: str, decision: str) -> str:
+        """The decision's page on the chapter's node (its own row id there)."""
+        [(row,)] = wait_for(lambda: self.node(slug).sql(
+            "SELECT id FROM decisions WHERE iri = ?", decision),
+            what=f"{slug}'s node to hold the decision")
+        return f"/decisions/{row}"
+
+    def web_vote(self, decision: str, member: str, choices: list[str]) -> str:
+        """The member votes through the form on the decision's page; the page they see
+        after the redirect."""
+        browser = self.browsers[member]
+        page = self.page_of(member.rstrip("0123456789"), decision)
+        location = browser.submit(f"{page}/ballot", [("option", c) for c in choices],
+                                  page=page)
+        assert location.startswith(page), location
+        return browser.page(location)
+
+
+def show(node: Node, decision: str) -> dict[str, Any]:
+    """`decide show` as a person reads it: the options table (ballots and weighted
+    votes), each chapter's tally state, and the missing final tallies."""
+    text = node.run("decide", "show", decision)
+    options, states, missing = {}, {}, []
+    for line in text.splitlines():
+        words = line.split()
+        if words and words[0] in [*OPTIONS, "Yes", "No"] and len(words) == 5:
+            options[words[0]] = (int(words[1]), float(words[3]))
+        elif words and words[0] in {name for _n, name, _l, _p in CHAPTERS.values()} \
+                and len(words) >= 6:
+            states[words[0]] = " ".join(words[5:])
+        elif line.startswith("missing final tallies: "):
+            missing = line.removeprefix("missing final tallies: ").split(", ")
+    return {"text": text, "options": options, "states": states, "missing": missing}
 
 
 def question(iri: str) -> dict[str, Any]:
@@ -135,12 +179,20 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
     for where, node in nodes.items():
         drive(node, {"do": "members", "members": [
             [handle, slug] for slug, spec in CHAPTERS.items() if spec[0] == where
-            for handle in members(slug)]})
+            for handle in members(slug)[ACCOUNTS.get(slug, 0):]]})
+    secrets = root / "secrets"
+    secrets.mkdir()
     for node in nodes.values():
         node.spawn()
     try:
         for node in nodes.values():
             node.wait_until_serving()
+        for slug, count in ACCOUNTS.items():
+            for handle in members(slug)[:count]:
+                federation.browsers[handle] = member(federation.node(slug), secrets, handle,
+                                                     slug, handle.title())
+        for slug, organiser in PAPER.items():
+            federation.node(slug).run("chapter", "organisers", "add", slug, organiser)
         for slug, (_where, _name, _level, parent) in CHAPTERS.items():
             if parent is not None:
                 federation.node(slug).run("chapter", "affiliate", slug, "--parent",
@@ -181,12 +233,22 @@ def international(fed: Federation) -> str:
              what="the opening moment to pass", every=0.05)
     fed.node("galway").run("chapter", "affiliate", "galway", "--parent",
                            fed.actor("ireland"))
-    assert [a["first"] for a in fed.vote(iri, "dublin", [("dublin1", ["Reject"])])] == [True]
+    assert "Your ballot was recorded." in fed.web_vote(iri, "dublin1", ["Reject"])
     for slug, chosen in PLAN.items():
-        answers = fed.vote(iri, slug, list(zip(members(slug), [[c] for c in chosen],
-                                               strict=False)))
-        assert all("refused" not in answer for answer in answers), answers
-        assert all(answer["chapter"] == slug for answer in answers), answers
+        ballots = list(zip(members(slug), [[c] for c in chosen], strict=False))
+        if slug == "dublin":
+            for handle, choices in ballots:
+                seen = fed.web_vote(iri, handle, choices)
+                assert ("Your ballot was changed." if handle == "dublin1" else
+                        "Your ballot was recorded.") in seen
+                assert f"You voted for {choices[0]} on" in seen
+        elif slug in PAPER:
+            assert fed.paper(iri, slug, ballots) == [
+                f"ballot recorded for {handle} in {slug} (entered by {PAPER[slug]})"
+                for handle, _choices in ballots]
+        else:
+            answers = fed.vote(iri, slug, ballots)
+            assert all(answer.get("chapter") == slug for answer in answers), answers
     return iri
 
 
@@ -219,8 +281,18 @@ def test_an_international_decision_counts_both_ways(
     assert document["resultFinal"] is False and "closed" not in document
     # Every node in between shows the same figures: Dublin's node reads them from the
     # Question that came down to it.
-    shown = drive(fed.node("dublin"), {"do": "show", "decision": international})
-    assert shown["ballots"] == want["ballots"] and shown["voters"] == want["voters"]
+    shown = show(fed.node("dublin"), international)
+    for option in OPTIONS:
+        assert shown["options"][option][0] == want["ballots"][option]
+        assert shown["options"][option][1] == pytest.approx(want["weighted"][option],
+                                                            abs=1e-3)
+    assert f"voters:     {want['voters']}" in shown["text"]
+    assert "Dublin: 3 of 10 members voted (Adopt 3, Reject 0)" in shown["text"]
+    # The decision's page at the top, as anyone reads it.
+    page = fed.node("world").get(fed.page_of("world", international),
+                                 accept="text/html").text
+    assert "Adopt the 2027 campaign plan?" in page and "Log in to vote" in page
+    assert "21 of 38 eligible members voted" in page
 
 
 def test_a_member_who_votes_twice_has_one_ballot(fed: Federation, international: str) -> None:
@@ -254,6 +326,19 @@ def test_a_chapter_that_joined_after_the_opening_has_no_say(
         "SELECT p.in_scope FROM decision_chapters p JOIN decisions d ON d.id = p.decision_id"
         " JOIN actors a ON a.id = p.chapter_id WHERE d.iri = ? AND a.handle = 'galway'",
         international) in ([(0,)], [(False,)])
+    # On the web, logged in on Galway's node: the reason, and no ballot taken.
+    galway1 = fed.browsers["galway1"]
+    path = fed.page_of("galway", international)
+    page = galway1.page(path)
+    assert "Galway joined its parent after this decision opened" in page
+    assert f'action="{path}/ballot"' not in page
+    token = re.findall(r'name="csrf_token" value="([^"]+)"', page)[0]
+    status, _location, body = galway1.send("POST", f"{path}/ballot", [
+        ("option", "Adopt"), ("csrf_token", token)])
+    assert status == 403, body[:300]
+    assert fed.node("galway").sql(
+        "SELECT count(*) FROM ballots b JOIN actors a ON a.id = b.chapter_id"
+        " WHERE a.handle = 'galway'") == [(0,)]
     document = question(international)
     assert "Galway" not in breakdown(document)
     assert fed.actor("galway") not in document["scope"]
@@ -294,8 +379,12 @@ def test_the_final_result_at_the_top(fed: Federation, international: str) -> Non
     lines = breakdown(document)
     assert set(lines) == {CHAPTERS[slug][1] for slug in PLAN}
     assert all(line["final"] and not line["late"] for line in lines.values()), lines
-    shown = drive(fed.node("world"), {"do": "show", "decision": international})
-    assert shown["result_final"] and shown["missing_final"] == []
+    shown = show(fed.node("world"), international)
+    assert "final result: Adopt" in shown["text"] and shown["missing"] == []
+    assert set(shown["states"].values()) == {"final"}
+    page = fed.node("world").get(fed.page_of("world", international),
+                                 accept="text/html").text
+    assert "Closed: this is the final result." in page and "Decided: Adopt" in page
 
 
 def signed_post(target: Node, sender: str, fed: Federation, body: dict[str, Any]) -> int:
@@ -412,8 +501,12 @@ def test_a_node_down_at_the_close_is_counted_with_its_last_tally(fed: Federation
     lines = breakdown(closed)
     assert lines["Paris"]["final"] is False and lines["Paris"]["voters"] == 3
     assert totals(closed) == {"Yes": 3, "No": 2}
-    shown = drive(fed.node("france"), {"do": "show", "decision": iri})
-    assert shown["missing_final"] == ["Paris"] and not shown["result_final"]
+    shown = show(fed.node("france"), iri)
+    assert shown["missing"] == ["Paris"]
+    assert shown["states"]["Paris"].startswith("not final (last tally at")
+    assert shown["states"]["Lyon"] == "final"
+    page = fed.node("france").get(fed.page_of("france", iri), accept="text/html").text
+    assert "Final tallies still missing from: Paris" in page
     # Once the grace is over the result is final, Paris still counted by its last tally.
     document = wait_for(lambda: d if (d := question(iri))["resultFinal"] else None,
                         timeout=GRACE + 20, what="the result after the grace")
@@ -426,3 +519,5 @@ def test_a_node_down_at_the_close_is_counted_with_its_last_tally(fed: Federation
                         else None, timeout=40, what="Paris's late final tally")
     assert breakdown(document)["Paris"]["late"] is True
     assert breakdown(document)["Lyon"]["late"] is False
+    assert totals(document) == {"Yes": 3, "No": 2}
+    assert show(fed.node("france"), iri)["states"]["Paris"].startswith("late (tally at")

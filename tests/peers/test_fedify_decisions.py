@@ -9,14 +9,28 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import pytest
 
-from tests.decisions.test_decisions_between_nodes import drive, question, totals
+from tests.decisions.driver import drive
 from tests.nodes import Node, request, wait_for
 from tests.peers.conftest import Fedify
 
+AS2 = "application/activity+json"
 BALLOTS = [("ana", ["Yes"]), ("brid", ["Yes"]), ("cathal", ["No"])]
+
+
+def question(iri: str) -> dict[str, Any]:
+    """The decision as its node serves it (what we compare Fedify's reading with)."""
+    response = request(iri, headers={"Accept": AS2})
+    assert response.status == 200, response.text[:300]
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def totals(document: dict[str, Any]) -> dict[str, int]:
+    return {o["name"]: o["replies"]["totalItems"] for o in document["oneOf"]}
 
 
 @pytest.fixture(scope="module")
