@@ -14,7 +14,7 @@ POST's origin and CSRF token.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -151,7 +151,20 @@ def _closing(form: DecisionForm) -> tuple[datetime | None, dict[str, str]]:
         except (ZoneInfoNotFoundError, ValueError):
             return None, {"timezone": _("%(zone)s is not a time zone we know; choose one "
                                         "such as Europe/Dublin.", zone=form.timezone)}
-    return moment, {}
+    try:
+        return moment.astimezone(UTC), {}
+    except OverflowError:  # the year 1 or 9999 shifted out of the calendar
+        return None, {"closes_at": _("A decision closes within a year.")}
+
+
+def _control_characters(form: DecisionForm) -> dict[str, str]:
+    """Text no keyboard types (a NUL would not even be stored): refused at its field."""
+    errors = {}
+    for name, text in (("question", form.question), ("description", form.description),
+                       ("options", form.options)):
+        if any(ord(c) < 32 and c not in "\n\t" for c in text):
+            errors[name] = _("This field contains control characters.")
+    return errors
 
 
 def _opening_errors(exc: PublishError) -> dict[str, str]:
@@ -207,6 +220,7 @@ async def open_(request: web.Request) -> web.Response:
     form.language = form.language or await written_in(
         db, handle, written_languages.node_language(request))
     closes_at, errors = _closing(form)
+    errors = _control_characters(form) | errors
     if errors:
         return _form_page(request, chapter, form, errors, 400)
     opening = Opening(

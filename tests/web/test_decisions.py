@@ -251,10 +251,13 @@ async def test_only_organisers_open_a_decision(site: Site) -> None:
     ({"options": "Same\nSame"}, "options", "must differ"),
     ({"options": "\n".join(f"Option {n}" for n in range(21))}, "options", "at most 20"),
     ({"question": " "}, "question", "needs a question"),
+    ({"question": "Adopt\x00 it?"}, "question", "control characters"),
+    ({"options": "Yes\nNo\x07"}, "options", "control characters"),
     ({"question": "Q" * 501}, "question", "longer than 500"),
     ({"closes_at": "2020-01-01T10:00"}, "closes_at", "in the past"),
     ({"closes_at": "next Tuesday"}, "closes_at", "closing date and time"),
     ({"timezone": "Mars/Olympus"}, "timezone", "not a time zone"),
+    ({"closes_at": "0001-01-01T00:00", "timezone": "Asia/Tokyo"}, "closes_at", "within a year"),
     ({"count_method": "loudest"}, "count_method", "Count by"),
     ({"language": "not a language"}, "language", "not a language"),
 ])
