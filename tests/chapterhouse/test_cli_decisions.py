@@ -201,7 +201,8 @@ def test_show_counts_both_ways_with_each_chapters_tally(tree: Tree) -> None:
                                       ("fiona", "No", "eoin"), ("grainne", "Yes", "grainne")):
         tree.vote(iri, member, choice, by=organiser)
     # The running node's worker tallies each chapter and counts at the top.
-    shown = _shown_once(tree, page, "voters:     6", "\nWorld ")
+    # Kerry joined Ireland before this decision opened: it is in the scope, with no voter.
+    shown = _shown_once(tree, page, "voters:     6", "\nWorld ", "\nKerry ")
     assert _show(tree, iri) == shown  # by its id or by its page
     lines = shown.splitlines()
     assert lines[:5] == [
@@ -213,20 +214,21 @@ def test_show_counts_both_ways_with_each_chapters_tally(tree: Tree) -> None:
     ]
     assert lines[4].startswith("status:     open, closes ")
     # Ballots: 3 each. Members: Dublin 4 × 2/3 and 4 × 1/3, Cork 2 × 2/2 against, Ireland
-    # 1 × 1/1 for: 3.667 to 3.333 of 7, the count that decides.
+    # 1 × 1/1 for, Kerry nothing (nobody voted): 3.667 to 3.333, the count that decides.
     table = lines[lines.index("") + 1:]
     assert table[0].split() == ["OPTION", "BALLOTS", "SHARE", "WEIGHTED*", "SHARE*"]
     assert table[1].split() == ["Yes", "3", "50.0%", "3.667", "52.4%"]
     assert table[2].split() == ["No", "3", "50.0%", "3.333", "47.6%"]
     assert "* counted by members: this is the count that decides" in lines
-    assert "electorate: 7" in lines and "voters:     6" in lines
-    assert "turnout:    85.7%" in lines
+    assert "electorate: 8" in lines and "voters:     6" in lines
+    assert "turnout:    75.0%" in lines
     chapters = {line.split()[0]: line.split()[1:] for line in lines
                 if line.split()[:1] and line.split()[0] in {"World", "Ireland", "Dublin",
-                                                            "Cork"}}
-    assert chapters["Dublin"][:4] == ["4", "3", "75.0%", "57.1%"]
-    assert chapters["Cork"][:4] == ["2", "2", "100.0%", "28.6%"]
-    assert chapters["Ireland"][:4] == ["1", "1", "100.0%", "14.3%"]
+                                                            "Cork", "Kerry"}}
+    assert chapters["Dublin"][:4] == ["4", "3", "75.0%", "50.0%"]
+    assert chapters["Cork"][:4] == ["2", "2", "100.0%", "25.0%"]
+    assert chapters["Ireland"][:4] == ["1", "1", "100.0%", "12.5%"]
+    assert chapters["Kerry"][:4] == ["1", "0", "0.0%", "12.5%"]
     assert chapters["World"][:4] == ["0", "0", "0.0%", "0.0%"]
     assert all(" ".join(state[4:]).startswith("not final (last tally at ")
                for state in chapters.values())
@@ -244,7 +246,7 @@ def test_a_closed_decision_has_a_final_result_and_lists_after_the_open_ones(
                   "ballots").splitlines()[0]
     tree.vote(iri, "fiona", "Yes", by="eoin")
     tree.vote(iri, "eoin", "Yes", by="eoin")
-    shown = _shown_once(tree, iri, "final result")
+    shown = _shown_once(tree, iri, "final result: ")
     assert "final result: Yes" in shown
     assert [line.split()[:3] for line in shown.splitlines() if line.startswith("Yes")] == [
         ["Yes", "2", "100.0%"]]
