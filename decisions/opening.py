@@ -106,8 +106,8 @@ async def open_decision(db: Database, urls: Urls, handle: str, opening: Opening)
             tx, iri, urls.actor(handle), chapter.id, opening.question.strip(),
             opening.description.strip(), options, opening.multiple, opening.count_method,
             opening.language, now, opening.closes_at)
-        await store.add_part(tx, decision_id, chapter.id, None, True,
-                             await store.subchapters_at(tx, chapter.id, now), now)
+        subchapters = await store.subchapters_at(tx, chapter.id, now)
+        await store.add_part(tx, decision_id, chapter.id, None, True, subchapters, now)
         decision = await store.by_id(tx, decision_id)
         assert decision is not None  # inserted above
         document = await prove(tx, urls, chapter.id,
@@ -117,7 +117,8 @@ async def open_decision(db: Database, urls: Urls, handle: str, opening: Opening)
         activity_id = await insert_activity(tx, create["id"], chapter.id, "Create", True,
                                             create, now)
         await queue_fanout(tx, activity_id, chapter.id)
-        await scope.down_this_node(tx, urls, chapter.id, decision_id, now)
+        await scope.down_this_node(tx, urls, chapter.id, decision_id, iri, now)
+        await scope.invite_below(tx, urls, chapter.id, iri, subchapters)
         # Chapters of this node below announce it to their own followers.
         await relay.item_published(tx, urls, chapter.id, document)
     log.info("decision opened", decision=iri, chapter=handle, method=opening.count_method)

@@ -18,13 +18,14 @@ from decisions.counting import TallySettings
 from federation.languages import FIELDS, clean_maps
 from federation.sanitize import clean_html, clean_text
 from federation.urls import NODE, Urls
-from hierarchy import affiliation, relay
+from hierarchy import affiliation, relay, scope
 from hierarchy.tallies import TALLY
 from inbox.activity import Activity, Refused, id_of, type_of
 from outbox import activities
 from outbox.items import JOINABLE_KINDS
 from outbox.publish import send_to
 from storage import decisions as decision_store
+from storage import hierarchy as hierarchy_store
 from storage import inbox as store
 from storage import items as item_store
 from storage import taking_part as taking_part_store
@@ -443,3 +444,22 @@ async def handle_add(tx: Tx, ctx: Context, activity: Activity) -> None:
         log.warning("tallies refused", by=ctx.sender.iri, decision=target, reason=str(exc))
         raise Refused(exc.status, str(exc)) from None
     ctx.tallies_taken = ctx.tallies_taken or kept > 0
+
+
+@handles("Invite")
+async def handle_invite(tx: Tx, ctx: Context, activity: Activity) -> None:
+    """A chapter's parent says the chapter was below it when a decision opened: its members
+    have a say. Only the chapter's accepted parent may say so."""
+    handle = ctx.local_handle(id_of(activity.document.get("target")))
+    decision_iri = activity.object_id
+    if handle is None or handle == NODE or decision_iri is None:
+        return
+    chapter = await store.local_target(tx, handle)
+    if chapter is None or chapter.kind != "chapter":
+        return
+    if ctx.sender.iri not in await hierarchy_store.parents_of(tx, chapter.id):
+        raise Refused(403, "only a chapter's parent says that it has a say in a decision")
+    if await scope.invited(tx, ctx.urls, chapter.id, decision_iri, ctx.sender.iri):
+        # Its own subchapters elsewhere are invited in turn, and its first tally is due.
+        ctx.queued.append(decision_iri)
+        ctx.tallies_taken = True

@@ -38,7 +38,7 @@ TABLES = (
     "collection_sizes",
     "access_tokens",
     "pages", "page_texts",
-    "decisions", "decision_chapters", "ballots", "tallies",
+    "decisions", "decision_chapters", "ballots", "tallies", "decision_invites",
 )
 # The search index (SQLite: an FTS5 table and its shadow tables) is not copied either:
 # the target's triggers index the items and remote objects as they are copied.

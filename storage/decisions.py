@@ -254,12 +254,34 @@ async def subchapters_at(db: Reader, chapter_id: int, moment: datetime) -> list[
     return [str(r[0]) for r in rows]
 
 
-async def below_parent_since(db: Reader, chapter_id: int) -> tuple[str, datetime | None] | None:
-    """(parent id, accepted since) of a local chapter's accepted parent."""
-    row = await db.fetchone(
-        "SELECT parent_iri, accepted_at FROM parents WHERE chapter_id = ? AND state = 'accepted'",
-        (chapter_id,))
-    return None if row is None else (str(row[0]), parse(row[1]))
+async def add_invite(tx: Tx, decision_iri: str, chapter_id: int, parent_iri: str) -> bool:
+    """The parent's word that the chapter was below it at the opening; True if new."""
+    changed = await tx.execute(
+        "INSERT INTO decision_invites (decision_iri, chapter_id, parent_iri, received_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (decision_iri, chapter_id) DO NOTHING",
+        (decision_iri, chapter_id, parent_iri, utcnow()))
+    return changed == 1
+
+
+async def invited_by(db: Reader, decision_iri: str, chapter_id: int) -> str | None:
+    """The parent that said the chapter has a say in the decision, if one did."""
+    found = await db.fetchvalue(
+        "SELECT parent_iri FROM decision_invites WHERE decision_iri = ? AND chapter_id = ?",
+        (decision_iri, chapter_id))
+    return None if found is None else str(found)
+
+
+async def give_say(
+    tx: Tx, decision_id: int, chapter_id: int, parent_iri: str, subchapters: list[str],
+    due_at: datetime,
+) -> bool:
+    """A chapter that took part without a say gets one (its parent's word came after the
+    decision); True if it changed."""
+    changed = await tx.execute(
+        "UPDATE decision_chapters SET in_scope = ?, parent_iri = ?, subchapters = ?,"
+        " due_at = ? WHERE decision_id = ? AND chapter_id = ? AND NOT in_scope",
+        (True, parent_iri, json.dumps(subchapters), due_at, decision_id, chapter_id))
+    return changed == 1
 
 
 # Ballots.

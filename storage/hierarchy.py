@@ -90,9 +90,8 @@ async def answer_from_parent(
         return None
     chapter_id = int(found)
     if accepted:
-        # Since when it is below its parent: a decision opened before then is not its.
-        await tx.execute("UPDATE parents SET state = 'accepted', accepted_at = ?"
-                         " WHERE chapter_id = ?", (utcnow(), chapter_id))
+        await tx.execute("UPDATE parents SET state = 'accepted' WHERE chapter_id = ?",
+                         (chapter_id,))
     else:
         await tx.execute("DELETE FROM parents WHERE chapter_id = ?", (chapter_id,))
     return chapter_id
@@ -358,3 +357,11 @@ async def reached(
         "INSERT INTO remote_object_audience (object_id, actor_id)"
         " SELECT id, :chapter FROM remote_objects WHERE iri = :iri ON CONFLICT DO NOTHING",
         {"iri": object_iri, "chapter": chapter_id})
+
+
+async def parents_of(db: Reader, chapter_id: int) -> list[str]:
+    """The accepted parent of a local chapter, as a list (none, or one)."""
+    rows = await db.fetchall(
+        "SELECT parent_iri FROM parents WHERE chapter_id = ? AND state = 'accepted'",
+        (chapter_id,))
+    return [str(r[0]) for r in rows]

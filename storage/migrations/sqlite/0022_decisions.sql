@@ -6,7 +6,8 @@
 -- tally is due (debounced). `ballots` never leave this node: one per member and decision.
 -- `tallies` is the newest signed tally of each chapter at or below a local chapter, as
 -- that chapter holds it (its own included), and whether it was passed up yet.
--- `parents.accepted_at` says since when a chapter is below its parent (scope at a moment).
+-- `decision_invites` is a parent's word that one of our chapters was below it when a
+-- decision opened: only then has the chapter a say (it may come before the decision does).
 
 CREATE TABLE decisions (
     id           INTEGER PRIMARY KEY,
@@ -63,5 +64,10 @@ CREATE TABLE tallies (
     PRIMARY KEY (decision_id, holder_id, chapter_iri)
 );
 
-ALTER TABLE parents ADD COLUMN accepted_at TEXT;
-UPDATE parents SET accepted_at = created_at WHERE state = 'accepted';
+CREATE TABLE decision_invites (
+    decision_iri TEXT NOT NULL,
+    chapter_id   INTEGER NOT NULL REFERENCES actors (id) ON DELETE CASCADE,
+    parent_iri   TEXT NOT NULL,
+    received_at  TEXT NOT NULL,
+    PRIMARY KEY (decision_iri, chapter_id)
+);
