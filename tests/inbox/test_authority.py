@@ -23,7 +23,7 @@ AS2 = "application/activity+json"
 LATER = (datetime.now(UTC) + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 # Every type whose actor must be the signer: nobody relays these for somebody else.
 SIGNER_IS_ACTOR = ["Follow", "Undo", "Accept", "Reject", "Like", "Announce", "Delete",
-                   "Join", "Leave", "Block"]
+                   "Join", "Leave", "Block", "Invite", "Add"]
 
 
 @pytest.fixture(scope="module")
@@ -332,3 +332,50 @@ async def test_nobody_relays_what_our_own_actors_say(node: Node, remote: Remote)
     status, text = await send(node, remote, forged, name="mallory")
     assert status == 403, text
     assert node.sql("SELECT count(*) FROM remote_objects WHERE iri = ?", item) == [(0,)]
+
+
+def decision(node: Node) -> str:
+    result = node.cli("decide", "open", "--chapter", "dublin", "--question", "Which hall?",
+                      "--option", "North", "--option", "South", "--closes", "+2h",
+                      "--count", "members")
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()[0].strip()
+
+
+async def test_only_a_chapter_s_parent_says_it_has_a_say_in_a_decision(
+    node: Node, remote: Remote
+) -> None:
+    question = decision(node)
+    invite = activity(remote, "Invite", question, target=dublin(node), to=[dublin(node)])
+    status, text = await send(node, remote, invite)
+    assert status == 403 and "parent" in text
+    assert node.sql("SELECT count(*) FROM decision_invites") == [(0,)]
+
+
+async def test_tallies_count_only_from_below_and_only_as_their_chapter_signed_them(
+    node: Node, remote: Remote
+) -> None:
+    question = decision(node)
+    tally = {"@context": ["https://www.w3.org/ns/activitystreams",
+                          {"chapterhouse": "https://chapterhouse.network/ns#",
+                           "Tally": "chapterhouse:Tally", "eligible": "chapterhouse:eligible",
+                           "voters": "chapterhouse:voters", "final": "chapterhouse:final"}],
+             "id": f"{remote.actor('alice')}/tallies/{uuid.uuid4().hex}", "type": "Tally",
+             "attributedTo": remote.actor("alice"), "object": question,
+             "published": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+             "final": False, "eligible": 900, "voters": 900,
+             "ballots": [{"type": "Note", "name": "North",
+                          "replies": {"type": "Collection", "totalItems": 900}}],
+             "subchapters": []}
+    before = node.sql("SELECT count(*) FROM tallies")
+    # Proven by its chapter, but from a chapter that was below none of ours: refused.
+    add = activity(remote, "Add", [remote.prove("alice", tally)], target=question)
+    status, text = await send(node, remote, add)
+    assert status == 403 and "below none" in text
+    # Signed by someone else's key, or changed after it was proven: refused whole.
+    forged = activity(remote, "Add", [remote.prove("mallory", tally)], target=question)
+    assert (await send(node, remote, forged))[0] == 401
+    tampered = remote.prove("alice", tally) | {"voters": 1}
+    assert (await send(node, remote, activity(remote, "Add", [tampered],
+                                              target=question)))[0] == 401
+    assert node.sql("SELECT count(*) FROM tallies") == before
