@@ -62,6 +62,10 @@ class TallySettings:
     after_close: timedelta = timedelta(milliseconds=50)  # finals go at once, a few together
 
 
+# After the close, a partial result (finals still missing) goes out at most this often.
+PARTIAL_EVERY = timedelta(seconds=1)
+
+
 class TallyRefused(Exception):
     """Tallies that cannot be taken in; `status` for the sender, args[0] the Reason."""
 
@@ -251,9 +255,10 @@ async def result_of(
 async def _publish_result(
     tx: Tx, urls: Urls, decision: Decision, part: Part, now: datetime,
     settings: TallySettings,
-) -> bool:
-    """A new version of the decision with the result so far, when it changed; True if it
-    is the final result (closed, and every chapter's final tally in, or the grace over)."""
+) -> tuple[bool, datetime | None]:
+    """A new version of the decision with the result so far, when it changed: (True if
+    it is the final result (closed, and every chapter's final tally in, or the grace
+    over), when to publish the partial result held back, if one was)."""
     result, silent = await result_of(tx, urls, decision, part)
     closed = decision.closed_at is not None
     final = closed and ((not result.missing_final and not silent)
@@ -262,7 +267,13 @@ async def _publish_result(
     document = question_document(urls, decision, part.handle, result, final)
     found = await store.local_document(tx, decision.iri)
     if found is not None and _same(found, document):
-        return final
+        return final, None
+    if not final and found is not None and found.get("closed"):
+        # The finals arrive in a burst after the close; each version goes all the way down
+        # the hierarchy, on the nodes the finals climb through: one partial result a while.
+        last = from_wire(found.get("updated"))
+        if last is not None and now < last + PARTIAL_EVERY:
+            return final, last + PARTIAL_EVERY
     # To the millisecond, and after the version before: nodes below keep only a newer one.
     before = from_wire(found.get("updated")) if found else None
     document["updated"] = _stamp(max(now, before + timedelta(milliseconds=1)) if before
@@ -276,7 +287,7 @@ async def _publish_result(
     await relay.item_published(tx, urls, part.chapter_id, document)
     log.info("decision result", decision=decision.iri, voters=result.voters,
              eligible=result.eligible, final=final)
-    return final
+    return final, None
 
 
 def _same(before: dict[str, Any], after: dict[str, Any]) -> bool:
@@ -296,11 +307,12 @@ async def process(
         if part is None or decision is None or part.due_at is None:
             return
         seen = part.due_at
-        final_result = False
+        final_result, held_back = False, None
         if part.in_scope:
             await make_own_tally(tx, urls, decision, part, now)
             if part.parent_iri is None:
-                final_result = await _publish_result(tx, urls, decision, part, now, settings)
+                final_result, held_back = await _publish_result(tx, urls, decision, part, now,
+                                                                settings)
             else:
                 await _pass_up(tx, urls, decision, part, now, settings)
             if decision.closed_at is not None and part.final_sent_at is None:
@@ -311,6 +323,8 @@ async def process(
             # Counted again when the grace is over, if nothing came before.
             await store.mark_due(tx, decision_id, chapter_id,
                                  max(decision.closes_at + settings.grace, now))
+        if held_back is not None:
+            await store.mark_due(tx, decision_id, chapter_id, held_back)
 
 
 async def close_due(db: Database, now: datetime | None = None) -> int:
