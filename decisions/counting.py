@@ -367,6 +367,9 @@ class TallyWorker:
             try:
                 await process(self.db, self.urls, decision_id, chapter_id, self.settings)
                 done += 1
+                # At a close a node's chapters make their finals one after another: each
+                # goes up while the next is made, not once all of them are.
+                self.on_queued()
             except asyncio.CancelledError:
                 raise
             except Exception:
