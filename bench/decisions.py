@@ -48,6 +48,7 @@ Nothing about timing is asserted; the checks are about correctness.
 
     .venv/bin/python bench/decisions.py [--rounds 3] [--local-nodes 2] [--poll 0.01]
         [--cases regional national international] [--lead SECONDS] [--keep]
+        [--profile-node regional]
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ import contextlib  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import pstats  # noqa: E402
 import random  # noqa: E402
 import shutil  # noqa: E402
 import sqlite3  # noqa: E402
@@ -144,6 +146,10 @@ class Node(harness.Node):
             return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         except (OSError, IndexError, ValueError):
             return float("nan")
+
+    @property
+    def profile_path(self) -> Path:
+        return self.data.parent / f"{self.name}.pstats"
 
     def shutdown(self) -> None:
         if self._reader is not None:
@@ -229,7 +235,9 @@ def build(tmp: Path, args: argparse.Namespace) -> Federation:
     print(f"  {MEMBERS * len(locals_chapters)} members written in"
           f" {time.perf_counter() - started:.1f} s", flush=True)
     for node in nodes:
-        node.spawn()
+        profiled = node.name == args.profile_node
+        node.spawn(python_args=("-m", "cProfile", "-o", str(node.profile_path))
+                   if profiled else ())
     for node in nodes:
         node.wait_until_serving(timeout=60)
     for level in ("national", "regional", "local"):
@@ -503,6 +511,18 @@ def report(runs: list[Run], federation: Federation, args: argparse.Namespace) ->
     return 1 if failures else 0
 
 
+def print_profile(node: Node, count: int) -> None:
+    if not node.profile_path.exists():
+        return
+    out = io.StringIO()
+    stats = pstats.Stats(str(node.profile_path), stream=out)
+    stats.sort_stats("tottime").print_stats(count)
+    stats.sort_stats("cumulative").print_stats(count)
+    print(f"The {node.name} node under cProfile (its main thread, setup and every run"
+          f" included), by own time, then cumulative:")
+    print(out.getvalue())
+
+
 def main(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     random.seed(args.seed)
@@ -528,6 +548,9 @@ def main(args: argparse.Namespace) -> int:
     finally:
         for node in federation.nodes if federation else []:
             node.shutdown()
+        if federation is not None and args.profile_node:
+            print_profile(next(n for n in federation.nodes if n.name == args.profile_node),
+                          args.profile)
         if keep:
             print(f"data directories and node logs kept in {tmp}", file=sys.stderr)
         else:
@@ -548,6 +571,11 @@ if __name__ == "__main__":
     parser.add_argument("--poll", type=float, default=0.01, help="seconds between DB polls")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds after the close to wait for the final result")
+    parser.add_argument("--profile-node", choices=["top", "national", "regional", "local1",
+                                                   "local2"],
+                        help="run this node under cProfile and print its profile at the end")
+    parser.add_argument("--profile", type=int, default=25, metavar="N",
+                        help="functions to print with --profile-node")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep data directories and logs")
     raise SystemExit(main(parser.parse_args()))
