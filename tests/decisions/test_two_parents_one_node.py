@@ -1,7 +1,7 @@
 """Two parents on one node, their subchapters on another: a decision from above reaches
 both parents' subchapters, though the second Announce of it brings a version the lower
-node already keeps. (Found by bench/decisions.py: the members below the second national
-chapter had no say.)"""
+node already keeps. (Found by bench/decision_close.py: the members below the second
+national chapter had no say.)"""
 
 from __future__ import annotations
 

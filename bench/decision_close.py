@@ -46,7 +46,7 @@ each, run one at a time. Where the time goes comes from the nodes' JSON logs: ea
 "decision closed", the last "tallies taken" at each level, and "decision result" final.
 Nothing about timing is asserted; the checks are about correctness.
 
-    .venv/bin/python bench/decisions.py [--rounds 3] [--local-nodes 2] [--poll 0.01]
+    .venv/bin/python bench/decision_close.py [--rounds 3] [--local-nodes 2] [--poll 0.01]
         [--cases regional national international] [--lead SECONDS] [--keep]
         [--profile-node regional]
 """
@@ -57,7 +57,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# bench/hierarchy.py would shadow the hierarchy package the decisions code imports.
+# bench/hierarchy.py would shadow the hierarchy package the decisions code imports (and
+# this file is not called decisions.py so as not to shadow that package for the others).
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 import argparse  # noqa: E402
