@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from chapterhouse.reasons import reason
-from decisions.wire import question_document
+from decisions.wire import MAX_QUESTION, question_document
 from federation.languages import WRITTEN
 from federation.urls import Urls
 from hierarchy import relay, scope
@@ -29,7 +29,6 @@ from storage.timestamps import utcnow
 
 log = structlog.get_logger(__name__)
 
-MAX_QUESTION = 500
 MAX_DESCRIPTION = 20_000
 LONGEST = timedelta(days=366)
 

@@ -9,11 +9,12 @@ count (`weightedVotes`), and the `breakdown`, one line per chapter.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from federation.languages import maps
+from federation.languages import WRITTEN, maps
 from federation.sanitize import clean_text
 from federation.urls import Urls, http_url
 from federation.vocab import AS_CONTEXT, DECISION_TERMS, PUBLIC
@@ -23,6 +24,8 @@ from storage.decisions import Decision
 from storage.timestamps import from_wire, iso
 
 DECISION_CONTEXT: list[Any] = [AS_CONTEXT, {**CONTENT_TERMS, **DECISION_TERMS}]
+MAX_QUESTION = 500
+LONGEST = timedelta(days=367)
 
 
 def _iso(moment: datetime) -> str:
@@ -122,16 +125,21 @@ def read_question(document: dict[str, Any]) -> Announced | None:
         return None
     opened_at, closes_at = from_wire(document.get("published")), from_wire(
         document.get("endTime"))
-    if opened_at is None or closes_at is None:
+    # As a decision opened here: it closes after it opens, within a year (and a day).
+    if opened_at is None or closes_at is None or not \
+            opened_at < closes_at <= opened_at + LONGEST:
         return None
     name = document.get("name")
     language = None
     content_map = document.get("contentMap")
     if isinstance(content_map, dict) and len(content_map) == 1:
-        language = next(iter(content_map))
+        tag = next(iter(content_map))
+        language = tag if WRITTEN.fullmatch(tag) else None
     return Announced(
         iri=iri, deciding=deciding,
-        question=clean_text(name) if isinstance(name, str) and name else iri,
+        # Plain text, as a decision opened here keeps it (pages escape it when shown).
+        question=html.unescape(clean_text(name, MAX_QUESTION)) if isinstance(name, str)
+        and name.strip() else iri,
         description="", options=[str(o) for o in options], multiple=multiple,
         count_method=str(document["countMethod"]), language=language,
         opened_at=opened_at, closes_at=closes_at)

@@ -243,3 +243,18 @@ async def pass_decision_down(
     for chapter_id in added if new_only else takers.from_parent:
         announced += await announce(tx, urls, chapter_id, obj, upward=False)
     return announced
+
+
+async def decision_again(
+    tx: Tx, urls: Urls, sender_iri: str, obj: dict[str, Any], author_iri: str | None,
+) -> list[str]:
+    """A decision this node already kept (through another chapter's parent) comes from
+    its deciding chapter itself: that chapter's subchapters here take part too, and those
+    that newly do announce it to their followers."""
+    if author_iri != sender_iri or not is_decision(obj):
+        return []
+    children = await store.children_of_remote_parent(tx, sender_iri)
+    announced: list[str] = []
+    for chapter_id in await scope.decision_reached(tx, urls, children, obj, sender_iri):
+        announced += await announce(tx, urls, chapter_id, obj, upward=False)
+    return announced

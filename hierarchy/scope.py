@@ -142,7 +142,10 @@ async def invited(
     if not await store.add_invite(tx, decision_iri, chapter_id, parent_iri):
         return False
     decision = await store.by_iri(tx, decision_iri)
-    if decision is not None and await store.part(tx, decision.id, chapter_id) is not None:
+    # The decision is here already: from above (the chapter takes part without a say
+    # until now), or opened by a chapter of this node above the parent elsewhere (the
+    # parent's Announce of our own object is a boost, so the Invite alone brings it).
+    if decision is not None:
         await _take_part(tx, urls, decision.id, decision_iri, chapter_id, parent_iri, True,
                          decision.opened_at)
     log.info("invited to a decision", decision=decision_iri, chapter=chapter_id,

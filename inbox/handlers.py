@@ -297,6 +297,9 @@ async def handle_create(tx: Tx, ctx: Context, activity: Activity) -> None:
             tx, [h for h in map(ctx.local_handle, activity.audience()) if h and h != NODE])
         ctx.queued.extend(await relay.relay_received(
             tx, ctx.urls, ctx.sender.iri, obj, id_of(obj.get("attributedTo")), addressed))
+    else:
+        ctx.queued.extend(await relay.decision_again(
+            tx, ctx.urls, ctx.sender.iri, obj, id_of(obj.get("attributedTo"))))
 
 
 @handles("Delete")
