@@ -92,6 +92,11 @@ async def cast_ballot(
     if entered_by is not None:
         organiser_id = await _organiser(db, entered_by, part)
     async with db.transaction() as tx:
+        # Read again where the ballot is written: the close may have come in between, and
+        # a ballot after it would change a final tally.
+        if not await store.still_open(tx, decision.id, utcnow()):
+            raise PublishError(reason("ballot.closed", "this decision closed at %(moment)s",
+                                      moment=iso(decision.closes_at)))
         first = await store.cast(tx, decision.id, member.id, part.chapter_id, chosen,
                                  organiser_id)
         await store.mark_due(tx, decision.id, part.chapter_id, utcnow() + debounce)

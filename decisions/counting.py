@@ -27,7 +27,7 @@ from typing import Any
 import structlog
 
 from chapterhouse.reasons import Reason, reason
-from decisions.wire import DECISION_CONTEXT, question_document
+from decisions.wire import DECISION_CONTEXT, question_document, result_from_breakdown
 from federation.urls import NODE, Urls
 from hierarchy import relay
 from hierarchy.tallies import (
@@ -66,6 +66,12 @@ class TallySettings:
 PARTIAL_EVERY = timedelta(seconds=1)
 
 
+# Tallies that cannot go up yet (the parent unknown here) are tried again after this.
+WAIT_FOR_PARENT = timedelta(seconds=30)
+# Chapters a holder counts at most: a level cannot swell the scope without end.
+MAX_CHAPTERS = 5_000
+
+
 class TallyRefused(Exception):
     """Tallies that cannot be taken in; `status` for the sender, args[0] the Reason."""
 
@@ -95,6 +101,8 @@ async def make_own_tally(
 ) -> bool:
     """Sign a new tally of the chapter's own members if their count changed (or the
     decision closed since the last one); True if one was made."""
+    if part.final_sent_at is not None:
+        return False  # its final tally stands: members leaving later change nothing
     ballots, voters, eligible = await store.own_count(tx, decision.id, part.chapter_id)
     final = decision.closed_at is not None
     chapter = urls.actor(part.handle)
@@ -144,6 +152,9 @@ async def take(
     for tally, _document in parsed:
         if tally.chapter not in merged or tally.published > merged[tally.chapter].published:
             merged[tally.chapter] = tally
+    if len(merged) > MAX_CHAPTERS:
+        raise TallyRefused(400, reason("tally.too_many", "more than %(num)d chapters in one "
+                                       "decision's scope", num=MAX_CHAPTERS))
     reachable = in_scope([sender], merged)
     late = now > decision.closes_at + settings.grace
     kept = 0
@@ -198,12 +209,14 @@ async def _pass_up(
         parent_part = None if parent is None else await store.part(tx, decision.id, parent.id)
         if parent_part is None:
             log.warning("parent takes no part", decision=decision.iri, chapter=part.handle)
+            await store.postpone(tx, decision.id, part.chapter_id, now + WAIT_FOR_PARENT)
             return 0
         await take(tx, urls, decision, parent_part, chapter,
                    [stored.document for stored in pending], now, settings)
     else:
         remote = await remote_store.actor(tx, part.parent_iri)
         if remote is None:
+            await store.postpone(tx, decision.id, part.chapter_id, now + WAIT_FOR_PARENT)
             log.warning("parent unknown: tallies wait", decision=decision.iri,
                         parent=part.parent_iri)
             return 0
@@ -259,13 +272,19 @@ async def _publish_result(
     """A new version of the decision with the result so far, when it changed: (True if
     it is the final result (closed, and every chapter's final tally in, or the grace
     over), when to publish the partial result held back, if one was)."""
-    result, silent = await result_of(tx, urls, decision, part)
-    closed = decision.closed_at is not None
-    final = closed and ((not result.missing_final and not silent)
-                        or now >= decision.closes_at + settings.grace)
-    result = dataclasses.replace(result, missing_final=result.missing_final + silent)
-    document = question_document(urls, decision, part.handle, result, final)
     found = await store.local_document(tx, decision.iri)
+    if found is not None and found.get("resultFinal") is True:
+        # The final result stands: a tally that comes later is shown, marked late, and
+        # changes no total (it could otherwise be timed to change the outcome).
+        final, document = True, await _marked_late(tx, decision, part, found)
+        result = result_from_breakdown(decision, document)
+    else:
+        result, silent = await result_of(tx, urls, decision, part)
+        closed = decision.closed_at is not None
+        final = closed and ((not result.missing_final and not silent)
+                            or now >= decision.closes_at + settings.grace)
+        result = dataclasses.replace(result, missing_final=result.missing_final + silent)
+        document = question_document(urls, decision, part.handle, result, final)
     if found is not None and _same(found, document):
         return final, None
     if not final and found is not None and found.get("closed"):
@@ -288,6 +307,19 @@ async def _publish_result(
     log.info("decision result", decision=decision.iri, voters=result.voters,
              eligible=result.eligible, final=final)
     return final, None
+
+
+async def _marked_late(
+    tx: Tx, decision: Decision, part: Part, published: dict[str, Any]
+) -> dict[str, Any]:
+    """The final result as published, with each chapter whose tally came after the grace
+    marked late."""
+    late = {held.chapter_iri for held in await store.tallies(tx, decision.id, part.chapter_id)
+            if held.late}
+    document = {k: v for k, v in published.items() if k not in ("proof", "updated")}
+    document["breakdown"] = [line | {"late": True} if line.get("chapter") in late else line
+                             for line in published.get("breakdown", [])]
+    return document
 
 
 def _same(before: dict[str, Any], after: dict[str, Any]) -> bool:
@@ -333,12 +365,19 @@ async def close_due(db: Database, now: datetime | None = None) -> int:
     now = now or utcnow()
     closed = 0
     for decision in await store.due_to_close(db, now):
-        async with db.transaction() as tx:
-            if not await store.set_closed(tx, decision.id, decision.closes_at):
-                continue
-            for part in await store.parts(tx, decision.id):
-                if part.in_scope:
-                    await store.mark_due(tx, decision.id, part.chapter_id, utcnow())
+        try:
+            async with db.transaction() as tx:
+                if not await store.set_closed(tx, decision.id, decision.closes_at):
+                    continue
+                for part in await store.parts(tx, decision.id):
+                    if part.in_scope:
+                        await store.mark_due(tx, decision.id, part.chapter_id, utcnow())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # One decision that cannot close must not keep the others from closing.
+            log.exception("closing a decision failed", decision=decision.iri)
+            continue
         closed += 1
         log.info("decision closed", decision=decision.iri)
     return closed

@@ -9,16 +9,16 @@ that breakdown the same way (hierarchy/tallies.py), so every node shows the same
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from decisions.counting import TallySettings, result_of
+from decisions.wire import result_from_breakdown
 from federation.urls import Urls
-from hierarchy.tallies import MAX_COUNT, Counted, Result, Tally, count
+from hierarchy.tallies import Result
 from storage import decisions as store
 from storage import hierarchy as hierarchy_store
 from storage.database import Reader
 from storage.decisions import Ballot, Decision, Part
-from storage.timestamps import from_wire, utcnow
+from storage.timestamps import utcnow
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,11 @@ async def decision_view(
     settings = settings or TallySettings()
     parts = await store.parts(db, decision.id)
     deciding_part = next((p for p in parts if p.parent_iri is None), None)
-    if deciding_part is not None:
+    published = await store.local_document(db, decision.iri) if deciding_part else None
+    if published is not None and published.get("resultFinal") is True:
+        # The final result as it was published: later (late) tallies change no total.
+        result, final = result_from_breakdown(decision, published), True
+    elif deciding_part is not None:
         result, silent = await result_of(db, urls, decision, deciding_part)
         closed = decision.closed_at is not None
         final = closed and ((not result.missing_final and not silent)
@@ -57,7 +61,7 @@ async def decision_view(
                         result.voters, result.missing_final + silent)
     else:
         document = await store.remote_document(db, decision.iri) or {}
-        result = result_from_document(decision, document)
+        result = result_from_breakdown(decision, document)
         final = document.get("resultFinal") is True
     standings = []
     for part in parts:
@@ -68,40 +72,6 @@ async def decision_view(
     return DecisionView(decision=decision, deciding=decision.deciding_iri, deciding_name=name,
                         deciding_here=deciding_part is not None, result=result,
                         result_final=final, standings=standings)
-
-
-def _number(value: object) -> int | None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT
-    return value if ok else None  # type: ignore[return-value]
-
-
-def result_from_document(decision: Decision, document: dict[str, Any]) -> Result:
-    """The result a decision's Question carries, counted again from its breakdown (a line
-    that does not add up is left out rather than trusted)."""
-    counted: list[Counted] = []
-    lines = document.get("breakdown")
-    for line in lines if isinstance(lines, list) else []:
-        if not isinstance(line, dict):
-            continue
-        chapter, name = line.get("chapter"), line.get("name")
-        eligible, voters = _number(line.get("eligible")), _number(line.get("voters"))
-        raw = line.get("ballots")
-        if not isinstance(chapter, str) or eligible is None or voters is None \
-                or voters > eligible or not isinstance(raw, list):
-            continue
-        ballots: dict[str, int] = {}
-        for entry in raw:
-            if isinstance(entry, dict) and entry.get("name") in decision.options:
-                total = _number(entry.get("totalItems"))
-                if total is not None and total <= voters:
-                    ballots[str(entry["name"])] = total
-        heard = from_wire(line.get("updated")) or decision.opened_at
-        tally = Tally(id="", chapter=chapter, decision=decision.iri, published=heard,
-                      final=line.get("final") is True, eligible=eligible, voters=voters,
-                      ballots=ballots, subchapters=[])
-        counted.append(Counted(tally, name if isinstance(name, str) else chapter,
-                               line.get("late") is True))
-    return count(decision.options, decision.count_method, counted)
 
 
 async def your_ballot(db: Reader, decision: Decision, member_id: int) -> Ballot | None:

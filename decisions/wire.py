@@ -18,7 +18,7 @@ from federation.languages import WRITTEN, maps
 from federation.sanitize import clean_text
 from federation.urls import Urls, http_url
 from federation.vocab import AS_CONTEXT, DECISION_TERMS, PUBLIC
-from hierarchy.tallies import METHODS, ChapterLine, Result
+from hierarchy.tallies import MAX_COUNT, METHODS, ChapterLine, Counted, Result, Tally, count
 from outbox.items import CONTENT_TERMS, MAX_OPTION, MAX_OPTIONS, body_html
 from storage.decisions import Decision
 from storage.timestamps import from_wire, iso
@@ -143,3 +143,37 @@ def read_question(document: dict[str, Any]) -> Announced | None:
         description="", options=[str(o) for o in options], multiple=multiple,
         count_method=str(document["countMethod"]), language=language,
         opened_at=opened_at, closes_at=closes_at)
+
+
+def _number(value: object) -> int | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT
+    return value if ok else None  # type: ignore[return-value]
+
+
+def result_from_breakdown(decision: Decision, document: dict[str, Any]) -> Result:
+    """The result a decision's Question carries, counted again from its breakdown (a line
+    that does not add up is left out rather than trusted)."""
+    counted: list[Counted] = []
+    lines = document.get("breakdown")
+    for line in lines if isinstance(lines, list) else []:
+        if not isinstance(line, dict):
+            continue
+        chapter, name = line.get("chapter"), line.get("name")
+        eligible, voters = _number(line.get("eligible")), _number(line.get("voters"))
+        raw = line.get("ballots")
+        if not isinstance(chapter, str) or eligible is None or voters is None \
+                or voters > eligible or not isinstance(raw, list):
+            continue
+        ballots: dict[str, int] = {}
+        for entry in raw:
+            if isinstance(entry, dict) and entry.get("name") in decision.options:
+                total = _number(entry.get("totalItems"))
+                if total is not None and total <= voters:
+                    ballots[str(entry["name"])] = total
+        heard = from_wire(line.get("updated")) or decision.opened_at
+        tally = Tally(id="", chapter=chapter, decision=decision.iri, published=heard,
+                      final=line.get("final") is True, eligible=eligible, voters=voters,
+                      ballots=ballots, subchapters=[])
+        counted.append(Counted(tally, name if isinstance(name, str) else chapter,
+                               line.get("late") is True))
+    return count(decision.options, decision.count_method, counted)

@@ -35,6 +35,7 @@ from inbox.activity import (
 )
 from outbox.content import queue_counts
 from storage import actors as actor_store
+from storage import decisions as decision_store
 from storage import inbox as store
 from storage import remote as remote_store
 from storage.database import Database
@@ -49,6 +50,10 @@ MAX_OBJECTS = 50
 MAX_TALLIES = 500
 RECENT_IDS = 10_000
 HOST_CHECK_EVERY = 60.0
+
+
+class KeyUnavailable(Refused):
+    """The key of an integrity proof could not be had (not: the proof failed)."""
 
 
 @dataclass
@@ -234,14 +239,37 @@ class Inbox:
             return
         if len(tallies) != len(objects) or len(tallies) > MAX_TALLIES:
             raise Refused(400, f"an Add of tallies holds only tallies, 1 to {MAX_TALLIES}")
+        await self._tallies_welcome(activity)
+        checked = []
         for tally in tallies:
             chapter, tally_id = id_of(tally.get("attributedTo")), id_of(tally)
             if chapter is None or tally_id is None or not same_origin(tally_id, chapter):
                 raise Refused(400, f"the tally {str(tally_id)[:200]} is not on the origin of "
                                    "its chapter")
-            await self._check_proof(tally, author=chapter)
-        activity.objects = tallies
-        activity.object = tallies[0]
+            try:
+                await self._check_proof(tally, author=chapter)
+            except KeyUnavailable as exc:
+                # A chapter whose key cannot be had now (its node gone, never cached): its
+                # tally waits for a later Add; the others, and the sender's own, count.
+                log.warning("tally left out: key unavailable", tally=tally_id, reason=str(exc))
+                continue
+            checked.append(tally)
+        if not checked:
+            raise Refused(503, "no tally's key could be had; try again later")
+        activity.objects = checked
+        activity.object = checked[0]
+
+    async def _tallies_welcome(self, activity: Activity) -> None:
+        """Before any key is fetched: the decision takes place here and the sender was below
+        one of its chapters at the opening (else this would fetch keys for anyone)."""
+        target = id_of(activity.document.get("target"))
+        decision = await decision_store.by_iri(self.db, target) if target else None
+        if decision is None:
+            raise Refused(404, f"no decision {str(target)[:200]} takes place here")
+        parts = await decision_store.parts(self.db, decision.id)
+        if not any(activity.actor in part.subchapters for part in parts):
+            raise Refused(403, f"{activity.actor} was below none of this node's chapters when "
+                               "the decision opened")
 
     def _local(self, url: str) -> bool:
         return same_origin(url, self.local_base) if self.local_base else False
@@ -262,8 +290,8 @@ class Inbox:
             log.warning("integrity proof rejected", object=obj.get("id"), reason=str(exc))
             raise Refused(401, f"integrity proof of {obj.get('id')}: {exc}") from None
         except FetchError as exc:
-            raise Refused(503 if exc.temporary else 401,
-                          f"cannot get the key of the proof: {exc}") from None
+            raise KeyUnavailable(503 if exc.temporary else 401,
+                                 f"cannot get the key of the proof: {exc}") from None
 
     @staticmethod
     def _inline_list(activity: Activity, raw: list[object], relayed: bool) -> list[RawObject]:

@@ -443,3 +443,10 @@ async def remote_document(db: Reader, iri: str) -> dict[str, Any] | None:
     found = await db.fetchvalue(
         "SELECT document FROM remote_objects WHERE iri = ? AND deleted_at IS NULL", (iri,))
     return None if found is None else dict(json.loads(found))
+
+
+async def still_open(tx: Tx, decision_id: int, now: datetime) -> bool:
+    """Whether the decision takes ballots, read in the transaction that writes one."""
+    return await tx.fetchvalue(
+        "SELECT 1 FROM decisions WHERE id = ? AND closed_at IS NULL AND closes_at > ?",
+        (decision_id, now)) is not None
