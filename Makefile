@@ -71,7 +71,7 @@ test: $(BIN)/chapterhouse $(PEER)/node_modules/.package-lock.json \
 bench: $(BIN)/chapterhouse
 	$(BIN)/python bench/discovery.py
 	$(BIN)/python bench/fanout.py
-	$(BIN)/python bench/hierarchy.py
+	$(BIN)/python bench/minutes_up.py
 	$(BIN)/python bench/inbox_throughput.py
 	$(BIN)/python bench/signatures.py
 	$(BIN)/python bench/scale.py

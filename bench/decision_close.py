@@ -53,41 +53,36 @@ Nothing about timing is asserted; the checks are about correctness.
 
 from __future__ import annotations
 
+# (Not called decisions.py: run from bench/, a bench's name hides a package of that name.)
+import argparse
+import asyncio
+import contextlib
+import io
+import json
+import os
+import pstats
+import random
+import shutil
+import sqlite3
+import statistics
 import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-HERE = Path(__file__).resolve().parent
-# bench/hierarchy.py would shadow the hierarchy package the decisions code imports (and
-# this file is not called decisions.py so as not to shadow that package for the others).
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import contextlib  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import pstats  # noqa: E402
-import random  # noqa: E402
-import shutil  # noqa: E402
-import sqlite3  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from collections import Counter  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from datetime import UTC, datetime, timedelta  # noqa: E402
-from typing import Any  # noqa: E402
-
-from actors.keys import generate_actor_keys  # noqa: E402
-from chapterhouse import cli, harness  # noqa: E402
-from decisions.ballots import cast_ballot  # noqa: E402
-from decisions.opening import Opening, open_decision  # noqa: E402
-from federation.urls import Urls  # noqa: E402
-from storage import actors as actor_store  # noqa: E402
-from storage.database import Database  # noqa: E402
+from actors.keys import generate_actor_keys
+from chapterhouse import cli, harness
+from decisions.ballots import cast_ballot
+from decisions.opening import Opening, open_decision
+from federation.urls import Urls
+from storage import actors as actor_store
+from storage.database import Database
 
 MEMBERS = 100
 OPTIONS = ["Yes", "No", "Abstain"]

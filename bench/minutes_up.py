@@ -40,7 +40,7 @@ The first burst of every chapter is reported on its own ("cold"): the national a
 nodes fetch each author's actor for its key the first time they check one of its proofs.
 --profile-node NAME runs one node under cProfile; --dump FILE writes every timestamp.
 
-    .venv/bin/python bench/hierarchy.py [--siblings 1 10 50] [--rounds 5] [--local-nodes 1]
+    .venv/bin/python bench/minutes_up.py [--siblings 1 10 50] [--rounds 5] [--local-nodes 1]
         [--posters 2] [--spawn-posts] [--backoff-scale 0.01] [--poll 0.02]
 """
 
