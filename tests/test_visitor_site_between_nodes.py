@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from icalendar import Calendar
 
+from tests.hierarchy.test_hierarchy import actor_id, affiliate
 from tests.nodes import Node, wait_for
-from tests.test_hierarchy import actor_id, affiliate
 
 HTML = "text/html"
 

@@ -7,7 +7,7 @@ member logs in, votes in B's poll, goes to B's event, replies to B's news and wr
 post. B, asked over HTTP, counts the vote and the participant, shows the reply, and its
 member who follows the new member has the blog post.
 
-The tests run in order and build on each other, like tests/test_hierarchy.py.
+The tests run in order and build on each other, like tests/hierarchy/test_hierarchy.py.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
+from tests.hierarchy.test_hierarchy import affiliate
 from tests.nodes import Node, wait_for
-from tests.test_hierarchy import affiliate
 from tests.web.browser import (  # noqa: F401 (fixtures)
     axe_source_fixture,
     check_page,

@@ -196,6 +196,20 @@ def build(node: Node) -> dict[str, str]:
              " created_at, answered_at) VALUES (?, ?, ?, 'going', ?, ?, ?)",
              ana, f"{people[0]}/events/1", people[0], f"{node.base}/activities/join-1", when,
              when)
+    # Dublin decides: ana's ballot, a tally held, and a parent's invitation to a decision
+    # from above (not here yet).
+    ids["decision"] = node.run(
+        "decide", "open", "--chapter", "dublin", "--question", "Move the bookfair?",
+        "--option", "Yes", "--option", "No", "--closes", "+30d", "--count", "members",
+    ).split()[0]
+    ((decision,),) = node.sql("SELECT id FROM decisions WHERE iri = ?", ids["decision"])
+    node.sql("INSERT INTO ballots (decision_id, member_id, chapter_id, choices, cast_at)"
+             " VALUES (?, ?, ?, '[\"Yes\"]', ?)", decision, ana, dublin, when)
+    node.sql("INSERT INTO tallies (decision_id, holder_id, chapter_iri, document, published,"
+             " final, late, received_at, forwarded) VALUES (?, ?, ?, '{}', ?, 0, 0, ?, 1)",
+             decision, dublin, f"{node.base}/actors/dublin", when, when)
+    node.sql("INSERT INTO decision_invites (decision_iri, chapter_id, parent_iri, received_at)"
+             " VALUES (?, ?, ?, ?)", f"{people[0]}/questions/2", dublin, people[0], when)
     return ids
 
 
