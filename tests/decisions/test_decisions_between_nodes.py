@@ -32,9 +32,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from decisions.wire import DECISION_CONTEXT
 from federation.proofs import add_proof
-from federation.signatures import CAVAGE, SigningKey, load_private_key, sign_request
+from federation.signatures import load_private_key
 from hierarchy.tallies import tally_document
 from tests.decisions.driver import drive
+from tests.hierarchy.test_hierarchy import signed_post as hierarchy_signed_post
 from tests.member_browser import Browser, member
 from tests.nodes import Node, request, wait_for
 
@@ -389,16 +390,7 @@ def test_the_final_result_at_the_top(fed: Federation, international: str) -> Non
 
 def signed_post(target: Node, sender: str, fed: Federation, body: dict[str, Any]) -> int:
     """POST to target's inbox, HTTP-signed with the sending chapter's real RSA key."""
-    node = fed.node(sender)
-    (pem,) = node.sql(
-        "SELECT k.private_key FROM actor_keys k JOIN actors a ON a.id = k.actor_id"
-        " WHERE a.handle = ? AND k.algorithm = 'rsa-2048'", sender)[0]
-    key = SigningKey(f"{fed.actor(sender)}#main-key", load_private_key(pem))
-    data = json.dumps(body).encode()
-    url = f"{target.base}/inbox"
-    headers = {"Content-Type": AS2}
-    headers.update(sign_request(CAVAGE, "POST", url, headers, data, key))
-    return request(url, method="POST", headers=headers, body=data).status
+    return hierarchy_signed_post(target, fed.node(sender), sender, body)
 
 
 def held_at_top(fed: Federation, iri: str) -> list[tuple[Any, ...]]:
