@@ -98,3 +98,29 @@ async def test_a_decision_counts_every_level_both_ways(services: Services) -> No
     for held in await store.tallies(node.db, decision.id, int(world)):
         assert held.document["proof"]["verificationMethod"].startswith(held.chapter_iri)
         assert held.final
+
+
+async def test_one_decision_that_fails_does_not_stop_the_others(services: Services) -> None:
+    node = services
+    await _tree(node)
+    opening = Opening(question="Which hall?", options=["North", "South"],
+                      closes_at=utcnow() + timedelta(hours=1))
+    broken = await open_decision(node.db, node.urls, "ireland", opening)
+    healthy = await open_decision(node.db, node.urls, "world", opening)
+    # One decision's row is damaged (as a bug or a bad restore might leave it).
+    async with node.db.transaction() as tx:
+        await tx.execute("UPDATE decisions SET options = 'not a list' WHERE iri = ?",
+                         (broken,))
+    worker = TallyWorker(node.db, node.urls, QUICK)
+    await _settle(worker)
+    healthy_row = await store.by_iri(node.db, healthy)
+    assert healthy_row is not None
+    # The other decision was counted: its result names every chapter of its scope.
+    document = await store.local_document(node.db, healthy)
+    assert document is not None and document["electorateSize"] == 8
+    # The damaged one is tried again later, not in a loop.
+    due = await node.db.fetchall(
+        "SELECT p.due_at FROM decision_chapters p JOIN decisions d ON d.id = p.decision_id"
+        " WHERE d.iri = ? AND p.due_at IS NOT NULL", (broken,))
+    assert due and all(moment for (moment,) in due)
+    assert await worker.run_once() == 0
