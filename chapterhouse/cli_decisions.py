@@ -114,7 +114,7 @@ def add_commands(commands: argparse._SubParsersAction[Parser]) -> None:
         "it replaces the member's earlier ballot, if any. The running node sends the "
         "chapter's new tally up.")
     vote.add_argument("decision", metavar="DECISION_URL",
-                      help="the decision's id or its page (/decisions/N)")
+                      help="the decision's id, its page (/decisions/N) or its number N")
     data_dir_argument(vote)
     vote.add_argument("--member", required=True, metavar="USER")
     vote.add_argument("--option", action="append", required=True, metavar="TEXT",
@@ -128,7 +128,7 @@ def add_commands(commands: argparse._SubParsersAction[Parser]) -> None:
         description="The decision's result so far, counted both ways, and each chapter's "
         "tally.")
     show.add_argument("decision", metavar="DECISION_URL",
-                      help="the decision's id or its page (/decisions/N)")
+                      help="the decision's id, its page (/decisions/N) or its number N")
     data_dir_argument(show)
     show.set_defaults(run=cmd_show)
 
@@ -145,9 +145,12 @@ async def find_decision(db: Database, config: Config, given: str) -> Decision:
     decision = await store.by_iri(db, given)
     if decision is None:
         parts = urlsplit(given)
-        page = re.fullmatch(r"/decisions/(\d{1,18})/?", parts.path)
-        here = f"{parts.scheme}://{parts.netloc}" == config.base_url
-        if page is not None and here and not parts.query:
+        # Its page's URL on this node, the page's path, or the number in it.
+        page = re.fullmatch(r"(?:/decisions/)?(\d{1,18})/?", parts.path)
+        here = (not parts.scheme and not parts.netloc) or \
+            f"{parts.scheme}://{parts.netloc}" == config.base_url
+        if page is not None and here and not parts.query and (
+                parts.path.startswith("/decisions/") or not parts.netloc):
             decision = await store.by_id(db, int(page.group(1)))
     if decision is None:
         raise UsageError(f"there is no decision {given!r} on this node")
@@ -218,7 +221,8 @@ def _status(view: DecisionView) -> str:
     elif len(leading) == 1:
         outcome = leading[0]
     else:
-        outcome = "a tie between " + ", ".join(leading)
+        outcome = "no decision, a tie between " + ", ".join(leading[:-1]) + " and " + \
+            leading[-1]
     return f"closed {_moment(decision.closed_at)}, final result: {outcome}"
 
 
@@ -277,8 +281,9 @@ def render(view: DecisionView) -> str:
         for standing in view.standings:
             chosen = ", ".join(f"{option} {standing.ballots.get(option, 0)}"
                                for option in decision.options)
+            members = "member" if standing.eligible == 1 else "members"
             lines.append(f"  {standing.part.chapter_name}: {standing.voters} of "
-                         f"{standing.eligible} members voted ({chosen})")
+                         f"{standing.eligible} {members} voted ({chosen})")
     return "\n".join(lines)
 
 

@@ -52,7 +52,7 @@ async def voting_part(
             "opened, so its members have no say in it", chapter=out_of_scope.chapter_name)
     return None, reason(
         "decision.not_electorate", "only members of the chapters this decision was put to "
-        "vote in it, each on their own chapter's node")
+        "can vote in it, each on their own chapter's node")
 
 
 def _checked_choices(decision: Decision, choices: list[str]) -> list[str]:

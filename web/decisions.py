@@ -300,7 +300,8 @@ async def _page(request: web.Request, decision: Decision, error: str | None = No
         method_name=method_name, method_words=method_words, percent=percent,
         amount=amount, voting=voting, chosen=chosen, error=error,
         choices_text=listing(voting.ballot.choices) if voting.ballot else "",
-        leading=listing(view.result.leading()), listing=listing,
+        leading=listing(view.result.leading()), leading_count=len(view.result.leading()),
+        listing=listing,
         closed=closed, recorded=notice_code in ("recorded", "changed") and notice_code,
         login=f"/login?next={quote(f'/decisions/{decision.id}', safe='/')}")
     response.set_status(status)

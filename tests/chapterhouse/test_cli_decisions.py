@@ -164,7 +164,7 @@ def test_an_organiser_enters_paper_ballots_and_a_second_one_replaces_the_first(
         "vote", page, "--member", "dara", "--option", "Yes", "--by", "eoin")
     # Members of chapters outside the scope: galway never joined; kerry joined after.
     for member in ("ita", "kate"):
-        assert "only members of the chapters this decision was put to vote in it" in \
+        assert "only members of the chapters this decision was put to can vote in it" in \
             tree.refused("vote", page, "--member", member, "--option", "Yes", "--by", "aoife")
     assert "'Maybe' is not an option of this decision" in tree.refused(
         "vote", page, "--member", "dara", "--option", "Maybe", "--by", "aoife")

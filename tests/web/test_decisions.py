@@ -219,7 +219,7 @@ async def test_a_member_outside_the_scope_is_refused_with_the_reason(site: Site)
     gearoid = await browser(site, "gearoid")
     shown = await page(gearoid, path)
     assert f'action="{path}/ballot"' not in shown
-    assert "Only members of the chapters this decision was put to vote in it" in shown
+    assert "Only members of the chapters this decision was put to can vote in it" in shown
     response = await send(site, gearoid, f"{path}/ballot", {"option": "Adopt it"}, path)
     assert response.status == 403
     assert "Only members of the chapters this decision was put to" in await response.text()
