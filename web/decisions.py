@@ -291,7 +291,9 @@ async def _page(request: web.Request, decision: Decision, error: str | None = No
     chosen = choices if choices is not None else (voting.ballot.choices if voting.ballot
                                                   else [])
     notice_code = request.query.get("ballot") if current is not None else None
-    closed = decision.closed_at is not None
+    # Closed from its closing time on, as the ballot form says, though the node's worker
+    # may mark it so a moment later.
+    closed = decision.closed_at is not None or decision.closes_at <= utcnow()
     response = render(
         request, "decision.html", decision=decision, view=view, result=view.result,
         description=Markup(body_html(decision.description)),
