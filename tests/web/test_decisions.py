@@ -322,6 +322,25 @@ async def test_a_closed_decision_takes_no_ballot_and_shows_its_final_result(
     assert [json.loads(row[1]) for row in await ballots(site)] == [["Adopt it"]]
 
 
+async def test_a_tie_is_shown_as_one_and_no_option_is_declared_decided(site: Site) -> None:
+    siobhan = await browser(site, "siobhan")
+    path = await open_one(site, siobhan, count_method="ballots")
+    for member, choice in (("ana", "Adopt it"), ("cian", "Reject it")):
+        client = await browser(site, member)
+        assert (await send(site, client, f"{path}/ballot", {"option": choice}, path)
+                ).status == 303
+    await settle(site)
+    shown = text_of(await page(siobhan, path))
+    assert "Tied: Adopt it and Reject it" in shown and "Leading:" not in shown
+    async with site.db.transaction() as tx:
+        await tx.execute("UPDATE decisions SET closes_at = ?",
+                         (utcnow() - timedelta(seconds=1),))
+    await settle(site)
+    shown = text_of(await page(siobhan, path))
+    assert "No decision: a tie between Adopt it and Reject it." in shown
+    assert "Decided:" not in shown
+
+
 # --- Targets for tests/web/test_authorization_matrix.py (its People: a site with dublin,
 # its organiser dara and its member ana, and members of cork and galway).
 
