@@ -85,6 +85,13 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def _after(before: datetime | None, now: datetime) -> datetime:
+    """Now, to the millisecond, or just after `before` when that is not earlier: a newer
+    version must sort after the one before it, on every node."""
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+    return now if before is None or now > before else before + timedelta(milliseconds=1)
+
+
 def _parsed(decision: Decision, held: list[StoredTally]) -> dict[str, Tally]:
     found: dict[str, Tally] = {}
     for stored in held:
@@ -114,15 +121,14 @@ async def make_own_tally(
                 before.ballots.get(o, 0) == ballots.get(o, 0) for o in decision.options):
             return False
     tally_id = urls.activity(activities.new_id())
-    published = _stamp(max(now, current.published + timedelta(milliseconds=1))
-                       if current else now)
+    moment = _after(current.published if current else None, now)
+    published = _stamp(moment)
     document = tally_document(tally_id, chapter, decision.iri, published, final, eligible,
                               voters, ballots, decision.options, part.subchapters,
                               DECISION_CONTEXT)
     document = await prove(tx, urls, part.chapter_id, document)
     # Kept among the chapter's activities too, so that its id resolves.
     await insert_activity(tx, tally_id, part.chapter_id, "Tally", False, document, now)
-    moment = read_tally(document, decision.iri, decision.options, decision.multiple).published
     await store.keep_tally(tx, decision.id, part.chapter_id, chapter, document, moment, final,
                            False)
     return True
@@ -175,20 +181,29 @@ async def take(
     return kept
 
 
+async def holders_of(
+    db: Reader, decision_iri: str | None, sender: str
+) -> tuple[Decision, list[Part]]:
+    """The decision and this node's chapters that had `sender` below them at its opening:
+    those that take its tallies. TallyRefused when there are none."""
+    decision = await store.by_iri(db, decision_iri) if decision_iri else None
+    if decision is None:
+        raise TallyRefused(404, reason("tally.unknown", "no decision %(iri)s takes place "
+                                       "here", iri=str(decision_iri)[:200]))
+    holders = [p for p in await store.parts(db, decision.id) if sender in p.subchapters]
+    if not holders:
+        raise TallyRefused(403, reason(
+            "tally.no_holder", "%(sender)s was below none of this node's chapters when the "
+            "decision opened", sender=sender))
+    return decision, holders
+
+
 async def take_from_inbox(
     tx: Tx, urls: Urls, sender: str, decision_iri: str, documents: list[dict[str, Any]],
     settings: TallySettings,
 ) -> int:
     """An `Add` of tallies that reached this node (their proofs already checked)."""
-    decision = await store.by_iri(tx, decision_iri)
-    if decision is None:
-        raise TallyRefused(404, reason("tally.unknown", "no decision %(iri)s takes place "
-                                       "here", iri=decision_iri))
-    holders = [p for p in await store.parts(tx, decision.id) if sender in p.subchapters]
-    if not holders:
-        raise TallyRefused(403, reason(
-            "tally.no_holder", "%(sender)s was below none of this node's chapters when the "
-            "decision opened", sender=sender))
+    decision, holders = await holders_of(tx, decision_iri, sender)
     now = utcnow()
     return sum([await take(tx, urls, decision, holder, sender, documents, now, settings)
                 for holder in holders])
@@ -294,9 +309,8 @@ async def _publish_result(
         if last is not None and now < last + PARTIAL_EVERY:
             return final, last + PARTIAL_EVERY
     # To the millisecond, and after the version before: nodes below keep only a newer one.
-    before = from_wire(found.get("updated")) if found else None
-    document["updated"] = _stamp(max(now, before + timedelta(milliseconds=1)) if before
-                                 else now)
+    document["updated"] = _stamp(_after(from_wire(found.get("updated")) if found else None,
+                                        now))
     document = await prove(tx, urls, part.chapter_id, document)
     await store.replace_document(tx, decision.iri, document)
     update = activities.create(urls, part.handle, document, kind="Update")

@@ -17,7 +17,7 @@ from hierarchy.tallies import Result
 from storage import decisions as store
 from storage import hierarchy as hierarchy_store
 from storage.database import Reader
-from storage.decisions import Ballot, Decision, Part
+from storage.decisions import Decision, Part
 from storage.timestamps import utcnow
 
 
@@ -72,7 +72,3 @@ async def decision_view(
     return DecisionView(decision=decision, deciding=decision.deciding_iri, deciding_name=name,
                         deciding_here=deciding_part is not None, result=result,
                         result_final=final, standings=standings)
-
-
-async def your_ballot(db: Reader, decision: Decision, member_id: int) -> Ballot | None:
-    return await store.ballot(db, decision.id, member_id)

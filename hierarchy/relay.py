@@ -254,7 +254,5 @@ async def decision_again(
     if author_iri != sender_iri or not is_decision(obj):
         return []
     children = await store.children_of_remote_parent(tx, sender_iri)
-    announced: list[str] = []
-    for chapter_id in await scope.decision_reached(tx, urls, children, obj, sender_iri):
-        announced += await announce(tx, urls, chapter_id, obj, upward=False)
-    return announced
+    return await pass_decision_down(tx, urls, Takers([], children), obj, sender_iri,
+                                    new_only=True)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chapterhouse.reasons import Reason, reason
+from chapterhouse.reasons import reason
 from federation.urls import http_url
 from storage.timestamps import from_wire
 
@@ -239,11 +239,3 @@ def count(options: list[str], method: str, counted: Iterable[Counted]) -> Result
         voters=sum(c.tally.voters for c in lines),
         missing_final=[c.name for c in lines if not c.tally.final],
     )
-
-
-def refusal_for(tally: Tally, holder_scope: set[str], holder: str) -> Reason | None:
-    """Why a tally that verified does not count at a holder, or None if it does."""
-    if tally.chapter != holder and tally.chapter not in holder_scope:
-        return reason("tally.scope", "%(chapter)s was not in the decision's scope when it "
-                      "opened", chapter=tally.chapter)
-    return None

@@ -15,6 +15,7 @@ import structlog
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from decisions.counting import TallyRefused, holders_of
 from federation.client import FetchError
 from federation.proofs import ProofError, verification_method_of, verify_proof
 from federation.remote_actors import InvalidActor, Lru, RemoteActor, RemoteActors, same_origin
@@ -35,7 +36,6 @@ from inbox.activity import (
 )
 from outbox.content import queue_counts
 from storage import actors as actor_store
-from storage import decisions as decision_store
 from storage import inbox as store
 from storage import remote as remote_store
 from storage.database import Database
@@ -262,14 +262,10 @@ class Inbox:
     async def _tallies_welcome(self, activity: Activity) -> None:
         """Before any key is fetched: the decision takes place here and the sender was below
         one of its chapters at the opening (else this would fetch keys for anyone)."""
-        target = id_of(activity.document.get("target"))
-        decision = await decision_store.by_iri(self.db, target) if target else None
-        if decision is None:
-            raise Refused(404, f"no decision {str(target)[:200]} takes place here")
-        parts = await decision_store.parts(self.db, decision.id)
-        if not any(activity.actor in part.subchapters for part in parts):
-            raise Refused(403, f"{activity.actor} was below none of this node's chapters when "
-                               "the decision opened")
+        try:
+            await holders_of(self.db, id_of(activity.document.get("target")), activity.actor)
+        except TallyRefused as exc:
+            raise Refused(exc.status, str(exc)) from None
 
     def _local(self, url: str) -> bool:
         return same_origin(url, self.local_base) if self.local_base else False

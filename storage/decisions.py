@@ -64,12 +64,13 @@ class StoredTally:
     forwarded: bool
 
 
-_DECISION = (
-    "SELECT id, iri, deciding_iri, deciding_id, question, description, options, multiple,"
-    " count_method, language, opened_at, closes_at, closed_at FROM decisions")
+_DECISION_COLUMNS = (
+    "d.id, d.iri, d.deciding_iri, d.deciding_id, d.question, d.description, d.options,"
+    " d.multiple, d.count_method, d.language, d.opened_at, d.closes_at, d.closed_at")
+_DECISION = f"SELECT {_DECISION_COLUMNS} FROM decisions d"
 
 
-def _decision(row: Row) -> Decision:
+def _decision(row: Row | tuple[Any, ...]) -> Decision:
     return Decision(
         id=int(row[0]), iri=row[1], deciding_iri=row[2],
         deciding_id=None if row[3] is None else int(row[3]), question=row[4],
@@ -125,13 +126,14 @@ async def next_closing(db: Reader) -> datetime | None:
 
 # A chapter's part.
 
-_PART = (
-    "SELECT p.decision_id, p.chapter_id, a.handle, a.name, p.parent_iri, p.in_scope,"
-    " p.subchapters, p.due_at, p.final_sent_at"
-    " FROM decision_chapters p JOIN actors a ON a.id = p.chapter_id")
+_PART_COLUMNS = (
+    "p.decision_id, p.chapter_id, a.handle, a.name, p.parent_iri, p.in_scope,"
+    " p.subchapters, p.due_at, p.final_sent_at")
+_PART = (f"SELECT {_PART_COLUMNS}"
+         " FROM decision_chapters p JOIN actors a ON a.id = p.chapter_id")
 
 
-def _part(row: Row) -> Part:
+def _part(row: Row | tuple[Any, ...]) -> Part:
     return Part(decision_id=int(row[0]), chapter_id=int(row[1]), handle=row[2],
                 chapter_name=row[3], parent_iri=row[4], in_scope=bool(row[5]),
                 subchapters=list(json.loads(row[6])), due_at=parse(row[7]),
@@ -168,40 +170,16 @@ async def decisions_of_chapter(
 ) -> list[tuple[Decision, Part]]:
     """The decisions a chapter takes part in (or was shown, out of scope): open ones first,
     closing soonest, then closed ones, newest first."""
+    # One query for both: the chapter page shows them on every visit.
     rows = await db.fetchall(
-        "SELECT d.id FROM decisions d JOIN decision_chapters p ON p.decision_id = d.id"
-        " WHERE p.chapter_id = ?"
+        f"SELECT {_DECISION_COLUMNS}, {_PART_COLUMNS} FROM decisions d"
+        " JOIN decision_chapters p ON p.decision_id = d.id"
+        " JOIN actors a ON a.id = p.chapter_id WHERE p.chapter_id = ?"
         " ORDER BY CASE WHEN d.closed_at IS NULL THEN 0 ELSE 1 END,"
         " CASE WHEN d.closed_at IS NULL THEN d.closes_at END,"
         " d.closes_at DESC, d.id DESC LIMIT ?", (chapter_id, limit))
-    found = []
-    for row in rows:
-        decision = await by_id(db, int(row[0]))
-        taking_part = await part(db, int(row[0]), chapter_id)
-        if decision is not None and taking_part is not None:
-            found.append((decision, taking_part))
-    return found
-
-
-async def open_decisions_of_chapters(
-    db: Reader, chapter_ids: list[int], limit: int = 20
-) -> list[tuple[Decision, Part]]:
-    """Open decisions in which any of these chapters has a say, closing soonest first."""
-    if not chapter_ids:
-        return []
-    marks = ", ".join("?" for _ in chapter_ids)
-    rows = await db.fetchall(
-        f"SELECT p.decision_id, p.chapter_id FROM decisions d"
-        f" JOIN decision_chapters p ON p.decision_id = d.id"
-        f" WHERE p.chapter_id IN ({marks}) AND p.in_scope AND d.closed_at IS NULL"
-        f" ORDER BY d.closes_at, d.id, p.chapter_id LIMIT ?", (*chapter_ids, limit))
-    found = []
-    for row in rows:
-        decision = await by_id(db, int(row[0]))
-        taking_part = await part(db, int(row[0]), int(row[1]))
-        if decision is not None and taking_part is not None:
-            found.append((decision, taking_part))
-    return found
+    width = _DECISION_COLUMNS.count(",") + 1
+    return [(_decision(tuple(row)[:width]), _part(tuple(row)[width:])) for row in rows]
 
 
 async def mark_due(tx: Tx, decision_id: int, chapter_id: int, when: datetime) -> None:
@@ -419,12 +397,6 @@ async def replace_document(tx: Tx, iri: str, document: dict[str, Any]) -> None:
     """The deciding chapter's new version of the decision (new totals, closed)."""
     await tx.execute("UPDATE objects SET document = ? WHERE iri = ?",
                      (json.dumps(document, ensure_ascii=False), iri))
-
-
-async def parts_of_chapter_below(db: Reader, decision_id: int) -> list[int]:
-    rows = await db.fetchall(
-        "SELECT chapter_id FROM decision_chapters WHERE decision_id = ?", (decision_id,))
-    return [int(r[0]) for r in rows]
 
 
 async def organises(db: Reader, member_id: int, chapter_id: int) -> bool:

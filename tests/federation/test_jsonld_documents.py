@@ -126,8 +126,9 @@ async def _decision_documents(node: Services) -> tuple[dict[str, Any], dict[str,
     decision = await decision_store.by_iri(db, iri)
     assert decision is not None
     await close_due(db, now=decision.closes_at + timedelta(seconds=1))
-    while await worker.run_once():
-        pass
+    for _ in range(20):  # until the final tallies have climbed and the result is out
+        if not await worker.run_once():
+            break
     question = await decision_store.local_document(db, iri)
     assert question is not None and question["resultFinal"] is True
     world = await db.fetchvalue("SELECT id FROM actors WHERE handle = 'world'")
