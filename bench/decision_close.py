@@ -59,7 +59,6 @@ import asyncio
 import contextlib
 import io
 import json
-import os
 import pstats
 import random
 import shutil
@@ -134,14 +133,6 @@ class Node(harness.Node):
             self._reader = sqlite3.connect(f"file:{self.file}?mode=ro", uri=True,
                                            isolation_level=None, check_same_thread=False)
         return self._reader.execute(sql, params).fetchall()
-
-    def cpu_seconds(self) -> float:
-        assert self.process is not None
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            return float("nan")
 
     @property
     def profile_path(self) -> Path:

@@ -50,7 +50,6 @@ import argparse
 import contextlib
 import io
 import json
-import os
 import pstats
 import queue
 import random
@@ -217,15 +216,6 @@ class Node(harness.Node):
 
     def value(self, query: str, *params: object) -> Any:
         return self.sql(query, *params)[0][0]
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the node process so far (Linux), or NaN."""
-        assert self.process is not None
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            return float("nan")
 
 
 @dataclass

@@ -322,6 +322,15 @@ class Node:
                 start_new_session=new_session, preexec_fn=preexec,
             )
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the node process so far (Linux), or NaN."""
+        assert self.process is not None
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return float("nan")
+
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
